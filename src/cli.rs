@@ -1,0 +1,147 @@
+//! The command line. Doc comments are the help texts; no logic lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  cargo nixcuda new ipsa-prediction                 ask the questions, create, git commit
+  cargo nixcuda new demo --yes -d frameworks=both   take the defaults, pick both frameworks
+  cargo nixcuda new demo --scaffold ml@1.0.0 --vcs none
+  cargo nixcuda init                                add the scaffold to the current directory
+  cargo nixcuda list ml                             questions, choices and defaults of `ml`";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo-nixcuda",
+    bin_name = "cargo nixcuda",
+    version,
+    about = "Create NixOS + CUDA machine-learning repositories: flake, Python with torch/tensorflow, Rust crate, notebook, GPU tests, git.",
+    after_help = EXAMPLES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Print only errors and warnings
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print every file written
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new project directory from a scaffold
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda new ipsa-prediction\n  cargo nixcuda new ~/work/demo --name gpu-demo --yes -d rust_crate=pyo3 -d python=python313"
+    )]
+    New(NewArgs),
+    /// Add a scaffold to an existing directory without changing any existing file
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda init\n  cargo nixcuda init ../notebooks --yes -d frameworks=none"
+    )]
+    Init(InitArgs),
+    /// Show the scaffolds, their versions and their questions
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda list\n  cargo nixcuda list ml\n  cargo nixcuda list --json"
+    )]
+    List(ListArgs),
+    /// Print a shell completion script for `cargo-nixcuda`
+    #[command(
+        after_help = "Example (bash):\n  cargo nixcuda completions bash > ~/.local/share/bash-completion/completions/cargo-nixcuda"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Directory to create (must not exist, or be empty)
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Existing directory to add the scaffold to
+    #[arg(default_value = ".")]
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Project name [default: the directory name]
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Scaffold to use: ID, ID@VERSION (exact) or ID@REQ (e.g. ml@^1)
+    #[arg(long, value_name = "ID[@VERSION]")]
+    pub scaffold: Option<String>,
+
+    /// Answer a question: -d frameworks=both -d notebook=false
+    #[arg(short = 'd', long = "define", value_name = "KEY=VALUE", value_parser = parse_define)]
+    pub defines: Vec<(String, String)>,
+
+    /// Ask nothing: take defaults for every question not answered with -d
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Version control for the new project
+    #[arg(long, value_enum, default_value_t = VcsArg::Git)]
+    pub vcs: VcsArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VcsArg {
+    Git,
+    None,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Show one scaffold's versions and questions in detail
+    pub id: Option<String>,
+    /// Machine-readable output on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_define(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!(
+            "`{text}` is not KEY=VALUE (for example `-d frameworks=both`)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn define_needs_key_and_equals() {
+        assert_eq!(parse_define("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(parse_define("a=").unwrap(), ("a".into(), String::new()));
+        assert!(parse_define("a").is_err());
+        assert!(parse_define("=b").is_err());
+    }
+}

@@ -1,0 +1,245 @@
+//! One function per subcommand: turn arguments into options, call the
+//! operation, tell the user what happened and what to do next.
+
+use std::io::IsTerminal;
+
+use serde_json::{Value, json};
+
+use crate::cli::{Command, GenerateArgs, ListArgs, VcsArg};
+use crate::error::Result;
+use crate::generate::{self, GenerateOptions, Mode, Vcs};
+use crate::printer::Printer;
+use crate::prompt::TerminalAsker;
+use crate::scaffold::Scaffold;
+use crate::scaffold::answers::Asker;
+use crate::scaffold::manifest::QuestionKind;
+use crate::scaffold::registry::{DEFAULT_SCAFFOLD, Registry};
+use crate::vcs::VcsOutcome;
+
+/// Tests point this at a directory of scaffolds to drive the engine with
+/// scaffolds that are not embedded (broken ones, for error paths).
+const SCAFFOLDS_DIR_ENV: &str = "CARGO_NIXCUDA_SCAFFOLDS_DIR";
+
+pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
+    match command {
+        Command::New(args) => generate_project(args.path, args.generate, Mode::New, printer),
+        Command::Init(args) => generate_project(args.path, args.generate, Mode::Init, printer),
+        Command::List(args) => list(&args),
+        Command::Completions { shell } => {
+            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+fn registry() -> Result<Registry> {
+    match std::env::var_os(SCAFFOLDS_DIR_ENV) {
+        Some(dir) => Registry::from_dir(std::path::Path::new(&dir)),
+        None => Registry::embedded(),
+    }
+}
+
+fn generate_project(
+    path: std::path::PathBuf,
+    args: GenerateArgs,
+    mode: Mode,
+    printer: &Printer,
+) -> Result<()> {
+    let opts = GenerateOptions {
+        path: path.clone(),
+        name: args.name,
+        scaffold: args.scaffold,
+        defines: args.defines.into_iter().collect(),
+        vcs: match args.vcs {
+            VcsArg::Git => Vcs::Git,
+            VcsArg::None => Vcs::None,
+        },
+        mode,
+    };
+    let registry = registry()?;
+    let interactive = !args.yes && std::io::stdin().is_terminal() && printer.is_interactive();
+    let mut asker = TerminalAsker::new();
+    let asker: Option<&mut dyn Asker> = if interactive { Some(&mut asker) } else { None };
+    let prepared = generate::prepare(&opts, &registry, asker)?;
+    for file in &prepared.files {
+        printer.detail("Rendered", &file.path.display().to_string());
+    }
+    let spinner = printer.spinner("writing files and the first commit");
+    let outcome = generate::write(prepared, &opts);
+    spinner.finish_and_clear();
+    let outcome = outcome?;
+
+    let what = match mode {
+        Mode::New => "Created",
+        Mode::Init => "Initialized",
+    };
+    let mut summary = format!(
+        "{} project '{}' ({} files",
+        outcome.scaffold, outcome.project_name, outcome.written
+    );
+    if outcome.skipped_identical > 0 {
+        summary.push_str(&format!(
+            ", {} identical skipped",
+            outcome.skipped_identical
+        ));
+    }
+    summary.push(')');
+    printer.status(what, &summary);
+    match &outcome.vcs {
+        VcsOutcome::Initialized {
+            branch,
+            commit,
+            fallback_identity,
+        } => {
+            printer.status("Committed", &format!("{} on branch {branch}", &commit[..7.min(commit.len())]));
+            if *fallback_identity {
+                printer.warn(
+                    "git has no user.name/user.email; the first commit is by `cargo-nixcuda <cargo-nixcuda@localhost>`.\n  Set yours and fix the commit with:\n    git config --global user.name \"Your Name\"\n    git config --global user.email you@example.com\n    git commit --amend --reset-author --no-edit",
+                );
+            }
+        }
+        VcsOutcome::Staged { workdir } => printer.status(
+            "Staged",
+            &format!(
+                "the new files in the existing repository at {} (not committed; a flake only sees tracked files)",
+                workdir.display()
+            ),
+        ),
+        VcsOutcome::None => {}
+    }
+    for warning in &outcome.warnings {
+        printer.warn(warning);
+    }
+    let mut steps = String::from("Next steps:\n");
+    if mode == Mode::New {
+        steps.push_str(&format!("  cd {}\n", path.display()));
+    }
+    steps.push_str("  direnv allow      # or: nix develop  (CPU only: nix develop .#cpu)\n");
+    steps.push_str("  read README.md for the NixOS host module and the binary caches");
+    printer.note(&steps);
+    Ok(())
+}
+
+fn scaffold_json(s: &Scaffold) -> Value {
+    let m = &s.manifest;
+    let questions: Vec<Value> = m
+        .questions
+        .iter()
+        .map(|q| {
+            json!({
+                "key": q.key,
+                "type": format!("{:?}", q.kind).to_lowercase(),
+                "prompt": q.prompt,
+                "help": q.help,
+                "default": q.default.as_ref().map(|d| serde_json::to_value(d).unwrap_or(Value::Null)),
+                "choices": q.choices.iter().map(|c| json!({
+                    "value": c.value(), "label": c.label(), "warn": c.warning()
+                })).collect::<Vec<_>>(),
+                "when": q.when,
+            })
+        })
+        .collect();
+    json!({ "version": m.version.to_string(), "description": m.description, "questions": questions })
+}
+
+fn list(args: &ListArgs) -> Result<()> {
+    let registry = registry()?;
+    let ids: Vec<String> = match &args.id {
+        Some(id) => {
+            registry.resolve(id)?;
+            vec![id.split('@').next().unwrap_or(id).to_string()]
+        }
+        None => registry.ids().iter().map(|s| s.to_string()).collect(),
+    };
+    if args.json {
+        let out: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                let versions = registry.versions(id);
+                let newest = versions.last().expect("resolved ids have versions");
+                json!({
+                    "id": id,
+                    "default": id == DEFAULT_SCAFFOLD,
+                    "newest": newest.manifest.version.to_string(),
+                    "versions": versions.iter().rev().map(|s| scaffold_json(s)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).expect("JSON serializes")
+        );
+        return Ok(());
+    }
+    for id in &ids {
+        let versions = registry.versions(id);
+        let newest = versions.last().expect("resolved ids have versions");
+        let default = if id == DEFAULT_SCAFFOLD {
+            " (default scaffold)"
+        } else {
+            ""
+        };
+        println!("{id}{default}: {}", newest.manifest.description);
+        let list: Vec<String> = versions
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, s)| {
+                let v = s.manifest.version.to_string();
+                if i == 0 {
+                    format!("{v} (newest, default)")
+                } else {
+                    v
+                }
+            })
+            .collect();
+        println!("  versions: {}", list.join(", "));
+        if args.id.is_none() {
+            let keys: Vec<&str> = newest
+                .manifest
+                .questions
+                .iter()
+                .map(|q| q.key.as_str())
+                .collect();
+            println!(
+                "  questions: {}  (details: cargo nixcuda list {id})",
+                keys.join(", ")
+            );
+            continue;
+        }
+        let shown = registry.resolve(args.id.as_deref().unwrap_or(id))?;
+        println!(
+            "  questions of {} (answer with -d KEY=VALUE):",
+            shown.label()
+        );
+        for q in &shown.manifest.questions {
+            let kind = format!("{:?}", q.kind).to_lowercase();
+            println!("    {} ({kind}): {}", q.key, q.prompt);
+            if let Some(help) = &q.help {
+                println!("        {help}");
+            }
+            if let Some(d) = &q.default {
+                let text = match d {
+                    serde_yaml::Value::String(s) => s.clone(),
+                    other => serde_json::to_string(other).unwrap_or_default(),
+                };
+                println!("        default: {text}");
+            } else if q.kind != QuestionKind::Bool {
+                println!("        required (no default)");
+            }
+            for c in &q.choices {
+                println!(
+                    "        - {}{}",
+                    c.value(),
+                    if c.label() != c.value() {
+                        format!(": {}", c.label())
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! Every way the library can fail, each with a hint that says what to do next.
+
+use std::path::{Path, PathBuf};
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("destination `{}` already exists and is not empty", path.display())]
+    DestinationNotEmpty { path: PathBuf },
+
+    #[error("destination `{}` exists and is not a directory", path.display())]
+    DestinationNotDirectory { path: PathBuf },
+
+    #[error("invalid project name `{name}`: {rule}")]
+    InvalidName {
+        name: String,
+        rule: String,
+        suggestion: Option<String>,
+        from_path: bool,
+    },
+
+    #[error("unknown scaffold `{id}`")]
+    UnknownScaffold { id: String, available: Vec<String> },
+
+    #[error("`{spec}` is not a scaffold version or version requirement")]
+    BadVersionSpec { spec: String },
+
+    #[error("scaffold `{id}` has no version matching `{requirement}`")]
+    NoMatchingVersion {
+        id: String,
+        requirement: String,
+        available: Vec<String>,
+    },
+
+    #[error("scaffold {scaffold} needs cargo-nixcuda {required} or newer (this is {current})")]
+    ToolTooOld {
+        scaffold: String,
+        required: String,
+        current: String,
+    },
+
+    #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Manifest {
+        file: String,
+        line: Option<usize>,
+        message: String,
+    },
+
+    #[error("{file}: {message}")]
+    Render { file: String, message: String },
+
+    #[error("question `{key}`: {message}")]
+    InvalidDefault { key: String, message: String },
+
+    #[error("unknown question `{key}` in `-d {key}=...`")]
+    UnknownKey { key: String, known: Vec<String> },
+
+    #[error("invalid answer `{value}` for `{key}`: {reason}")]
+    InvalidAnswer {
+        key: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("question `{key}` ({prompt}) has no default and no answer was given")]
+    MissingAnswer { key: String, prompt: String },
+
+    #[error("{} existing file(s) in `{}` would be changed", paths.len(), dest.display())]
+    Conflicts { dest: PathBuf, paths: Vec<PathBuf> },
+
+    #[error("unsafe path `{path}`: {reason}")]
+    UnsafePath { path: String, reason: String },
+
+    #[error("could not {action} `{}`: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("git: could not {action}: {source}")]
+    Git {
+        action: &'static str,
+        #[source]
+        source: git2::Error,
+    },
+
+    #[error("interrupted; nothing was written")]
+    Interrupted,
+
+    #[error("could not ask `{key}`: {message}")]
+    Prompt { key: String, message: String },
+}
+
+impl Error {
+    pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Error {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn git(action: &'static str) -> impl FnOnce(git2::Error) -> Error {
+        move |source| Error::Git { action, source }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Error::DestinationNotEmpty { path } => format!(
+                "choose a new directory, or run `cargo nixcuda init {}` to add the scaffold to it without overwriting anything",
+                path.display()
+            ),
+            Error::DestinationNotDirectory { .. } => "choose another path".into(),
+            Error::InvalidName {
+                suggestion,
+                from_path,
+                ..
+            } => {
+                let mut hint = String::new();
+                if let Some(s) = suggestion {
+                    hint.push_str(&format!("a valid name would be `{s}`"));
+                }
+                if *from_path {
+                    if !hint.is_empty() {
+                        hint.push_str("; ");
+                    }
+                    hint.push_str("the directory name is used as the project name: pass `--name <NAME>` to choose another");
+                }
+                if hint.is_empty() {
+                    return None;
+                }
+                hint
+            }
+            Error::UnknownScaffold { available, .. } => format!(
+                "available scaffolds: {} (see `cargo nixcuda list`)",
+                available.join(", ")
+            ),
+            Error::BadVersionSpec { .. } => {
+                "write `ID`, `ID@1.2.3` for an exact version, or `ID@^1.2` for a requirement".into()
+            }
+            Error::NoMatchingVersion { id, available, .. } => {
+                format!("available versions of `{id}`: {}", available.join(", "))
+            }
+            Error::ToolTooOld { .. } => "update the tool: `cargo install cargo-nixcuda`".into(),
+            Error::Manifest { .. } | Error::Render { .. } | Error::InvalidDefault { .. } => {
+                "this is a bug in the scaffold; please report it with the command you ran".into()
+            }
+            Error::UnknownKey { known, .. } => {
+                format!("questions of this scaffold: {}", known.join(", "))
+            }
+            Error::InvalidAnswer { key, .. } => {
+                format!("see `cargo nixcuda list` for what `{key}` accepts")
+            }
+            Error::MissingAnswer { key, .. } => {
+                format!("pass `-d {key}=...`, or run on a terminal without `--yes` to be asked")
+            }
+            Error::Conflicts { paths, .. } => {
+                let list: Vec<String> =
+                    paths.iter().map(|p| format!("  {}", p.display())).collect();
+                format!(
+                    "these files differ from what the scaffold would write; nothing was written:\n{}\nmove or rename them, then run the command again",
+                    list.join("\n")
+                )
+            }
+            Error::UnsafePath { .. } => "nothing was written outside the destination".into(),
+            Error::Io { .. } => {
+                "nothing was left behind; check permissions and free space, then retry".into()
+            }
+            Error::Git { .. } => {
+                "nothing was left behind; retry with `--vcs none` and run `git init` yourself"
+                    .into()
+            }
+            Error::Interrupted => return None,
+            Error::Prompt { key, .. } => {
+                format!("pass `-d {key}=...` or `--yes` to skip the prompt")
+            }
+        })
+    }
+}

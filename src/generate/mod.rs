@@ -1,0 +1,210 @@
+//! `new` and `init`: name -> answers -> render -> write -> git.
+
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::names;
+use crate::record::{ProjectRecord, RECORD_FILE};
+use crate::scaffold::Scaffold;
+use crate::scaffold::answers::{self, Asker};
+use crate::scaffold::registry::{DEFAULT_SCAFFOLD, Registry};
+use crate::scaffold::render::{self, RenderedFile};
+use crate::vcs::{self, GitUser, VcsOutcome};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vcs {
+    Git,
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A new directory; refuses an existing non-empty one.
+    New,
+    /// An existing directory; never changes an existing file.
+    Init,
+}
+
+#[derive(Debug, Clone)]
+pub struct GenerateOptions {
+    pub path: PathBuf,
+    pub name: Option<String>,
+    pub scaffold: Option<String>,
+    pub defines: BTreeMap<String, String>,
+    pub vcs: Vcs,
+    pub mode: Mode,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub scaffold: String,
+    pub project_name: String,
+    pub dest: PathBuf,
+    /// Files written (for `init`: not counting identical ones skipped).
+    pub written: usize,
+    pub skipped_identical: usize,
+    pub vcs: VcsOutcome,
+    pub warnings: Vec<String>,
+}
+
+/// Everything decided before anything is written: the project in memory.
+pub struct Prepared<'a> {
+    pub scaffold: &'a Scaffold,
+    pub project_name: String,
+    pub dest: PathBuf,
+    pub files: Vec<RenderedFile>,
+    pub warnings: Vec<String>,
+}
+
+/// The project name: `--name`, else the last component of the path.
+pub fn project_name(opts: &GenerateOptions) -> Result<String> {
+    let from_path = opts.name.is_none();
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => absolute(&opts.path)?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    names::validate(&name)
+        .map(|n| n.name)
+        .map_err(|rejection| Error::InvalidName {
+            name,
+            rule: rejection.rule,
+            suggestion: rejection.suggestion,
+            from_path,
+        })
+}
+
+pub fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))
+}
+
+/// Validates, asks and renders; writes nothing.
+pub fn prepare<'a>(
+    opts: &GenerateOptions,
+    registry: &'a Registry,
+    asker: Option<&mut dyn Asker>,
+) -> Result<Prepared<'a>> {
+    let dest = absolute(&opts.path)?;
+    let project_name = project_name(opts)?;
+    if opts.mode == Mode::New {
+        write::check_new_destination(&dest)?;
+    } else if dest.exists() && !dest.is_dir() {
+        return Err(Error::DestinationNotDirectory { path: dest });
+    }
+    let scaffold = registry.resolve(opts.scaffold.as_deref().unwrap_or(DEFAULT_SCAFFOLD))?;
+    check_tool_version(scaffold)?;
+    let user = GitUser::from_config();
+    let mut builtins = Map::new();
+    let mut put = |k: &str, v: String| builtins.insert(k.to_string(), Value::String(v));
+    put("project_name", project_name.clone());
+    put("git_user", user.display());
+    put("git_user_name", user.name.clone().unwrap_or_default());
+    put("git_user_email", user.email.clone().unwrap_or_default());
+    put("tool_version", env!("CARGO_PKG_VERSION").to_string());
+    put("scaffold_id", scaffold.manifest.id.clone());
+    put("scaffold_version", scaffold.manifest.version.to_string());
+    let resolution = answers::resolve(&scaffold.manifest, builtins, &opts.defines, asker)?;
+    let mut files = render::render(scaffold, &resolution.context)?;
+    let record = ProjectRecord::new(
+        &scaffold.manifest.id,
+        &scaffold.manifest.version.to_string(),
+        &project_name,
+        &resolution.answers,
+    );
+    files.retain(|f| f.path != Path::new(RECORD_FILE));
+    files.push(RenderedFile {
+        path: PathBuf::from(RECORD_FILE),
+        contents: record.to_yaml().into_bytes(),
+    });
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Prepared {
+        scaffold,
+        project_name,
+        dest,
+        files,
+        warnings: resolution.warnings,
+    })
+}
+
+fn check_tool_version(scaffold: &Scaffold) -> Result<()> {
+    let current = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("valid version");
+    match &scaffold.manifest.min_tool_version {
+        Some(required) if *required > current => Err(Error::ToolTooOld {
+            scaffold: scaffold.label(),
+            required: required.to_string(),
+            current: current.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a prepared project and records it in git.
+pub fn write(prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
+    let message = format!(
+        "Initial commit from cargo-nixcuda {}",
+        prepared.scaffold.label()
+    );
+    let enclosing = match opts.vcs {
+        Vcs::Git => vcs::enclosing_work_tree(&prepared.dest),
+        Vcs::None => None,
+    };
+    let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
+    let (vcs, written, skipped) = match opts.mode {
+        Mode::New => {
+            let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
+                match (opts.vcs, &enclosing) {
+                    (Vcs::Git, None) => vcs::init_and_commit(staging, &paths, &message),
+                    _ => Ok(VcsOutcome::None),
+                }
+            })?;
+            let vcs = match enclosing {
+                // Staged after the move: a flake only sees tracked files.
+                Some(workdir) => {
+                    let abs: Vec<PathBuf> = paths.iter().map(|p| prepared.dest.join(p)).collect();
+                    vcs::stage_in(&workdir, &abs).inspect_err(|_| {
+                        let _ = std::fs::remove_dir_all(&prepared.dest);
+                    })?
+                }
+                None => vcs,
+            };
+            (vcs, prepared.files.len(), 0)
+        }
+        Mode::Init => {
+            let plan = write::plan_init(&prepared.dest, &prepared.files)?;
+            if !plan.conflicts.is_empty() {
+                return Err(Error::Conflicts {
+                    dest: prepared.dest.clone(),
+                    paths: plan.conflicts,
+                });
+            }
+            let dest = prepared.dest.clone();
+            let vcs = write::write_into(&dest, &prepared.files, &plan, |written| {
+                match (opts.vcs, &enclosing) {
+                    (Vcs::Git, None) => vcs::init_and_commit(&dest, written, &message),
+                    (Vcs::Git, Some(workdir)) => {
+                        let abs: Vec<PathBuf> = written.iter().map(|p| dest.join(p)).collect();
+                        vcs::stage_in(workdir, &abs)
+                    }
+                    (Vcs::None, _) => Ok(VcsOutcome::None),
+                }
+            })?;
+            (vcs, plan.create.len(), plan.identical.len())
+        }
+    };
+    Ok(Outcome {
+        scaffold: prepared.scaffold.label(),
+        project_name: prepared.project_name,
+        dest: prepared.dest,
+        written,
+        skipped_identical: skipped,
+        vcs,
+        warnings: prepared.warnings,
+    })
+}

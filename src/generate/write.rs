@@ -1,0 +1,315 @@
+//! The only code that writes project files. Both entry points are
+//! all-or-nothing: on any error (IO, git, Ctrl-C) what they created is removed
+//! and what existed before is untouched.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::{Error, Result};
+use crate::scaffold::render::RenderedFile;
+
+/// Set in tests to make the Nth file write fail, to prove that a failure in
+/// the middle of a write leaves nothing behind.
+const FAIL_AFTER_ENV: &str = "CARGO_NIXCUDA_FAIL_AFTER_WRITES";
+
+/// Catches SIGINT/SIGTERM while files are written, so an interrupt becomes
+/// an error that cleans up instead of a process killed halfway.
+struct InterruptGuard {
+    flag: Arc<AtomicBool>,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl InterruptGuard {
+    fn install() -> InterruptGuard {
+        let flag = Arc::new(AtomicBool::new(false));
+        let ids = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]
+            .into_iter()
+            .filter_map(|sig| signal_hook::flag::register(sig, Arc::clone(&flag)).ok())
+            .collect();
+        InterruptGuard { flag, ids }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.flag.load(Ordering::SeqCst) {
+            Err(Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for InterruptGuard {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// Everything a failed write must undo, newest first.
+#[derive(Default)]
+struct Undo {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    trees: Vec<PathBuf>,
+    armed: bool,
+}
+
+impl Undo {
+    fn arm() -> Undo {
+        let mut undo = Undo::default();
+        undo.armed = true;
+        undo
+    }
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for tree in self.trees.iter().rev() {
+            let _ = fs::remove_dir_all(tree);
+        }
+        for file in self.files.iter().rev() {
+            let _ = fs::remove_file(file);
+        }
+        for dir in self.dirs.iter().rev() {
+            let _ = fs::remove_dir(dir);
+        }
+    }
+}
+
+struct Writer {
+    interrupt: InterruptGuard,
+    fail_after: Option<usize>,
+    written: usize,
+}
+
+impl Writer {
+    fn new() -> Writer {
+        Writer {
+            interrupt: InterruptGuard::install(),
+            fail_after: std::env::var(FAIL_AFTER_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok()),
+            written: 0,
+        }
+    }
+
+    /// Creates `path` (which must not exist) with `contents`.
+    fn write_new(&mut self, path: &Path, contents: &[u8], undo: &mut Undo) -> Result<()> {
+        self.interrupt.check()?;
+        if self.fail_after == Some(self.written) {
+            return Err(Error::io(
+                "write",
+                path,
+                std::io::Error::other("failure injected by CARGO_NIXCUDA_FAIL_AFTER_WRITES"),
+            ));
+        }
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
+        undo.files.push(path.to_path_buf());
+        file.write_all(contents)
+            .map_err(|e| Error::io("write", path, e))?;
+        self.written += 1;
+        Ok(())
+    }
+}
+
+/// Creates the missing ancestors of `dir` (and `dir`), recording each.
+fn create_dirs(dir: &Path, undo: &mut Undo) -> Result<()> {
+    let mut missing = Vec::new();
+    let mut probe = dir;
+    while fs::symlink_metadata(probe).is_err() {
+        missing.push(probe.to_path_buf());
+        match probe.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => probe = parent,
+            _ => break,
+        }
+    }
+    for d in missing.into_iter().rev() {
+        fs::create_dir(&d).map_err(|e| Error::io("create directory", &d, e))?;
+        undo.dirs.push(d);
+    }
+    Ok(())
+}
+
+fn is_empty_dir(path: &Path) -> Result<bool> {
+    Ok(fs::read_dir(path)
+        .map_err(|e| Error::io("read directory", path, e))?
+        .next()
+        .is_none())
+}
+
+/// Refuses a destination that exists and is a file, a link or a non-empty
+/// directory.
+pub fn check_new_destination(dest: &Path) -> Result<()> {
+    match fs::symlink_metadata(dest) {
+        Err(_) => Ok(()),
+        Ok(meta) if meta.is_dir() => {
+            if is_empty_dir(dest)? {
+                Ok(())
+            } else {
+                Err(Error::DestinationNotEmpty {
+                    path: dest.to_path_buf(),
+                })
+            }
+        }
+        Ok(_) => Err(Error::DestinationNotDirectory {
+            path: dest.to_path_buf(),
+        }),
+    }
+}
+
+/// Writes `files` into a hidden sibling of `dest`, runs `finish` there (git),
+/// then renames it into place. `dest` must not exist or be an empty directory.
+pub fn create_tree<T>(
+    dest: &Path,
+    files: &[RenderedFile],
+    finish: impl FnOnce(&Path) -> Result<T>,
+) -> Result<T> {
+    check_new_destination(dest)?;
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut undo = Undo::arm();
+    let mut writer = Writer::new();
+    create_dirs(parent, &mut undo)?;
+    let staging = make_staging_dir(parent, dest)?;
+    undo.trees.push(staging.clone());
+    for file in files {
+        let target = staging.join(&file.path);
+        if let Some(dir) = target.parent() {
+            fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+        }
+        writer.write_new(&target, &file.contents, &mut undo)?;
+    }
+    let result = finish(&staging)?;
+    writer.interrupt.check()?;
+    // Checked again: something may have appeared while we were writing.
+    check_new_destination(dest)?;
+    fs::rename(&staging, dest).map_err(|e| Error::io("move the project into", dest, e))?;
+    undo.disarm();
+    Ok(result)
+}
+
+fn make_staging_dir(parent: &Path, dest: &Path) -> Result<PathBuf> {
+    let stem = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    for attempt in 0..100u32 {
+        // A plain create_dir keeps the user's umask, so the final project
+        // has the permissions `mkdir` would have given it.
+        let candidate = parent.join(format!(
+            ".{stem}.nixcuda-{}-{}",
+            std::process::id(),
+            nanos.wrapping_add(attempt)
+        ));
+        match fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("create a staging directory in", parent, e)),
+        }
+    }
+    Err(Error::io(
+        "create a staging directory in",
+        parent,
+        std::io::Error::other("too many leftover staging directories"),
+    ))
+}
+
+/// What `init` would do with each rendered file.
+#[derive(Debug, Default)]
+pub struct InitPlan {
+    pub create: Vec<PathBuf>,
+    pub identical: Vec<PathBuf>,
+    pub conflicts: Vec<PathBuf>,
+}
+
+/// Compares `files` with what is in `dest`, refusing to pass through a
+/// symbolic link or anything that is not a plain directory.
+pub fn plan_init(dest: &Path, files: &[RenderedFile]) -> Result<InitPlan> {
+    let mut plan = InitPlan::default();
+    for file in files {
+        let mut probe = dest.to_path_buf();
+        let mut blocked = false;
+        let components: Vec<_> = file.path.components().collect();
+        for (i, component) in components.iter().enumerate() {
+            probe.push(component);
+            let Ok(meta) = fs::symlink_metadata(&probe) else {
+                break;
+            };
+            if meta.file_type().is_symlink() {
+                return Err(Error::UnsafePath {
+                    path: probe.display().to_string(),
+                    reason: "is a symbolic link; cargo-nixcuda does not write through links".into(),
+                });
+            }
+            let last = i + 1 == components.len();
+            if !last && !meta.is_dir() || last && meta.is_dir() {
+                plan.conflicts.push(file.path.clone());
+                blocked = true;
+                break;
+            }
+            if last {
+                let existing = fs::read(&probe).map_err(|e| Error::io("read", &probe, e))?;
+                if existing == file.contents {
+                    plan.identical.push(file.path.clone());
+                } else {
+                    plan.conflicts.push(file.path.clone());
+                }
+                blocked = true;
+            }
+        }
+        if !blocked {
+            plan.create.push(file.path.clone());
+        }
+    }
+    Ok(plan)
+}
+
+/// Writes the files `plan` creates into the existing directory `dest`, then
+/// runs `finish`; on failure removes everything it created.
+pub fn write_into<T>(
+    dest: &Path,
+    files: &[RenderedFile],
+    plan: &InitPlan,
+    finish: impl FnOnce(&[PathBuf]) -> Result<T>,
+) -> Result<T> {
+    let mut undo = Undo::arm();
+    let mut writer = Writer::new();
+    create_dirs(dest, &mut undo)?;
+    let mut written = Vec::new();
+    for file in files.iter().filter(|f| plan.create.contains(&f.path)) {
+        let target = dest.join(&file.path);
+        if let Some(dir) = target.parent() {
+            create_dirs(dir, &mut undo)?;
+        }
+        writer.write_new(&target, &file.contents, &mut undo)?;
+        written.push(file.path.clone());
+    }
+    // A repository that `finish` creates is ours to remove on failure.
+    if fs::symlink_metadata(dest.join(".git")).is_err() {
+        undo.trees.push(dest.join(".git"));
+    }
+    let result = finish(&written)?;
+    writer.interrupt.check()?;
+    undo.disarm();
+    Ok(result)
+}

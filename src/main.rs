@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cargo_nixcuda::run(std::env::args_os())
+}

@@ -1,0 +1,329 @@
+//! Turning questions into answers: `-d key=value` first, then the prompt (on
+//! a terminal) or the default, then derived values. The result is the
+//! template context and the answers to record in `.nixcuda.yaml`.
+
+use std::collections::BTreeMap;
+
+use handlebars::Handlebars;
+use serde_json::{Map, Value};
+
+use super::manifest::{Derived, Manifest, Question, QuestionKind};
+use super::render::condition;
+use crate::error::{Error, Result};
+
+/// Asks one question interactively; `default` is pre-filled.
+pub trait Asker {
+    fn ask(&mut self, question: &Question, default: Option<&Value>) -> Result<Value>;
+}
+
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    /// The answers in question order, as recorded in `.nixcuda.yaml`.
+    pub answers: Vec<(String, Value)>,
+    /// Built-ins, answers and derived values: what templates see.
+    pub context: Value,
+    /// Things the user should know about their choices (slow builds, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Parses a command-line answer for `question`, checking it as a prompt would.
+pub fn parse_answer(question: &Question, text: &str) -> std::result::Result<Value, String> {
+    let value = match question.kind {
+        QuestionKind::String => Value::String(text.to_string()),
+        QuestionKind::Bool => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "on" => Value::Bool(true),
+            "false" | "no" | "n" | "0" | "off" => Value::Bool(false),
+            _ => return Err("expected true or false (yes/no)".into()),
+        },
+        QuestionKind::Choice => Value::String(text.to_string()),
+        QuestionKind::Multichoice => Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_string()))
+                .collect(),
+        ),
+    };
+    check_answer(question, &value)?;
+    Ok(value)
+}
+
+/// Checks a typed answer against the question's choices and validation.
+pub fn check_answer(question: &Question, value: &Value) -> std::result::Result<(), String> {
+    let choices: Vec<&str> = question.choices.iter().map(|c| c.value()).collect();
+    let one_of = || format!("expected one of: {}", choices.join(", "));
+    match (question.kind, value) {
+        (QuestionKind::String, Value::String(s)) => {
+            if let Some(v) = &question.validate {
+                let re = regex::Regex::new(&v.regex).map_err(|e| e.to_string())?;
+                if !re.is_match(s) {
+                    return Err(v.message.clone());
+                }
+            }
+            Ok(())
+        }
+        (QuestionKind::Bool, Value::Bool(_)) => Ok(()),
+        (QuestionKind::Choice, Value::String(s)) if choices.contains(&s.as_str()) => Ok(()),
+        (QuestionKind::Multichoice, Value::Array(items))
+            if items
+                .iter()
+                .all(|i| i.as_str().is_some_and(|s| choices.contains(&s))) =>
+        {
+            Ok(())
+        }
+        (QuestionKind::Choice | QuestionKind::Multichoice, _) => Err(one_of()),
+        _ => Err(format!("expected a {:?} answer", question.kind).to_lowercase()),
+    }
+}
+
+/// The default of `question` given the answers so far (None: required).
+fn default_value(hb: &Handlebars, question: &Question, ctx: &Value) -> Result<Option<Value>> {
+    let Some(raw) = &question.default else {
+        return Ok(None);
+    };
+    let bad = |message: String| Error::InvalidDefault {
+        key: question.key.clone(),
+        message,
+    };
+    let value = match (question.kind, raw) {
+        (QuestionKind::Bool, serde_yaml::Value::Bool(b)) => Value::Bool(*b),
+        (QuestionKind::String | QuestionKind::Choice, serde_yaml::Value::String(s)) => {
+            Value::String(if s.contains("{{") {
+                hb.render_template(s, ctx).map_err(|e| bad(e.to_string()))?
+            } else {
+                s.clone()
+            })
+        }
+        (QuestionKind::Multichoice, serde_yaml::Value::Sequence(items)) => Value::Array(
+            items
+                .iter()
+                .map(|i| i.as_str().map(|s| Value::String(s.to_string())))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| bad("a multichoice default is a list of choice values".into()))?,
+        ),
+        _ => {
+            return Err(bad(format!(
+                "a default of the wrong type for a {:?} question",
+                question.kind
+            )));
+        }
+    };
+    check_answer(question, &value).map_err(bad)?;
+    Ok(Some(value))
+}
+
+/// Resolves every question of `manifest`. `provided` holds `-d` answers; with
+/// no `asker`, unanswered questions take their default or fail naming the
+/// `-d key=...` to pass.
+pub fn resolve(
+    manifest: &Manifest,
+    builtins: Map<String, Value>,
+    provided: &BTreeMap<String, String>,
+    mut asker: Option<&mut dyn Asker>,
+) -> Result<Resolution> {
+    for key in provided.keys() {
+        if manifest.question(key).is_none() {
+            return Err(Error::UnknownKey {
+                key: key.clone(),
+                known: manifest.questions.iter().map(|q| q.key.clone()).collect(),
+            });
+        }
+    }
+    let hb = super::helpers::registry();
+    let mut ctx = Value::Object(builtins);
+    let mut answers = Vec::new();
+    let mut warnings = Vec::new();
+    for question in &manifest.questions {
+        let asked = match &question.when {
+            Some(expr) => condition(&hb, expr, &ctx).map_err(|message| Error::InvalidDefault {
+                key: question.key.clone(),
+                message,
+            })?,
+            None => true,
+        };
+        let default = default_value(&hb, question, &ctx)?;
+        let value = if !asked {
+            default.unwrap_or(Value::Null)
+        } else if let Some(text) = provided.get(&question.key) {
+            parse_answer(question, text).map_err(|reason| Error::InvalidAnswer {
+                key: question.key.clone(),
+                value: text.clone(),
+                reason,
+            })?
+        } else if let Some(asker) = asker.as_deref_mut() {
+            asker.ask(question, default.as_ref())?
+        } else {
+            default.ok_or_else(|| Error::MissingAnswer {
+                key: question.key.clone(),
+                prompt: question.prompt.clone(),
+            })?
+        };
+        if let Value::String(s) = &value
+            && let Some(w) = question
+                .choices
+                .iter()
+                .find(|c| c.value() == s)
+                .and_then(|c| c.warning())
+        {
+            warnings.push(w.to_string());
+        }
+        ctx[&question.key] = value.clone();
+        if asked {
+            answers.push((question.key.clone(), value));
+        }
+    }
+    for derived in &manifest.derived {
+        let value = derive(&hb, derived, &ctx)?;
+        ctx[&derived.key] = value;
+    }
+    Ok(Resolution {
+        answers,
+        context: ctx,
+        warnings,
+    })
+}
+
+fn derive(hb: &Handlebars, d: &Derived, ctx: &Value) -> Result<Value> {
+    let bad = |message: String| Error::InvalidDefault {
+        key: d.key.clone(),
+        message,
+    };
+    let text_of = |key: &str| -> Result<String> {
+        match &ctx[key] {
+            Value::String(s) => Ok(s.clone()),
+            Value::Bool(b) => Ok(b.to_string()),
+            other => Err(bad(format!("`{key}` is {other}, not text"))),
+        }
+    };
+    if let (Some(helper), Some(of)) = (&d.helper, &d.of) {
+        let source = text_of(of)?;
+        return Ok(Value::String(match helper.as_str() {
+            "snake_case" => crate::names::snake_case(&source),
+            "kebab_case" => source.replace('_', "-").to_ascii_lowercase(),
+            "lower" => source.to_lowercase(),
+            "upper" => source.to_uppercase(),
+            other => return Err(bad(format!("unknown helper `{other}`"))),
+        }));
+    }
+    if let Some(expr) = &d.when {
+        return condition(hb, expr, ctx).map(Value::Bool).map_err(bad);
+    }
+    if let Some(template) = &d.value {
+        return hb
+            .render_template(template, ctx)
+            .map(Value::String)
+            .map_err(|e| bad(e.to_string()));
+    }
+    if let (Some(from), Some(map)) = (&d.from, &d.map) {
+        let key = text_of(from)?;
+        return map
+            .get(&key)
+            .map(|v| Value::String(v.clone()))
+            .ok_or_else(|| bad(format!("no entry in `map` for {from} = `{key}`")));
+    }
+    Err(bad("no form given".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest::parse(
+            "m",
+            r#"id: t
+version: 1.0.0
+description: d
+questions:
+  - key: title
+    type: string
+    prompt: Title
+    default: "{{project_name}} app"
+    validate: { regex: '^[^\n]*$', message: one line }
+  - key: fw
+    type: choice
+    prompt: FW
+    default: a
+    choices: [a, { value: b, warn: b is slow }]
+  - key: gpu
+    type: bool
+    prompt: GPU?
+    default: true
+  - key: extra
+    type: string
+    prompt: Extra
+    when: gpu
+  - key: tags
+    type: multichoice
+    prompt: Tags
+    default: [x]
+    choices: [x, y]
+derived:
+  - key: module
+    helper: snake_case
+    of: project_name
+  - key: is_b
+    when: (eq fw "b")
+  - key: label
+    from: fw
+    map: { a: Alpha, b: Beta }
+"#,
+        )
+        .unwrap()
+    }
+
+    fn builtins() -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("project_name".into(), Value::String("my-app".into()));
+        m
+    }
+
+    fn provided(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_templates_and_derived() {
+        let p = provided(&[("extra", "e"), ("fw", "b"), ("tags", "x,y")]);
+        let r = resolve(&manifest(), builtins(), &p, None).unwrap();
+        assert_eq!(r.context["title"], "my-app app");
+        assert_eq!(r.context["module"], "my_app");
+        assert_eq!(r.context["is_b"], true);
+        assert_eq!(r.context["label"], "Beta");
+        assert_eq!(r.context["tags"], serde_json::json!(["x", "y"]));
+        assert_eq!(r.warnings, ["b is slow"]);
+        assert_eq!(r.answers.len(), 5);
+    }
+
+    #[test]
+    fn required_question_without_default_names_the_flag() {
+        let err = resolve(&manifest(), builtins(), &provided(&[]), None).unwrap_err();
+        assert!(
+            matches!(err, Error::MissingAnswer { ref key, .. } if key == "extra"),
+            "{err}"
+        );
+        // Not asked when its condition is false.
+        let r = resolve(&manifest(), builtins(), &provided(&[("gpu", "no")]), None).unwrap();
+        assert!(r.answers.iter().all(|(k, _)| k != "extra"));
+    }
+
+    #[test]
+    fn bad_keys_and_values_are_rejected() {
+        let m = manifest();
+        for (k, v, want) in [
+            ("nope", "1", "unknown"),
+            ("fw", "c", "one of: a, b"),
+            ("gpu", "maybe", "true or false"),
+            ("title", "two\nlines", "one line"),
+            ("tags", "x,z", "one of: x, y"),
+        ] {
+            let err =
+                resolve(&m, builtins(), &provided(&[(k, v), ("extra", "e")]), None).unwrap_err();
+            let text = format!("{err} {}", err.hint().unwrap_or_default());
+            assert!(text.contains(want), "{k}={v}: {text}");
+        }
+    }
+}

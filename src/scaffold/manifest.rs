@@ -1,0 +1,358 @@
+//! `scaffold.yaml`: the schema of a scaffold and its validation. Problems are
+//! reported with the manifest's file name and line so authors can fix them.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub id: String,
+    pub version: semver::Version,
+    pub description: String,
+    #[serde(default)]
+    pub min_tool_version: Option<semver::Version>,
+    #[serde(default)]
+    pub questions: Vec<Question>,
+    #[serde(default)]
+    pub derived: Vec<Derived>,
+    #[serde(default)]
+    pub files: Vec<FileRule>,
+    /// Globs of `.hbs` files to copy byte-for-byte instead of rendering.
+    #[serde(default)]
+    pub verbatim: Vec<String>,
+    #[serde(default)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuestionKind {
+    String,
+    Bool,
+    Choice,
+    Multichoice,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub kind: QuestionKind,
+    pub prompt: String,
+    #[serde(default)]
+    pub help: Option<String>,
+    /// A literal, or for strings and choices a template over earlier answers.
+    #[serde(default)]
+    pub default: Option<serde_yaml::Value>,
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    #[serde(default)]
+    pub validate: Option<Validation>,
+    /// A condition over earlier answers; the question is skipped when false.
+    #[serde(default)]
+    pub when: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Choice {
+    Plain(String),
+    Described {
+        value: String,
+        #[serde(default)]
+        label: Option<String>,
+        /// Printed when this choice is taken (e.g. "compiles for hours").
+        #[serde(default)]
+        warn: Option<String>,
+    },
+}
+
+impl Choice {
+    pub fn value(&self) -> &str {
+        match self {
+            Choice::Plain(v) | Choice::Described { value: v, .. } => v,
+        }
+    }
+    pub fn label(&self) -> &str {
+        match self {
+            Choice::Described {
+                label: Some(label), ..
+            } => label,
+            _ => self.value(),
+        }
+    }
+    pub fn warning(&self) -> Option<&str> {
+        match self {
+            Choice::Described { warn, .. } => warn.as_deref(),
+            Choice::Plain(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Validation {
+    pub regex: String,
+    pub message: String,
+}
+
+/// A value computed from answers; exactly one of the forms is set:
+/// `helper` + `of`, `when` (a bool), `value` (a template), `from` + `map`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Derived {
+    pub key: String,
+    #[serde(default)]
+    pub helper: Option<String>,
+    #[serde(default)]
+    pub of: Option<String>,
+    #[serde(default)]
+    pub when: Option<String>,
+    #[serde(default)]
+    pub value: Option<String>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub map: Option<BTreeMap<String, String>>,
+}
+
+/// Built-in helpers a derived value may name.
+pub const DERIVE_HELPERS: &[&str] = &["snake_case", "kebab_case", "lower", "upper"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRule {
+    /// Matched against the output path (path templates rendered, `.hbs` dropped).
+    pub glob: String,
+    #[serde(default)]
+    pub when: Option<String>,
+    #[serde(default)]
+    pub rename: Option<Rename>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Format {
+    /// Globs of rendered files to pass through nixfmt (RFC 166 style).
+    #[serde(default)]
+    pub nixfmt: Vec<String>,
+}
+
+/// Names every scaffold gets without declaring them.
+pub const BUILTIN_KEYS: &[&str] = &[
+    "project_name",
+    "git_user",
+    "git_user_name",
+    "git_user_email",
+    "tool_version",
+    "scaffold_id",
+    "scaffold_version",
+];
+
+impl Manifest {
+    /// Parses and validates `text`; `file` names the manifest in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Manifest> {
+        let manifest: Manifest = serde_yaml::from_str(text).map_err(|e| Error::Manifest {
+            file: file.to_string(),
+            line: e.location().map(|l| l.line()),
+            message: e.to_string(),
+        })?;
+        manifest.validate(file, text)?;
+        Ok(manifest)
+    }
+
+    fn validate(&self, file: &str, text: &str) -> Result<()> {
+        let fail = |needle: &str, message: String| Error::Manifest {
+            file: file.to_string(),
+            line: line_of(text, needle),
+            message,
+        };
+        let ident = regex::Regex::new("^[a-z][a-z0-9_]*$").expect("valid regex");
+        if !regex::Regex::new("^[a-z][a-z0-9-]*$")
+            .expect("valid regex")
+            .is_match(&self.id)
+        {
+            return Err(fail(
+                "id:",
+                format!(
+                    "scaffold id `{}` must be lower-case letters, digits and `-`",
+                    self.id
+                ),
+            ));
+        }
+        let mut seen: Vec<&str> = BUILTIN_KEYS.to_vec();
+        for q in &self.questions {
+            let at = format!("key: {}", q.key);
+            if !ident.is_match(&q.key) {
+                return Err(fail(
+                    &at,
+                    format!("question key `{}` must be snake_case", q.key),
+                ));
+            }
+            if seen.contains(&q.key.as_str()) {
+                return Err(fail(
+                    &at,
+                    format!("key `{}` is defined twice or is built in", q.key),
+                ));
+            }
+            seen.push(&q.key);
+            let is_choice = matches!(q.kind, QuestionKind::Choice | QuestionKind::Multichoice);
+            if is_choice && q.choices.is_empty() {
+                return Err(fail(&at, format!("question `{}` needs `choices`", q.key)));
+            }
+            if !is_choice && !q.choices.is_empty() {
+                return Err(fail(
+                    &at,
+                    format!("question `{}` has `choices` but is not a choice", q.key),
+                ));
+            }
+            if let Some(v) = &q.validate
+                && let Err(e) = regex::Regex::new(&v.regex)
+            {
+                return Err(fail(
+                    &at,
+                    format!("question `{}`: invalid regex: {e}", q.key),
+                ));
+            }
+            if let (QuestionKind::Choice, Some(serde_yaml::Value::String(d))) = (q.kind, &q.default)
+                && !d.contains("{{")
+                && !q.choices.iter().any(|c| c.value() == d)
+            {
+                return Err(fail(
+                    &at,
+                    format!(
+                        "question `{}`: default `{d}` is not one of its choices",
+                        q.key
+                    ),
+                ));
+            }
+        }
+        for d in &self.derived {
+            let at = format!("key: {}", d.key);
+            if !ident.is_match(&d.key) || seen.contains(&d.key.as_str()) {
+                return Err(fail(
+                    &at,
+                    format!("derived key `{}` must be a new snake_case name", d.key),
+                ));
+            }
+            let forms = [
+                d.helper.is_some() && d.of.is_some(),
+                d.when.is_some(),
+                d.value.is_some(),
+                d.from.is_some() && d.map.is_some(),
+            ];
+            let partial =
+                (d.helper.is_some() != d.of.is_some()) || (d.from.is_some() != d.map.is_some());
+            if partial || forms.iter().filter(|f| **f).count() != 1 {
+                return Err(fail(
+                    &at,
+                    format!(
+                        "derived `{}` needs exactly one of `helper`+`of`, `when`, `value`, `from`+`map`",
+                        d.key
+                    ),
+                ));
+            }
+            for source in [&d.of, &d.from].into_iter().flatten() {
+                if !seen.contains(&source.as_str()) {
+                    return Err(fail(
+                        &at,
+                        format!(
+                            "derived `{}` refers to `{source}`, which is not defined before it",
+                            d.key
+                        ),
+                    ));
+                }
+            }
+            if let Some(h) = &d.helper
+                && !DERIVE_HELPERS.contains(&h.as_str())
+            {
+                return Err(fail(
+                    &at,
+                    format!("unknown helper `{h}`; known: {}", DERIVE_HELPERS.join(", ")),
+                ));
+            }
+            seen.push(&d.key);
+        }
+        for rule in &self.files {
+            let at = format!("glob: \"{}\"", rule.glob);
+            if let Err(e) = crate::scaffold::render::compile_glob(&rule.glob) {
+                return Err(fail(&at, format!("invalid glob `{}`: {e}", rule.glob)));
+            }
+        }
+        for glob in self.verbatim.iter().chain(&self.format.nixfmt) {
+            if let Err(e) = crate::scaffold::render::compile_glob(glob) {
+                return Err(fail(glob, format!("invalid glob `{glob}`: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn question(&self, key: &str) -> Option<&Question> {
+        self.questions.iter().find(|q| q.key == key)
+    }
+}
+
+/// 1-based line of the first line containing `needle`.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Manifest::parse("scaffold.yaml", text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    const HEAD: &str = "id: t\nversion: 1.0.0\ndescription: test\n";
+
+    #[test]
+    fn yaml_errors_name_file_and_line() {
+        let msg = err(&format!(
+            "{HEAD}questions:\n  - key: a\n    type: string\n    prompt: A\n    bogus: 1\n"
+        ));
+        assert!(msg.starts_with("scaffold.yaml:"), "{msg}");
+        assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_line() {
+        let msg = err(&format!(
+            "{HEAD}questions:\n  - key: pick\n    type: choice\n    prompt: P\n"
+        ));
+        assert!(msg.starts_with("scaffold.yaml:5:"), "{msg}");
+        let msg = err(&format!(
+            "{HEAD}derived:\n  - key: x\n    helper: shout\n    of: project_name\n"
+        ));
+        assert!(msg.contains("unknown helper `shout`"), "{msg}");
+        let msg = err(&format!(
+            "{HEAD}derived:\n  - key: x\n    from: nothing\n    map: {{a: b}}\n"
+        ));
+        assert!(msg.contains("not defined before"), "{msg}");
+        let msg = err(&format!(
+            "{HEAD}questions:\n  - key: c\n    type: choice\n    prompt: P\n    default: z\n    choices: [a, b]\n"
+        ));
+        assert!(msg.contains("not one of its choices"), "{msg}");
+    }
+
+    #[test]
+    fn a_valid_manifest_parses() {
+        let m = Manifest::parse("m", &format!("{HEAD}questions:\n  - key: c\n    type: choice\n    prompt: P\n    default: a\n    choices: [a, {{value: b, warn: slow}}]\n")).unwrap();
+        assert_eq!(m.questions[0].choices[1].warning(), Some("slow"));
+    }
+}

@@ -1,0 +1,33 @@
+//! Scaffolds: a manifest plus a template tree, wherever they come from.
+
+pub mod answers;
+pub mod helpers;
+pub mod manifest;
+pub mod registry;
+pub mod render;
+
+use std::borrow::Cow;
+
+pub use manifest::Manifest;
+
+/// One file of a scaffold's `template/` tree; `path` uses `/` separators.
+#[derive(Debug, Clone)]
+pub struct TemplateFile {
+    pub path: String,
+    pub contents: Cow<'static, [u8]>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scaffold {
+    pub manifest: Manifest,
+    /// Where the scaffold lives, for error messages (`scaffolds/ml/1.0.0`).
+    pub origin: String,
+    pub files: Vec<TemplateFile>,
+}
+
+impl Scaffold {
+    /// `ml@1.0.0`
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.manifest.id, self.manifest.version)
+    }
+}

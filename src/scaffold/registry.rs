@@ -1,0 +1,230 @@
+//! The set of scaffolds the tool knows: those embedded in the binary, or a
+//! directory with the same layout (`<id>/<version>/scaffold.yaml` and
+//! `<id>/<version>/template/**`).
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use include_dir::{Dir, include_dir};
+
+use super::{Manifest, Scaffold, TemplateFile};
+use crate::error::{Error, Result};
+
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scaffolds");
+
+/// The scaffold `new` uses when `--scaffold` is not given.
+pub const DEFAULT_SCAFFOLD: &str = "ml";
+
+pub struct Registry {
+    /// Sorted by id, then version (oldest first).
+    scaffolds: Vec<Scaffold>,
+}
+
+impl Registry {
+    pub fn embedded() -> Result<Registry> {
+        let mut scaffolds = Vec::new();
+        for id_dir in EMBEDDED.dirs() {
+            for version_dir in id_dir.dirs() {
+                let origin = format!("scaffolds/{}", version_dir.path().display());
+                let manifest_file = version_dir
+                    .get_file(version_dir.path().join("scaffold.yaml"))
+                    .ok_or_else(|| Error::Manifest {
+                        file: format!("{origin}/scaffold.yaml"),
+                        line: None,
+                        message: "missing".into(),
+                    })?;
+                let text = manifest_file.contents_utf8().unwrap_or_default();
+                let manifest = Manifest::parse(&format!("{origin}/scaffold.yaml"), text)?;
+                let mut files = Vec::new();
+                if let Some(template) = version_dir.get_dir(version_dir.path().join("template")) {
+                    collect_embedded(template, template.path(), &mut files);
+                }
+                scaffolds.push(Scaffold {
+                    manifest,
+                    origin,
+                    files,
+                });
+            }
+        }
+        Ok(Registry::sorted(scaffolds))
+    }
+
+    /// Reads every scaffold under `root`. Symbolic links are refused: a
+    /// scaffold must not make the tool read or write outside its tree.
+    pub fn from_dir(root: &Path) -> Result<Registry> {
+        let mut scaffolds = Vec::new();
+        for id_dir in read_dir_sorted(root)? {
+            if !id_dir.is_dir() {
+                continue;
+            }
+            for version_dir in read_dir_sorted(&id_dir)? {
+                if !version_dir.is_dir() {
+                    continue;
+                }
+                let origin = version_dir.display().to_string();
+                let manifest_path = version_dir.join("scaffold.yaml");
+                let text = std::fs::read_to_string(&manifest_path)
+                    .map_err(|e| Error::io("read", &manifest_path, e))?;
+                let manifest = Manifest::parse(&manifest_path.display().to_string(), &text)?;
+                let mut files = Vec::new();
+                let template = version_dir.join("template");
+                if template.is_dir() {
+                    collect_disk(&template, &template, &mut files)?;
+                }
+                scaffolds.push(Scaffold {
+                    manifest,
+                    origin,
+                    files,
+                });
+            }
+        }
+        Ok(Registry::sorted(scaffolds))
+    }
+
+    fn sorted(mut scaffolds: Vec<Scaffold>) -> Registry {
+        scaffolds.sort_by(|a, b| {
+            (&a.manifest.id, &a.manifest.version).cmp(&(&b.manifest.id, &b.manifest.version))
+        });
+        for s in &mut scaffolds {
+            s.files.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        Registry { scaffolds }
+    }
+
+    pub fn all(&self) -> &[Scaffold] {
+        &self.scaffolds
+    }
+
+    pub fn ids(&self) -> Vec<&str> {
+        let mut ids: Vec<&str> = self
+            .scaffolds
+            .iter()
+            .map(|s| s.manifest.id.as_str())
+            .collect();
+        ids.dedup();
+        ids
+    }
+
+    /// Every version of `id`, oldest first.
+    pub fn versions(&self, id: &str) -> Vec<&Scaffold> {
+        self.scaffolds
+            .iter()
+            .filter(|s| s.manifest.id == id)
+            .collect()
+    }
+
+    /// Resolves `ID`, `ID@1.2.3` (exact) or `ID@^1.2` (a requirement) to a
+    /// scaffold; without a version, the newest.
+    pub fn resolve(&self, spec: &str) -> Result<&Scaffold> {
+        let (id, version) = match spec.split_once('@') {
+            Some((id, v)) => (id, Some(v)),
+            None => (spec, None),
+        };
+        let candidates = self.versions(id);
+        if candidates.is_empty() {
+            return Err(Error::UnknownScaffold {
+                id: id.to_string(),
+                available: self.ids().iter().map(|s| s.to_string()).collect(),
+            });
+        }
+        let found = match version {
+            None => candidates.last().copied(),
+            Some(v) => {
+                let matches: Box<dyn Fn(&semver::Version) -> bool> =
+                    if let Ok(exact) = semver::Version::parse(v) {
+                        Box::new(move |have| *have == exact)
+                    } else if let Ok(req) = semver::VersionReq::parse(v) {
+                        Box::new(move |have| req.matches(have))
+                    } else {
+                        return Err(Error::BadVersionSpec {
+                            spec: spec.to_string(),
+                        });
+                    };
+                candidates
+                    .iter()
+                    .rev()
+                    .find(|s| matches(&s.manifest.version))
+                    .copied()
+            }
+        };
+        found.ok_or_else(|| Error::NoMatchingVersion {
+            id: id.to_string(),
+            requirement: version.unwrap_or_default().to_string(),
+            available: candidates
+                .iter()
+                .map(|s| s.manifest.version.to_string())
+                .collect(),
+        })
+    }
+}
+
+fn collect_embedded(dir: &Dir<'static>, root: &Path, out: &mut Vec<TemplateFile>) {
+    for file in dir.files() {
+        let rel = file.path().strip_prefix(root).expect("inside its root");
+        out.push(TemplateFile {
+            path: slash_path(rel),
+            contents: Cow::Borrowed(file.contents()),
+        });
+    }
+    for sub in dir.dirs() {
+        collect_embedded(sub, root, out);
+    }
+}
+
+fn collect_disk(dir: &Path, root: &Path, out: &mut Vec<TemplateFile>) -> Result<()> {
+    for path in read_dir_sorted(dir)? {
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io("inspect", &path, e))?;
+        if meta.file_type().is_symlink() {
+            return Err(Error::UnsafePath {
+                path: path.display().to_string(),
+                reason: "templates may not contain symbolic links".into(),
+            });
+        } else if meta.is_dir() {
+            collect_disk(&path, root, out)?;
+        } else {
+            let contents = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+            let rel = path.strip_prefix(root).expect("inside its root");
+            out.push(TemplateFile {
+                path: slash_path(rel),
+                contents: Cow::Owned(contents),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut paths = std::fs::read_dir(dir)
+        .map_err(|e| Error::io("read directory", dir, e))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()
+        .map_err(|e| Error::io("read directory", dir, e))?;
+    paths.sort();
+    Ok(paths)
+}
+
+fn slash_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_scaffolds_load_and_resolve() {
+        let registry = Registry::embedded().unwrap();
+        let newest = registry.resolve(DEFAULT_SCAFFOLD).unwrap();
+        assert_eq!(newest.manifest.id, "ml");
+        assert!(!newest.files.is_empty());
+        let exact = registry.resolve("ml@1.0.0").unwrap();
+        assert_eq!(exact.manifest.version.to_string(), "1.0.0");
+        let err = registry.resolve("ml@9.9.9").unwrap_err().to_string();
+        assert!(err.contains("9.9.9"), "{err}");
+        assert!(registry.resolve("nope").is_err());
+        assert!(registry.resolve("ml@not a version").is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! Pure rendering: (scaffold, context) -> the project's files in memory.
+//! Nothing here touches the filesystem, so a failure leaves nothing behind.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use globset::{GlobBuilder, GlobMatcher};
+use handlebars::Handlebars;
+use serde_json::Value;
+
+use super::Scaffold;
+use crate::error::{Error, Result};
+
+const TEMPLATE_SUFFIX: &str = ".hbs";
+
+/// A file of the generated project; `path` is relative and checked safe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    pub path: PathBuf,
+    pub contents: Vec<u8>,
+}
+
+pub fn compile_glob(glob: &str) -> std::result::Result<GlobMatcher, globset::Error> {
+    Ok(GlobBuilder::new(glob)
+        .literal_separator(true)
+        .build()?
+        .compile_matcher())
+}
+
+/// True when the handlebars expression `expr` (`notebook`,
+/// `(eq frameworks "torch")`, ...) is truthy in `ctx`.
+pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
+    let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
+    hb.render_template(&template, ctx)
+        .map(|out| out == "1")
+        .map_err(|e| format!("condition `{expr}`: {}", first_line(&e.to_string())))
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+struct Rule {
+    matcher: GlobMatcher,
+    when: Option<String>,
+    rename: Option<(String, String)>,
+}
+
+/// Renders every file of `scaffold` that its rules include.
+pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
+    let mut hb = super::helpers::registry();
+    let manifest = &scaffold.manifest;
+    let manifest_file = format!("{}/scaffold.yaml", scaffold.origin);
+    let glob = |g: &String| {
+        compile_glob(g).map_err(|e| Error::Manifest {
+            file: manifest_file.clone(),
+            line: None,
+            message: format!("invalid glob `{g}`: {e}"),
+        })
+    };
+    let rules = manifest
+        .files
+        .iter()
+        .map(|r| {
+            Ok(Rule {
+                matcher: glob(&r.glob)?,
+                when: r.when.clone(),
+                rename: r.rename.as_ref().map(|r| (r.from.clone(), r.to.clone())),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let verbatim = manifest
+        .verbatim
+        .iter()
+        .map(glob)
+        .collect::<Result<Vec<_>>>()?;
+    let nixfmt = manifest
+        .format
+        .nixfmt
+        .iter()
+        .map(glob)
+        .collect::<Result<Vec<_>>>()?;
+
+    let mut out: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
+    for file in &scaffold.files {
+        let where_ = format!("{}/template/{}", scaffold.origin, file.path);
+        let render_error = |message: String| Error::Render {
+            file: where_.clone(),
+            message,
+        };
+        let is_template = file.path.ends_with(TEMPLATE_SUFFIX)
+            && !verbatim.iter().any(|g| g.is_match(&file.path));
+        let mut path = render_path(&hb, &file.path, ctx).map_err(render_error)?;
+        if is_template {
+            path.truncate(path.len() - TEMPLATE_SUFFIX.len());
+        }
+        let mut included = true;
+        for rule in &rules {
+            if !rule.matcher.is_match(&path) {
+                continue;
+            }
+            if let Some(expr) = &rule.when {
+                included &= condition(&hb, expr, ctx).map_err(|m| Error::Manifest {
+                    file: manifest_file.clone(),
+                    line: None,
+                    message: m,
+                })?;
+            }
+            if let Some((from, to)) = &rule.rename
+                && let Some(rest) = path.strip_prefix(from.as_str())
+            {
+                path = format!("{to}{rest}");
+            }
+        }
+        if !included {
+            continue;
+        }
+        check_output_path(&path).map_err(render_error)?;
+        let mut contents = if is_template {
+            let source = std::str::from_utf8(&file.contents)
+                .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
+            hb.register_template_string(&file.path, source)
+                .map_err(|e| render_error(describe_template_error(&e)))?;
+            let text = hb
+                .render(&file.path, ctx)
+                .map_err(|e| render_error(describe_render_error(&e)))?;
+            hb.unregister_template(&file.path);
+            text.into_bytes()
+        } else {
+            file.contents.to_vec()
+        };
+        if nixfmt.iter().any(|g| g.is_match(&path)) {
+            contents = format_nix(&path, contents).map_err(render_error)?;
+        }
+        if let Some((other, _)) = out.get(&path) {
+            return Err(render_error(format!(
+                "renders to `{path}`, which `{other}` renders to as well"
+            )));
+        }
+        out.insert(path, (file.path.clone(), contents));
+    }
+    Ok(out
+        .into_iter()
+        .map(|(path, (_, contents))| RenderedFile {
+            path: PathBuf::from(path),
+            contents,
+        })
+        .collect())
+}
+
+/// Renders a template path one component at a time, so an answer can never
+/// add a component (`a/b`), climb (`..`) or make the path absolute.
+fn render_path(
+    hb: &Handlebars,
+    template_path: &str,
+    ctx: &Value,
+) -> std::result::Result<String, String> {
+    let mut parts = Vec::new();
+    for component in template_path.split('/') {
+        let rendered = if component.contains("{{") {
+            hb.render_template(component, ctx)
+                .map_err(|e| format!("file name `{component}`: {}", first_line(&e.to_string())))?
+        } else {
+            component.to_string()
+        };
+        if rendered.contains(['/', '\\']) {
+            return Err(format!(
+                "file name `{component}` renders to `{rendered}`, which contains a path separator"
+            ));
+        }
+        parts.push(rendered);
+    }
+    Ok(parts.join("/"))
+}
+
+/// The last gate before a relative path may be written under a destination.
+pub fn check_output_path(path: &str) -> std::result::Result<(), String> {
+    if path.starts_with('/') {
+        return Err(format!("output path `{path}` is absolute"));
+    }
+    for component in path.split('/') {
+        match component {
+            "" => return Err(format!("output path `{path}` has an empty component")),
+            "." | ".." => return Err(format!("output path `{path}` contains `{component}`")),
+            ".git" => return Err(format!("output path `{path}` would write into `.git`")),
+            c if c.contains('\0') => {
+                return Err(format!("output path `{path}` contains a NUL byte"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let text = String::from_utf8(contents).map_err(|_| format!("`{path}` is not UTF-8"))?;
+    nixfmt_rs::format(&text)
+        .map(String::into_bytes)
+        .map_err(|e| {
+            format!(
+                "rendered `{path}` is not valid Nix:\n{}",
+                nixfmt_rs::format_error(&text, Some(path), &e)
+            )
+        })
+}
+
+fn describe_template_error(e: &handlebars::TemplateError) -> String {
+    match e.pos() {
+        Some((line, col)) => format!("line {line}, column {col}: {}", e.reason()),
+        None => e.reason().to_string(),
+    }
+}
+
+fn describe_render_error(e: &handlebars::RenderError) -> String {
+    match (e.line_no, e.column_no) {
+        (Some(line), Some(col)) => format!("line {line}, column {col}: {}", e.reason()),
+        _ => e.reason().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scaffold::{Manifest, TemplateFile};
+    use std::borrow::Cow;
+
+    fn scaffold(manifest_tail: &str, files: &[(&str, &str)]) -> Scaffold {
+        let text = format!("id: t\nversion: 1.0.0\ndescription: d\n{manifest_tail}");
+        Scaffold {
+            manifest: Manifest::parse("scaffold.yaml", &text).unwrap(),
+            origin: "t/1.0.0".into(),
+            files: files
+                .iter()
+                .map(|(p, c)| TemplateFile {
+                    path: p.to_string(),
+                    contents: Cow::Owned(c.as_bytes().to_vec()),
+                })
+                .collect(),
+        }
+    }
+
+    fn paths(files: &[RenderedFile]) -> Vec<String> {
+        files.iter().map(|f| f.path.display().to_string()).collect()
+    }
+
+    #[test]
+    fn renders_hbs_copies_the_rest_and_templates_paths() {
+        let s = scaffold(
+            "",
+            &[("src/{{m}}/a.txt.hbs", "hi {{m}}"), ("raw.txt", "{{m}}")],
+        );
+        let files = render(&s, &serde_json::json!({"m": "pkg"})).unwrap();
+        assert_eq!(paths(&files), ["raw.txt", "src/pkg/a.txt"]);
+        assert_eq!(files[0].contents, b"{{m}}");
+        assert_eq!(files[1].contents, b"hi pkg");
+    }
+
+    #[test]
+    fn rules_include_exclude_and_rename() {
+        let s = scaffold(
+            "files:\n  - glob: \"opt/**\"\n    when: flag\n  - glob: \"v1/**\"\n    rename: {from: \"v1/\", to: \"out/\"}\n",
+            &[("opt/x", "x"), ("v1/y", "y"), ("keep", "k")],
+        );
+        let on = render(&s, &serde_json::json!({"flag": true})).unwrap();
+        assert_eq!(paths(&on), ["keep", "opt/x", "out/y"]);
+        let off = render(&s, &serde_json::json!({"flag": false})).unwrap();
+        assert_eq!(paths(&off), ["keep", "out/y"]);
+    }
+
+    #[test]
+    fn answers_cannot_escape_through_paths() {
+        for evil in ["../x", "a/b", "..", ".git", ""] {
+            let s = scaffold("", &[("{{name}}/f", "x")]);
+            let err = render(&s, &serde_json::json!({"name": evil}));
+            assert!(err.is_err(), "{evil:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn template_errors_name_file_and_line() {
+        let s = scaffold("", &[("a.txt.hbs", "ok\n{{#if x}}\nunclosed")]);
+        let err = render(&s, &serde_json::json!({"x": true}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t/1.0.0/template/a.txt.hbs"), "{err}");
+        let s = scaffold("", &[("b.txt.hbs", "line1\n{{missing}}")]);
+        let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
+        assert!(err.contains("b.txt.hbs") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn nix_files_are_formatted_and_parse_errors_reported() {
+        let s = scaffold(
+            "format:\n  nixfmt: [\"**/*.nix\"]\n",
+            &[("f.nix", "{a=1;}")],
+        );
+        let files = render(&s, &serde_json::json!({})).unwrap();
+        assert_eq!(String::from_utf8_lossy(&files[0].contents), "{ a = 1; }\n");
+        let s = scaffold("format:\n  nixfmt: [\"**/*.nix\"]\n", &[("f.nix", "{a=;}")]);
+        let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
+        assert!(err.contains("not valid Nix"), "{err}");
+    }
+}

@@ -1,0 +1,113 @@
+//! Help, list, completions and usage errors.
+
+use crate::support::{Env, stderr_of};
+use assert_cmd::Command;
+
+#[test]
+fn help_names_the_commands_and_examples() {
+    let env = Env::new();
+    let out = env.cmd(&["--help"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn works_without_the_cargo_subcommand_word() {
+    let out = Command::new(assert_cmd::cargo::cargo_bin!("cargo-nixcuda"))
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ml (default scaffold)"));
+}
+
+#[test]
+fn version_flag() {
+    let out = Env::new().cmd(&["--version"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("cargo-nixcuda {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn list_shows_versions_and_questions() {
+    let env = Env::new();
+    let out = env.cmd(&["list"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(newest, default)"), "{text}");
+    assert!(text.contains("frameworks"), "{text}");
+
+    let out = env.cmd(&["list", "ml"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "frameworks (choice)",
+        "default: torch",
+        "- tensorflow",
+        "notebook (bool)",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+}
+
+#[test]
+fn list_json_is_machine_readable() {
+    let out = Env::new().cmd(&["list", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ml = value
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "ml")
+        .expect("ml is listed");
+    assert_eq!(ml["default"], true);
+    let questions = ml["versions"][0]["questions"].as_array().unwrap();
+    let fw = questions.iter().find(|q| q["key"] == "frameworks").unwrap();
+    assert_eq!(fw["default"], "torch");
+    assert_eq!(fw["choices"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn list_of_unknown_scaffold_fails_with_alternatives() {
+    let out = Env::new().cmd(&["list", "nope"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("unknown scaffold `nope`") && err.contains("available scaffolds: ml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn completions_are_generated_for_the_binary_name() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = Env::new().cmd(&["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("cargo-nixcuda") && text.contains("init"),
+            "{shell}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let env = Env::new();
+    for args in [
+        &["new"][..],
+        &["new", "x", "-d", "novalue"],
+        &["new", "x", "--vcs", "svn"],
+        &["frobnicate"],
+    ] {
+        let out = env.cmd(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+    }
+    assert!(
+        env.path("x").symlink_metadata().is_err(),
+        "nothing is created"
+    );
+}

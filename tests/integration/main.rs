@@ -1,0 +1,5 @@
+//! Integration tests: they drive the real binary, as users do.
+
+mod cli;
+mod generate;
+mod support;

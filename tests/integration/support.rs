@@ -1,0 +1,118 @@
+//! Shared test helpers: an isolated environment (HOME, git identity) and a
+//! command builder for `cargo-nixcuda nixcuda ...`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use assert_fs::TempDir;
+
+pub struct Env {
+    pub home: TempDir,
+    pub work: TempDir,
+}
+
+pub const USER_NAME: &str = "Ada Lovelace";
+pub const USER_EMAIL: &str = "ada@example.org";
+
+impl Env {
+    /// A HOME whose git config has a user identity.
+    pub fn new() -> Env {
+        let env = Env::bare();
+        env.git_config(&format!(
+            "[user]\n\tname = {USER_NAME}\n\temail = {USER_EMAIL}\n"
+        ));
+        env
+    }
+
+    /// A HOME with no git config at all.
+    pub fn bare() -> Env {
+        Env {
+            home: TempDir::new().unwrap(),
+            work: TempDir::new().unwrap(),
+        }
+    }
+
+    pub fn git_config(&self, text: &str) {
+        std::fs::write(self.home.path().join(".gitconfig"), text).unwrap();
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+
+    /// `cargo-nixcuda nixcuda ARGS`, run in the work directory.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("cargo-nixcuda"));
+        cmd.arg("nixcuda")
+            .args(args)
+            .current_dir(self.work.path())
+            .env("HOME", self.home.path())
+            .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("NO_COLOR", "1")
+            .env_remove("CARGO_NIXCUDA_SCAFFOLDS_DIR")
+            .env_remove("CARGO_NIXCUDA_FAIL_AFTER_WRITES");
+        cmd
+    }
+
+    /// Same, with the scaffolds of `tests/fixtures/scaffold-sets/SET`.
+    pub fn cmd_with_scaffolds(&self, set: &str, args: &[&str]) -> Command {
+        let mut cmd = self.cmd(args);
+        cmd.env(
+            "CARGO_NIXCUDA_SCAFFOLDS_DIR",
+            fixture(&format!("scaffold-sets/{set}")),
+        );
+        cmd
+    }
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// Every file under `root` (relative path -> bytes), `.git` excluded.
+pub fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if rel == ".git" {
+            continue;
+        }
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            out.insert(rel, std::fs::read(&path).unwrap());
+        }
+    }
+}
+
+/// Names directly inside `dir`, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+pub fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
