@@ -54,11 +54,10 @@ pub fn check_answer(question: &Question, value: &Value) -> std::result::Result<(
     let one_of = || format!("expected one of: {}", choices.join(", "));
     match (question.kind, value) {
         (QuestionKind::String, Value::String(s)) => {
-            if let Some(v) = &question.validate {
-                let re = regex::Regex::new(&v.regex).map_err(|e| e.to_string())?;
-                if !re.is_match(s) {
-                    return Err(v.message.clone());
-                }
+            if let Some(v) = &question.validate
+                && !v.accepts(s)
+            {
+                return Err(v.message.clone());
             }
             Ok(())
         }

@@ -97,8 +97,36 @@ impl Choice {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Validation {
-    pub regex: String,
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Longest answer in characters; cheaper and clearer than `{0,200}` in
+    /// a regex, whose compiled automaton grows with the count.
+    #[serde(default)]
+    pub max_length: Option<usize>,
     pub message: String,
+    #[serde(skip)]
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Validation {
+    /// The compiled regex, built once (None: no regex, or an invalid one,
+    /// which `Manifest::parse` has already rejected).
+    pub fn regex(&self) -> Option<&regex::Regex> {
+        self.compiled
+            .get_or_init(|| {
+                self.regex
+                    .as_deref()
+                    .and_then(|r| regex::Regex::new(r).ok())
+            })
+            .as_ref()
+    }
+
+    pub fn accepts(&self, answer: &str) -> bool {
+        self.max_length
+            .is_none_or(|max| answer.chars().count() <= max)
+            && self.regex.is_none() == self.regex().is_none()
+            && self.regex().is_none_or(|re| re.is_match(answer))
+    }
 }
 
 /// A value computed from answers; exactly one of the forms is set:
@@ -179,11 +207,7 @@ impl Manifest {
             line: line_of(text, needle),
             message,
         };
-        let ident = regex::Regex::new("^[a-z][a-z0-9_]*$").expect("valid regex");
-        if !regex::Regex::new("^[a-z][a-z0-9-]*$")
-            .expect("valid regex")
-            .is_match(&self.id)
-        {
+        if !is_name(&self.id, '-') {
             return Err(fail(
                 "id:",
                 format!(
@@ -195,7 +219,7 @@ impl Manifest {
         let mut seen: Vec<&str> = BUILTIN_KEYS.to_vec();
         for q in &self.questions {
             let at = format!("key: {}", q.key);
-            if !ident.is_match(&q.key) {
+            if !is_name(&q.key, '_') {
                 return Err(fail(
                     &at,
                     format!("question key `{}` must be snake_case", q.key),
@@ -219,7 +243,7 @@ impl Manifest {
                 ));
             }
             if let Some(v) = &q.validate
-                && let Err(e) = regex::Regex::new(&v.regex)
+                && let Some(Err(e)) = v.regex.as_deref().map(regex::Regex::new)
             {
                 return Err(fail(
                     &at,
@@ -241,7 +265,7 @@ impl Manifest {
         }
         for d in &self.derived {
             let at = format!("key: {}", d.key);
-            if !ident.is_match(&d.key) || seen.contains(&d.key.as_str()) {
+            if !is_name(&d.key, '_') || seen.contains(&d.key.as_str()) {
                 return Err(fail(
                     &at,
                     format!("derived key `{}` must be a new snake_case name", d.key),
@@ -302,6 +326,13 @@ impl Manifest {
     pub fn question(&self, key: &str) -> Option<&Question> {
         self.questions.iter().find(|q| q.key == key)
     }
+}
+
+/// `[a-z][a-z0-9<sep>]*`: scaffold ids use `-`, keys `_`.
+fn is_name(s: &str, sep: char) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == sep)
 }
 
 /// 1-based line of the first line containing `needle`.

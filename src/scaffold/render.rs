@@ -119,13 +119,9 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         let mut contents = if is_template {
             let source = std::str::from_utf8(&file.contents)
                 .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
-            hb.register_template_string(&file.path, source)
-                .map_err(|e| render_error(describe_template_error(&e)))?;
-            let text = hb
-                .render(&file.path, ctx)
-                .map_err(|e| render_error(describe_render_error(&e)))?;
-            hb.unregister_template(&file.path);
-            text.into_bytes()
+            render_text(&mut hb, &file.path, source, ctx)
+                .map_err(render_error)?
+                .into_bytes()
         } else {
             file.contents.to_vec()
         };
@@ -204,18 +200,37 @@ fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, Str
         })
 }
 
-fn describe_template_error(e: &handlebars::TemplateError) -> String {
-    match e.pos() {
-        Some((line, col)) => format!("line {line}, column {col}: {}", e.reason()),
-        None => e.reason().to_string(),
+/// Renders `source` chunk by chunk (see `chunk`), reporting lines of the
+/// whole template.
+fn render_text(
+    hb: &mut Handlebars,
+    name: &str,
+    source: &str,
+    ctx: &Value,
+) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(source.len());
+    for (index, chunk) in super::chunk::split(source).into_iter().enumerate() {
+        let key = format!("{name}#{index}");
+        let before = chunk.first_line - 1;
+        hb.register_template_string(&key, chunk.text)
+            .map_err(|e| match e.pos() {
+                Some((line, col)) => {
+                    format!("line {}, column {col}: {}", line + before, e.reason())
+                }
+                None => e.reason().to_string(),
+            })?;
+        let text = hb
+            .render(&key, ctx)
+            .map_err(|e| match (e.line_no, e.column_no) {
+                (Some(line), Some(col)) => {
+                    format!("line {}, column {col}: {}", line + before, e.reason())
+                }
+                _ => e.reason().to_string(),
+            })?;
+        hb.unregister_template(&key);
+        out.push_str(&text);
     }
-}
-
-fn describe_render_error(e: &handlebars::RenderError) -> String {
-    match (e.line_no, e.column_no) {
-        (Some(line), Some(col)) => format!("line {line}, column {col}: {}", e.reason()),
-        _ => e.reason().to_string(),
-    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -299,5 +314,62 @@ mod tests {
         let s = scaffold("format:\n  nixfmt: [\"**/*.nix\"]\n", &[("f.nix", "{a=;}")]);
         let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
         assert!(err.contains("not valid Nix"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod chunk_equivalence {
+    use super::*;
+    use crate::scaffold::answers::resolve;
+    use crate::scaffold::registry::Registry;
+
+    /// Rendering chunk by chunk must equal rendering the whole template, for
+    /// every embedded template and several answer sets.
+    #[test]
+    fn chunked_rendering_equals_whole_rendering() {
+        let registry = Registry::embedded().unwrap();
+        for scaffold in registry.all() {
+            let answer_sets: Vec<Vec<(String, String)>> = std::iter::once(vec![])
+                .chain(scaffold.manifest.questions.iter().flat_map(|q| {
+                    q.choices
+                        .iter()
+                        .map(|c| vec![(q.key.clone(), c.value().to_string())])
+                }))
+                .collect();
+            for answers in answer_sets {
+                let mut builtins = serde_json::Map::new();
+                for key in crate::scaffold::manifest::BUILTIN_KEYS {
+                    builtins.insert(
+                        key.to_string(),
+                        Value::String(format!("x-{key}").replace('_', "-")),
+                    );
+                }
+                builtins.insert("project_name".into(), Value::String("demo-project".into()));
+                let provided = answers.into_iter().collect();
+                let ctx = resolve(&scaffold.manifest, builtins, &provided, None)
+                    .unwrap()
+                    .context;
+                let mut hb = super::super::helpers::registry();
+                for file in scaffold
+                    .files
+                    .iter()
+                    .filter(|f| f.path.ends_with(TEMPLATE_SUFFIX))
+                {
+                    let source = std::str::from_utf8(&file.contents).unwrap();
+                    let whole = hb.render_template(source, &ctx);
+                    let chunked = render_text(&mut hb, &file.path, source, &ctx);
+                    match (whole, chunked) {
+                        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", file.path),
+                        (Err(_), Err(_)) => {}
+                        (a, b) => panic!(
+                            "{}: whole {:?} vs chunked {:?}",
+                            file.path,
+                            a.is_ok(),
+                            b.is_ok()
+                        ),
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Integration tests: they drive the real binary, as users do.
 
 mod cli;
+mod example;
 mod generate;
+mod ml;
 mod support;

@@ -116,3 +116,61 @@ pub fn listing(dir: &Path) -> Vec<String> {
 pub fn stderr_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// True when running in CI, where every prerequisite must be present.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Returns whether a prerequisite is available; a missing one skips the
+/// test on a laptop but fails it in CI (`.ci/setup` installs them all).
+pub fn prerequisite(name: &str, available: bool, how: &str) -> bool {
+    if !available {
+        assert!(!in_ci(), "{name} is missing in CI: {how}");
+        eprintln!("skipping: {name} is not available ({how})");
+    }
+    available
+}
+
+/// The nixcheck script beside the repository (../shared/nixcheck/check).
+pub fn nixcheck() -> Option<PathBuf> {
+    let path = std::env::var_os("NIXCHECK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/nixcheck/check"));
+    let nix = std::process::Command::new("nix-instantiate")
+        .arg("--version")
+        .output()
+        .is_ok();
+    let ok = prerequisite(
+        "nixcheck and Nix",
+        path.is_file() && nix,
+        "run `bash .ci/setup`; nixcheck lives in ../shared/nixcheck",
+    );
+    ok.then_some(path)
+}
+
+/// The Python of the test virtualenv made by `.ci/setup`.
+pub fn test_python() -> Option<PathBuf> {
+    let path = std::env::var_os("NIXCUDA_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/venv/bin/python"));
+    let ok = prerequisite(
+        "the test virtualenv",
+        path.is_file(),
+        "run `bash .ci/setup`",
+    );
+    ok.then_some(path)
+}
+
+/// Runs a command, returning (success, stdout+stderr).
+pub fn run(cmd: &mut std::process::Command) -> (bool, String) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("could not run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""Times `cargo nixcuda new --yes` of the default scaffold with the release
+binary, git init and first commit included, and prints the median.
+
+    python3 scripts/bench-new.py [RUNS] [-- extra new arguments]
+
+Target: median <= 15 ms on a 2-core machine.
+"""
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    extra = []
+    if "--" in args:
+        i = args.index("--")
+        args, extra = args[:i], args[i + 1:]
+    runs = int(args[0]) if args else 50
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    binary = os.path.join(ROOT, "target", "release", "cargo-nixcuda")
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    with open(os.path.join(home, ".gitconfig"), "w") as f:
+        f.write("[user]\n\tname = Bench\n\temail = bench@example.org\n")
+    env = dict(os.environ, HOME=home, NO_COLOR="1")
+    work = tempfile.mkdtemp(prefix="bench-new-")
+    times = []
+    try:
+        for i in range(runs + 3):
+            dest = os.path.join(work, f"p{i}")
+            start = time.perf_counter()
+            subprocess.run([binary, "nixcuda", "new", dest, "--yes", "-q", *extra],
+                           env=env, check=True, stdin=subprocess.DEVNULL)
+            elapsed = (time.perf_counter() - start) * 1000
+            if i >= 3:  # the first runs warm the page cache
+                times.append(elapsed)
+            shutil.rmtree(dest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+    times.sort()
+    files = "default scaffold" + (f" {' '.join(extra)}" if extra else "")
+    print(f"cargo nixcuda new --yes ({files}), {runs} runs, git init + commit included")
+    print(f"  median {statistics.median(times):.2f} ms   min {times[0]:.2f} ms   "
+          f"p90 {times[int(len(times) * 0.9) - 1]:.2f} ms   max {times[-1]:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
