@@ -16,6 +16,60 @@ const MIN_CHUNK: usize = 1024;
 pub struct Chunk<'a> {
     pub first_line: usize,
     pub text: &'a str,
+    /// No tags at all: copy as it is.
+    pub literal: bool,
+    /// Per line of `text`: plain text that handlebars would copy unchanged.
+    pub plain: Vec<bool>,
+}
+
+/// Marks a placeholder for a plain line; templates never contain it (a
+/// private-use character), and `compress` checks that.
+const MARK: char = '\u{E000}';
+const MARK_END: char = '\u{E001}';
+
+impl Chunk<'_> {
+    /// The chunk with every plain line replaced by a short placeholder, and
+    /// the lines it stands for: pest then parses a few bytes per such line
+    /// instead of every character. Line numbers are unchanged.
+    pub fn compress(&self) -> (String, Vec<&str>) {
+        if self.text.contains(MARK) {
+            return (self.text.to_string(), Vec::new());
+        }
+        let mut out = String::new();
+        let mut originals = Vec::new();
+        for (line, plain) in self.text.split_inclusive('\n').zip(&self.plain) {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            if *plain && body.len() > 8 {
+                out.push(MARK);
+                out.push_str(&originals.len().to_string());
+                out.push(MARK_END);
+                out.push_str(&line[body.len()..]);
+                originals.push(body);
+            } else {
+                out.push_str(line);
+            }
+        }
+        (out, originals)
+    }
+}
+
+/// Puts the lines `compress` took out back into rendered text.
+pub fn expand(rendered: &str, originals: &[&str]) -> String {
+    if originals.is_empty() {
+        return rendered.to_string();
+    }
+    let mut out = String::with_capacity(rendered.len() * 2);
+    let mut rest = rendered;
+    while let Some(at) = rest.find(MARK) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + MARK.len_utf8()..];
+        let end = after.find(MARK_END).expect("placeholders are closed");
+        let index: usize = after[..end].parse().expect("placeholder index");
+        out.push_str(originals[index]);
+        rest = &after[end + MARK_END.len_utf8()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 #[derive(Default)]
@@ -107,37 +161,54 @@ impl Scanner {
     }
 }
 
-/// Cuts `source` into chunks whose concatenation is `source`.
+/// Cuts `source` into chunks whose concatenation is `source`. Runs of lines
+/// without any tag become literal chunks, which need no parsing at all
+/// (pest parses plain text one character at a time).
 pub fn split(source: &str) -> Vec<Chunk<'_>> {
     let lines: Vec<&str> = source.split_inclusive('\n').collect();
-    let mut chunks = Vec::new();
     let mut scanner = Scanner::default();
-    let mut start = 0; // byte offset of the current chunk
-    let mut start_line = 1;
-    let mut offset = 0;
-    for (index, line) in lines.iter().enumerate() {
+    // cut_before[i]: a chunk may start at line i.
+    let mut cut_before = vec![false; lines.len() + 1];
+    let mut literal = vec![false; lines.len()];
+    let mut plain = vec![false; lines.len()];
+    for (i, line) in lines.iter().enumerate() {
+        let top_before = scanner.at_top_level();
+        let text_before = !scanner.in_tag && !scanner.in_long_comment && !scanner.in_raw;
         scanner.scan(line);
-        offset += line.len();
-        let next = lines.get(index + 1);
-        let whitespace_control = line.trim_end().ends_with("~}}")
-            || next.is_some_and(|n| n.trim_start().starts_with("{{~"));
-        if offset - start >= MIN_CHUNK
-            && next.is_some()
-            && scanner.at_top_level()
-            && !whitespace_control
-        {
-            chunks.push(Chunk {
-                first_line: start_line,
-                text: &source[start..offset],
-            });
-            start = offset;
-            start_line = index + 2;
+        let trims_next = line.trim_end().ends_with("~}}");
+        let trimmed_by_next = lines.get(i + 1).is_some_and(|n| n.trim_start().starts_with("{{~"));
+        cut_before[i + 1] = scanner.at_top_level() && !trims_next && !trimmed_by_next;
+        let trimmed_by_prev = i > 0 && lines[i - 1].trim_end().ends_with("~}}");
+        plain[i] = text_before && !line.contains("{{") && !trimmed_by_prev && !trimmed_by_next;
+        literal[i] = top_before && plain[i];
+    }
+    let mut chunks = Vec::new();
+    let (mut start, mut start_line, mut offset) = (0, 1, 0);
+    let plain_of = |from: usize, to: usize| plain[from..to].to_vec();
+    for (i, line) in lines.iter().enumerate() {
+        if i > 0 && cut_before[i] && offset > start {
+            let kind_changes = literal[i] != literal[i - 1];
+            let big = !literal[i - 1] && offset - start >= MIN_CHUNK;
+            if kind_changes || big {
+                chunks.push(Chunk {
+                    first_line: start_line,
+                    text: &source[start..offset],
+                    literal: literal[i - 1],
+                    plain: plain_of(start_line - 1, i),
+                });
+                start = offset;
+                start_line = i + 1;
+            }
         }
+        offset += line.len();
     }
     if start < source.len() || chunks.is_empty() {
+        let last_literal = !lines.is_empty() && literal[start_line - 1..].iter().all(|l| *l);
         chunks.push(Chunk {
             first_line: start_line,
             text: &source[start..],
+            literal: last_literal,
+            plain: plain_of(start_line - 1, lines.len()),
         });
     }
     chunks
@@ -174,6 +245,23 @@ mod tests {
             .count()
             + 1;
         assert_eq!(chunks.last().unwrap().first_line, line_of_second);
+    }
+
+    #[test]
+    fn lines_without_tags_are_literal() {
+        let src = "plain\n{{x}}\nmore plain\n{{#if y}}\nin block\n{{/if}}\n";
+        let chunks = split(src);
+        let kinds: Vec<(bool, &str)> = chunks.iter().map(|c| (c.literal, c.text)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (true, "plain\n"),
+                (false, "{{x}}\n"),
+                (true, "more plain\n"),
+                (false, "{{#if y}}\nin block\n{{/if}}\n")
+            ]
+        );
+        assert_eq!(chunks[2].first_line, 3);
     }
 
     #[test]

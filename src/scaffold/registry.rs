@@ -23,7 +23,9 @@ pub struct Registry {
 impl Registry {
     pub fn embedded() -> Result<Registry> {
         let mut scaffolds = Vec::new();
-        for id_dir in EMBEDDED.dirs() {
+        // Directories starting with `_` hold other embedded data (the host
+        // module template of `cargo nixcuda nixos`), not scaffolds.
+        for id_dir in EMBEDDED.dirs().filter(|d| !is_private(d.path())) {
             for version_dir in id_dir.dirs() {
                 let origin = format!("scaffolds/{}", version_dir.path().display());
                 let manifest_file = version_dir
@@ -54,7 +56,7 @@ impl Registry {
     pub fn from_dir(root: &Path) -> Result<Registry> {
         let mut scaffolds = Vec::new();
         for id_dir in read_dir_sorted(root)? {
-            if !id_dir.is_dir() {
+            if !id_dir.is_dir() || is_private(&id_dir) {
                 continue;
             }
             for version_dir in read_dir_sorted(&id_dir)? {
@@ -201,6 +203,15 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         .map_err(|e| Error::io("read directory", dir, e))?;
     paths.sort();
     Ok(paths)
+}
+
+fn is_private(dir: &Path) -> bool {
+    dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_'))
+}
+
+/// An embedded data file outside the scaffolds, e.g. `_host/nixos-module.nix.hbs`.
+pub fn embedded_data(path: &str) -> Option<&'static str> {
+    EMBEDDED.get_file(path).and_then(|f| f.contents_utf8())
 }
 
 fn slash_path(path: &Path) -> String {

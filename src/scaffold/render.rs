@@ -48,7 +48,7 @@ struct Rule {
 
 /// Renders every file of `scaffold` that its rules include.
 pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
-    let mut hb = super::helpers::registry();
+    let hb = super::helpers::registry();
     let manifest = &scaffold.manifest;
     let manifest_file = format!("{}/scaffold.yaml", scaffold.origin);
     let glob = |g: &String| {
@@ -81,7 +81,10 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         .map(glob)
         .collect::<Result<Vec<_>>>()?;
 
-    let mut out: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
+    // Decide what to write (cheap), then render the contents in parallel:
+    // compiling templates dominates the run time of `new`.
+    let mut planned: Vec<Planned> = Vec::new();
+    let mut taken: BTreeMap<String, &str> = BTreeMap::new();
     for file in &scaffold.files {
         let where_ = format!("{}/template/{}", scaffold.origin, file.path);
         let render_error = |message: String| Error::Render {
@@ -116,32 +119,83 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
             continue;
         }
         check_output_path(&path).map_err(render_error)?;
-        let mut contents = if is_template {
-            let source = std::str::from_utf8(&file.contents)
-                .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
-            render_text(&mut hb, &file.path, source, ctx)
-                .map_err(render_error)?
-                .into_bytes()
-        } else {
-            file.contents.to_vec()
-        };
-        if nixfmt.iter().any(|g| g.is_match(&path)) {
-            contents = format_nix(&path, contents).map_err(render_error)?;
-        }
-        if let Some((other, _)) = out.get(&path) {
+        if let Some(other) = taken.insert(path.clone(), &file.path) {
             return Err(render_error(format!(
                 "renders to `{path}`, which `{other}` renders to as well"
             )));
         }
-        out.insert(path, (file.path.clone(), contents));
+        let format = is_template && nixfmt.iter().any(|g| g.is_match(&path));
+        planned.push(Planned {
+            file,
+            where_,
+            path,
+            is_template,
+            format,
+        });
     }
-    Ok(out
-        .into_iter()
-        .map(|(path, (_, contents))| RenderedFile {
-            path: PathBuf::from(path),
-            contents,
-        })
-        .collect())
+
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(planned.len().max(1));
+    let results: Vec<Result<RenderedFile>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|worker| {
+                let planned = &planned;
+                scope.spawn(move || {
+                    let mut hb = super::helpers::registry();
+                    planned
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| i % workers == worker)
+                        .map(|(i, p)| (i, produce(&mut hb, p, ctx)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut all: Vec<(usize, Result<RenderedFile>)> = handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a render worker panicked"))
+            .collect();
+        all.sort_by_key(|(i, _)| *i);
+        all.into_iter().map(|(_, r)| r).collect()
+    });
+    let mut files = results.into_iter().collect::<Result<Vec<_>>>()?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// One file that the rules include, before its contents are rendered.
+struct Planned<'a> {
+    file: &'a super::TemplateFile,
+    where_: String,
+    path: String,
+    is_template: bool,
+    format: bool,
+}
+
+fn produce(hb: &mut Handlebars, p: &Planned, ctx: &Value) -> Result<RenderedFile> {
+    let render_error = |message: String| Error::Render {
+        file: p.where_.clone(),
+        message,
+    };
+    let mut contents = if p.is_template {
+        let source = std::str::from_utf8(&p.file.contents)
+            .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
+        render_text(hb, &p.file.path, source, ctx)
+            .map_err(render_error)?
+            .into_bytes()
+    } else {
+        p.file.contents.to_vec()
+    };
+    if p.format {
+        contents = format_nix(&p.path, contents).map_err(render_error)?;
+    }
+    Ok(RenderedFile {
+        path: PathBuf::from(&p.path),
+        contents,
+    })
 }
 
 /// Renders a template path one component at a time, so an answer can never
@@ -210,9 +264,14 @@ fn render_text(
 ) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(source.len());
     for (index, chunk) in super::chunk::split(source).into_iter().enumerate() {
+        if chunk.literal {
+            out.push_str(chunk.text);
+            continue;
+        }
         let key = format!("{name}#{index}");
         let before = chunk.first_line - 1;
-        hb.register_template_string(&key, chunk.text)
+        let (template, originals) = chunk.compress();
+        hb.register_template_string(&key, &template)
             .map_err(|e| match e.pos() {
                 Some((line, col)) => {
                     format!("line {}, column {col}: {}", line + before, e.reason())
@@ -228,7 +287,7 @@ fn render_text(
                 _ => e.reason().to_string(),
             })?;
         hb.unregister_template(&key);
-        out.push_str(&text);
+        out.push_str(&super::chunk::expand(&text, &originals));
     }
     Ok(out)
 }
@@ -307,11 +366,11 @@ mod tests {
     fn nix_files_are_formatted_and_parse_errors_reported() {
         let s = scaffold(
             "format:\n  nixfmt: [\"**/*.nix\"]\n",
-            &[("f.nix", "{a=1;}")],
+            &[("f.nix.hbs", "{a=1;}")],
         );
         let files = render(&s, &serde_json::json!({})).unwrap();
         assert_eq!(String::from_utf8_lossy(&files[0].contents), "{ a = 1; }\n");
-        let s = scaffold("format:\n  nixfmt: [\"**/*.nix\"]\n", &[("f.nix", "{a=;}")]);
+        let s = scaffold("format:\n  nixfmt: [\"**/*.nix\"]\n", &[("f.nix.hbs", "{a=;}")]);
         let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
         assert!(err.contains("not valid Nix"), "{err}");
     }
