@@ -46,6 +46,14 @@ pub enum Command {
         after_help = "Examples:\n  cargo nixcuda init\n  cargo nixcuda init ../notebooks --yes -d frameworks=none"
     )]
     Init(InitArgs),
+    /// Move this project to a newer scaffold version, keeping your edits
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda update --dry-run\n  cargo nixcuda update\n  cargo nixcuda update --to 1.1.0 --commit\n  cargo nixcuda update -d frameworks=both"
+    )]
+    Update(UpdateArgs),
+    /// Say whether this project is on the newest scaffold version (exit 1 if not)
+    #[command(after_help = "Examples:\n  cargo nixcuda check\n  cargo nixcuda check --json")]
+    Check(CheckArgs),
     /// Show the scaffolds, their versions and their questions
     #[command(
         after_help = "Examples:\n  cargo nixcuda list\n  cargo nixcuda list ml\n  cargo nixcuda list --json"
@@ -105,6 +113,49 @@ pub struct GenerateArgs {
 pub enum VcsArg {
     Git,
     None,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Target version [default: the newest]
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+
+    /// Change an answer (or answer a question new in the target version)
+    #[arg(short = 'd', long = "define", value_name = "KEY=VALUE", value_parser = parse_define)]
+    pub defines: Vec<(String, String)>,
+
+    /// Print the unified diff of what would change; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Ask nothing: new questions take their defaults
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Run even with uncommitted changes in the work tree
+    #[arg(long)]
+    pub allow_dirty: bool,
+
+    /// Commit the update (otherwise the changes are left staged)
+    #[arg(long)]
+    pub commit: bool,
+
+    /// Project directory [default: the current one, or the nearest above it
+    /// with a .nixcuda.yaml]
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Machine-readable output on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// Project directory [default: the current one]
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,8 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
         Command::New(args) => generate_project(args.path, args.generate, Mode::New, printer),
         Command::Init(args) => generate_project(args.path, args.generate, Mode::Init, printer),
         Command::List(args) => list(&args),
+        Command::Update(args) => update(args, printer),
+        Command::Check(args) => check(&args, printer),
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut std::io::stdout());
@@ -119,6 +121,109 @@ fn generate_project(
     steps.push_str("  read README.md for the NixOS host module and the binary caches");
     printer.note(&steps);
     Ok(())
+}
+
+fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
+    use crate::update::{self, FileAction, Recorded, UpdateOptions};
+    let registry = registry()?;
+    let opts = UpdateOptions {
+        start: args.path,
+        to: args.to,
+        defines: args.defines.into_iter().collect(),
+        allow_dirty: args.allow_dirty,
+    };
+    let interactive = !args.yes && std::io::stdin().is_terminal() && printer.is_interactive();
+    let mut asker = TerminalAsker::new();
+    let asker: Option<&mut dyn Asker> = if interactive { Some(&mut asker) } else { None };
+    let plan = update::plan(&opts, &registry, asker)?;
+    for warning in &plan.warnings {
+        printer.warn(warning);
+    }
+    if plan.is_noop() && plan.from == plan.to {
+        printer.status(
+            "Fresh",
+            &format!("{} is the newest version; nothing to update", plan.from),
+        );
+        return Ok(());
+    }
+    for (path, action) in &plan.actions {
+        let path = path.display();
+        match action {
+            FileAction::Create => printer.status("Adding", &path.to_string()),
+            FileAction::Update => printer.status("Updating", &path.to_string()),
+            FileAction::Merge => printer.status("Merging", &format!("{path} (your edits kept)")),
+            FileAction::Conflict => printer.warn(&format!(
+                "{path}: conflicting edits, marked with <<<<<<< / >>>>>>>"
+            )),
+            FileAction::Delete => printer.status("Removing", &path.to_string()),
+            FileAction::Rename { from } => {
+                printer.status("Renaming", &format!("{} -> {path}", from.display()))
+            }
+            FileAction::Kept { reason } => printer.status("Keeping", &format!("{path}: {reason}")),
+        }
+    }
+    if args.dry_run {
+        print!("{}", update::diff(&plan)?);
+        printer.status(
+            "Dry run",
+            &format!("{} -> {}: nothing was written", plan.from, plan.to),
+        );
+        return Ok(());
+    }
+    let recorded = update::apply(&plan, args.commit)?;
+    let conflicts: Vec<std::path::PathBuf> =
+        plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
+    printer.status("Updated", &format!("{} -> {}", plan.from, plan.to));
+    match recorded {
+        Recorded::Committed(id) => printer.status("Committed", &id[..7.min(id.len())]),
+        Recorded::Staged if conflicts.is_empty() => printer
+            .note("The changes are staged: review them with `git diff --cached`, then commit."),
+        Recorded::Staged => {}
+        Recorded::NotInGit => {
+            printer.warn("not a git repository: review the changes before you go on")
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(crate::error::Error::UpdateConflicts { paths: conflicts });
+    }
+    Ok(())
+}
+
+fn check(args: &crate::cli::CheckArgs, printer: &Printer) -> Result<()> {
+    let registry = registry()?;
+    let report = crate::update::check(&args.path, &registry)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("JSON serializes")
+        );
+    } else if report.up_to_date {
+        printer.status(
+            "Fresh",
+            &format!(
+                "{}@{} is the newest version",
+                report.scaffold, report.current
+            ),
+        );
+    } else {
+        printer.status(
+            "Outdated",
+            &format!(
+                "{}@{}; newer: {} (run `cargo nixcuda update`)",
+                report.scaffold,
+                report.current,
+                report.newer.join(", ")
+            ),
+        );
+    }
+    if report.up_to_date {
+        Ok(())
+    } else {
+        Err(crate::error::Error::Outdated {
+            current: report.current,
+            newest: report.newest,
+        })
+    }
 }
 
 fn scaffold_json(s: &Scaffold) -> Value {

@@ -90,6 +90,24 @@ pub enum Error {
     #[error("interrupted; nothing was written")]
     Interrupted,
 
+    #[error("no `.nixcuda.yaml` in `{}` or any directory above it", start.display())]
+    NotAProject { start: PathBuf },
+
+    #[error("`{}` is not a valid project record: {message}", path.display())]
+    BadRecord { path: PathBuf, message: String },
+
+    #[error("the project is on {current}; {target} is older")]
+    Downgrade { current: String, target: String },
+
+    #[error("the work tree has uncommitted changes in {} file(s)", paths.len())]
+    DirtyTree { paths: Vec<PathBuf> },
+
+    #[error("{} file(s) have conflicts", paths.len())]
+    UpdateConflicts { paths: Vec<PathBuf> },
+
+    #[error("the project is on scaffold version {current}; {newest} is available")]
+    Outdated { current: String, newest: String },
+
     #[error("could not ask `{key}`: {message}")]
     Prompt { key: String, message: String },
 }
@@ -175,6 +193,30 @@ impl Error {
                     .into()
             }
             Error::Interrupted => return None,
+            Error::NotAProject { .. } => {
+                "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()
+            }
+            Error::BadRecord { .. } => {
+                "restore `.nixcuda.yaml` from version control (`git checkout -- .nixcuda.yaml`)".into()
+            }
+            Error::Downgrade { .. } => "pass `--to` a version at or above the current one (see `cargo nixcuda check`)".into(),
+            Error::DirtyTree { paths } => {
+                let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();
+                format!(
+                    "commit or stash these first, so the update can be reviewed and undone:\n{}\nor pass `--allow-dirty`",
+                    list.join("\n")
+                )
+            }
+            Error::Outdated { newest, .. } => {
+                format!("run `cargo nixcuda update` (or `--to {newest}`); `--dry-run` shows the diff first")
+            }
+            Error::UpdateConflicts { paths } => {
+                let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();
+                format!(
+                    "resolve the `<<<<<<<` markers in:\n{}\nthen `git add` them; the other changes are staged",
+                    list.join("\n")
+                )
+            }
             Error::Prompt { key, .. } => {
                 format!("pass `-d {key}=...` or `--yes` to skip the prompt")
             }

@@ -14,6 +14,7 @@ pub mod printer;
 pub mod prompt;
 pub mod record;
 pub mod scaffold;
+pub mod update;
 pub mod vcs;
 
 use std::ffi::OsString;

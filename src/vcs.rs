@@ -119,3 +119,83 @@ pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
     index.write().map_err(Error::git("write the index"))?;
     Ok(VcsOutcome::Staged { workdir: root })
 }
+
+/// Files with uncommitted changes (untracked included) under `dir`, relative
+/// to `dir`; None when `dir` is not in a git work tree.
+pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
+    let Ok(repo) = Repository::discover(dir) else {
+        return Ok(None);
+    };
+    let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+        return Ok(None);
+    };
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false);
+    let statuses = repo
+        .statuses(Some(&mut opts))
+        .map_err(Error::git("read the status"))?;
+    let workdir = workdir.canonicalize().unwrap_or(workdir);
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut paths = Vec::new();
+    for entry in statuses.iter() {
+        let rel = PathBuf::from(String::from_utf8_lossy(entry.path_bytes()).into_owned());
+        if let Ok(inside) = workdir.join(&rel).strip_prefix(&dir) {
+            paths.push(inside.to_path_buf());
+        }
+    }
+    paths.sort();
+    Ok(Some(paths))
+}
+
+/// Stages written (`false`) and deleted (`true`) files, given as absolute
+/// paths inside `workdir`.
+pub fn stage_changes(workdir: &Path, changes: &[(PathBuf, bool)]) -> Result<()> {
+    let repo = Repository::open(workdir).map_err(Error::git("open the repository"))?;
+    let mut index = repo.index().map_err(Error::git("open the index"))?;
+    let root = repo.workdir().unwrap_or(workdir).to_path_buf();
+    let root = root.canonicalize().unwrap_or(root);
+    for (path, deleted) in changes {
+        let parent = path
+            .parent()
+            .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
+        let abs = match (parent, path.file_name()) {
+            (Some(p), Some(name)) => p.join(name),
+            _ => path.clone(),
+        };
+        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
+        if *deleted {
+            // Untracked files have no entry: nothing to remove.
+            let _ = index.remove_path(rel);
+        } else {
+            index.add_path(rel).map_err(Error::git("stage a file"))?;
+        }
+    }
+    index.write().map_err(Error::git("write the index"))
+}
+
+/// Commits the index on top of HEAD.
+pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
+    let repo = Repository::open(workdir).map_err(Error::git("open the repository"))?;
+    let mut index = repo.index().map_err(Error::git("open the index"))?;
+    let tree_id = index.write_tree().map_err(Error::git("write a tree"))?;
+    let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
+    let signature = repo
+        .signature()
+        .or_else(|_| Signature::now(FALLBACK_NAME, FALLBACK_EMAIL))
+        .map_err(Error::git("make a signature"))?;
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let id = repo
+        .commit(
+            Some("HEAD"),
+            &signature,
+            &signature,
+            message,
+            &tree,
+            &parents,
+        )
+        .map_err(Error::git("commit"))?;
+    Ok(id.to_string())
+}

@@ -313,3 +313,107 @@ pub fn write_into<T>(
     undo.disarm();
     Ok(result)
 }
+
+/// One change `update` makes to an existing project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Write { path: PathBuf, contents: Vec<u8> },
+    Delete { path: PathBuf },
+}
+
+impl Change {
+    pub fn path(&self) -> &Path {
+        match self {
+            Change::Write { path, .. } | Change::Delete { path } => path,
+        }
+    }
+}
+
+/// Applies `changes` under `root` all or nothing: new contents are staged
+/// beside the project first, originals are moved aside, and any failure
+/// puts every original back.
+pub fn apply_changes(root: &Path, changes: &[Change]) -> Result<()> {
+    for change in changes {
+        let rel = change.path().to_string_lossy();
+        crate::scaffold::render::check_output_path(&rel).map_err(|reason| Error::UnsafePath {
+            path: rel.to_string(),
+            reason,
+        })?;
+        let mut probe = root.to_path_buf();
+        for component in change.path().components() {
+            probe.push(component);
+            if fs::symlink_metadata(&probe).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Err(Error::UnsafePath {
+                    path: probe.display().to_string(),
+                    reason: "is a symbolic link; cargo-nixcuda does not write through links".into(),
+                });
+            }
+        }
+    }
+    let mut writer = Writer::new();
+    let mut undo = Undo::arm();
+    let work = make_staging_dir(root, Path::new("update"))?;
+    undo.trees.push(work.clone());
+    // 1. Stage every new content; the project is untouched so far.
+    let mut staged = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        if let Change::Write { contents, .. } = change {
+            let file = work.join(format!("new-{i}"));
+            writer.write_new(&file, contents, &mut undo)?;
+            staged.push((i, file));
+        }
+    }
+    // 2. Swap them in, keeping originals until everything succeeded.
+    let backup = work.join("originals");
+    fs::create_dir(&backup).map_err(|e| Error::io("create directory", &backup, e))?;
+    let mut restore: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let result = (|| -> Result<()> {
+        for (i, change) in changes.iter().enumerate() {
+            writer.interrupt.check()?;
+            if writer.fail_after == Some(writer.written) {
+                return Err(Error::io(
+                    "update",
+                    change.path(),
+                    std::io::Error::other("failure injected by CARGO_NIXCUDA_FAIL_AFTER_WRITES"),
+                ));
+            }
+            let target = root.join(change.path());
+            let saved = if target.exists() {
+                let keep = backup.join(format!("old-{i}"));
+                fs::rename(&target, &keep).map_err(|e| Error::io("move aside", &target, e))?;
+                Some(keep)
+            } else {
+                None
+            };
+            restore.push((target.clone(), saved));
+            if let Some((_, file)) = staged.iter().find(|(j, _)| *j == i) {
+                if let Some(dir) = target.parent() {
+                    create_dirs(dir, &mut undo)?;
+                }
+                fs::rename(file, &target).map_err(|e| Error::io("write", &target, e))?;
+            }
+            writer.written += 1;
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        for (target, saved) in restore.into_iter().rev() {
+            let _ = fs::remove_file(&target);
+            if let Some(saved) = saved {
+                let _ = fs::rename(saved, &target);
+            }
+        }
+        return Err(e);
+    }
+    // Directories emptied by deletions go too, as git would leave them.
+    for change in changes {
+        if let Change::Delete { path } = change {
+            let mut dir = root.join(path);
+            while dir.pop() && dir != root && fs::remove_dir(&dir).is_ok() {}
+        }
+    }
+    undo.files.clear();
+    undo.dirs.clear();
+    drop(undo); // removes the staging tree
+    Ok(())
+}

@@ -118,6 +118,19 @@ pub fn resolve(
     manifest: &Manifest,
     builtins: Map<String, Value>,
     provided: &BTreeMap<String, String>,
+    asker: Option<&mut dyn Asker>,
+) -> Result<Resolution> {
+    resolve_with_recorded(manifest, builtins, provided, &Map::new(), asker)
+}
+
+/// Like `resolve`, for a project that already has answers (`update`): a
+/// recorded answer is kept unless `-d` changes it; questions new in this
+/// scaffold version are asked or defaulted like `new` does.
+pub fn resolve_with_recorded(
+    manifest: &Manifest,
+    builtins: Map<String, Value>,
+    provided: &BTreeMap<String, String>,
+    recorded: &Map<String, Value>,
     mut asker: Option<&mut dyn Asker>,
 ) -> Result<Resolution> {
     for key in provided.keys() {
@@ -141,6 +154,16 @@ pub fn resolve(
             None => true,
         };
         let default = default_value(&hb, question, &ctx)?;
+        let kept = recorded.get(&question.key).filter(|v| {
+            let valid = check_answer(question, v).is_ok();
+            if !valid {
+                warnings.push(format!(
+                    "the recorded answer {} = {v} is no longer valid for this scaffold version; it is asked again (or defaulted)",
+                    question.key
+                ));
+            }
+            valid
+        });
         let value = if !asked {
             default.unwrap_or(Value::Null)
         } else if let Some(text) = provided.get(&question.key) {
@@ -149,6 +172,8 @@ pub fn resolve(
                 value: text.clone(),
                 reason,
             })?
+        } else if let Some(value) = kept {
+            value.clone()
         } else if let Some(asker) = asker.as_deref_mut() {
             asker.ask(question, default.as_ref())?
         } else {

@@ -176,7 +176,9 @@ pub fn split(source: &str) -> Vec<Chunk<'_>> {
         let text_before = !scanner.in_tag && !scanner.in_long_comment && !scanner.in_raw;
         scanner.scan(line);
         let trims_next = line.trim_end().ends_with("~}}");
-        let trimmed_by_next = lines.get(i + 1).is_some_and(|n| n.trim_start().starts_with("{{~"));
+        let trimmed_by_next = lines
+            .get(i + 1)
+            .is_some_and(|n| n.trim_start().starts_with("{{~"));
         cut_before[i + 1] = scanner.at_top_level() && !trims_next && !trimmed_by_next;
         let trimmed_by_prev = i > 0 && lines[i - 1].trim_end().ends_with("~}}");
         plain[i] = text_before && !line.contains("{{") && !trimmed_by_prev && !trimmed_by_next;

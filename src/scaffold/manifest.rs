@@ -26,6 +26,35 @@ pub struct Manifest {
     pub verbatim: Vec<String>,
     #[serde(default)]
     pub format: Format,
+    /// How `update` carries a project from an older version to this one.
+    #[serde(default)]
+    pub migrations: Vec<Migration>,
+}
+
+/// Data-only steps for projects made with a version below `before`; applied
+/// in order by `cargo nixcuda update`. Nothing here runs code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migration {
+    pub before: semver::Version,
+    /// Recorded answer keys that changed name: `{ old: new }`.
+    #[serde(default)]
+    pub rename_answers: BTreeMap<String, String>,
+    /// New answers computed from old ones.
+    #[serde(default)]
+    pub set_answers: Vec<SetAnswer>,
+    /// Output paths that moved: `{ "old/path": "new/path" }`; the user's
+    /// edits follow the file.
+    #[serde(default)]
+    pub rename_paths: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAnswer {
+    pub key: String,
+    pub from: String,
+    pub map: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -206,7 +206,8 @@ fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
 }
 
 fn is_private(dir: &Path) -> bool {
-    dir.file_name().is_some_and(|n| n.to_string_lossy().starts_with('_'))
+    dir.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('_'))
 }
 
 /// An embedded data file outside the scaffolds, e.g. `_host/nixos-module.nix.hbs`.

@@ -370,7 +370,10 @@ mod tests {
         );
         let files = render(&s, &serde_json::json!({})).unwrap();
         assert_eq!(String::from_utf8_lossy(&files[0].contents), "{ a = 1; }\n");
-        let s = scaffold("format:\n  nixfmt: [\"**/*.nix\"]\n", &[("f.nix.hbs", "{a=;}")]);
+        let s = scaffold(
+            "format:\n  nixfmt: [\"**/*.nix\"]\n",
+            &[("f.nix.hbs", "{a=;}")],
+        );
         let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
         assert!(err.contains("not valid Nix"), "{err}");
     }

@@ -5,3 +5,4 @@ mod example;
 mod generate;
 mod ml;
 mod support;
+mod update;

@@ -1,0 +1,479 @@
+//! `update` and `check`: carry a generated project to a newer scaffold
+//! version without losing a user edit. base = the recorded version rendered
+//! with the recorded answers, theirs = the target version rendered with the
+//! (migrated, possibly changed) answers, ours = the working tree; each file
+//! is merged three-way. Everything is computed in memory first; writing is
+//! all-or-nothing (`generate::write::apply_changes`).
+
+pub mod merge;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::generate::write::{Change, apply_changes};
+use crate::record::{ProjectRecord, RECORD_FILE};
+use crate::scaffold::Scaffold;
+use crate::scaffold::answers::{self, Asker, Resolution};
+use crate::scaffold::registry::Registry;
+use crate::scaffold::render::{self, RenderedFile};
+use crate::vcs::{self, GitUser};
+
+#[derive(Debug, Clone)]
+pub struct UpdateOptions {
+    /// Where to start looking for `.nixcuda.yaml` (walks up).
+    pub start: PathBuf,
+    pub to: Option<String>,
+    pub defines: BTreeMap<String, String>,
+    pub allow_dirty: bool,
+}
+
+/// What happens to one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileAction {
+    Create,
+    Update,
+    /// Merged with the user's edits, cleanly.
+    Merge,
+    /// Written with conflict markers (or, for binary files, left as is).
+    Conflict,
+    Delete,
+    /// Moved by a declared rename (with the user's edits).
+    Rename {
+        from: PathBuf,
+    },
+    /// Not touched, with the reason (user deleted it, user changed a file
+    /// the new version no longer has, ...).
+    Kept {
+        reason: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct UpdatePlan {
+    pub root: PathBuf,
+    pub from: String,
+    pub to: String,
+    pub actions: Vec<(PathBuf, FileAction)>,
+    pub changes: Vec<Change>,
+    pub record: ProjectRecord,
+    pub warnings: Vec<String>,
+}
+
+impl UpdatePlan {
+    pub fn conflicts(&self) -> Vec<&Path> {
+        self.actions
+            .iter()
+            .filter(|(_, a)| *a == FileAction::Conflict)
+            .map(|(p, _)| p.as_path())
+            .collect()
+    }
+
+    /// Changes other than the record itself.
+    pub fn is_noop(&self) -> bool {
+        self.changes
+            .iter()
+            .all(|c| c.path() == Path::new(RECORD_FILE))
+    }
+}
+
+/// The project root: the nearest directory at or above `start` that has a
+/// `.nixcuda.yaml`.
+pub fn find_project(start: &Path) -> Result<PathBuf> {
+    let start = crate::generate::absolute(start)?;
+    let mut dir = start.as_path();
+    loop {
+        if dir.join(RECORD_FILE).is_file() {
+            return Ok(dir.to_path_buf());
+        }
+        dir = match dir.parent() {
+            Some(parent) => parent,
+            None => {
+                return Err(Error::NotAProject {
+                    start: start.clone(),
+                });
+            }
+        };
+    }
+}
+
+pub fn read_record(root: &Path) -> Result<ProjectRecord> {
+    let path = root.join(RECORD_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
+    ProjectRecord::from_yaml(&text).map_err(|e| Error::BadRecord {
+        path,
+        message: e.to_string(),
+    })
+}
+
+fn builtins(scaffold: &Scaffold, project_name: &str) -> Map<String, Value> {
+    let user = GitUser::from_config();
+    let mut m = Map::new();
+    let mut put = |k: &str, v: String| m.insert(k.to_string(), Value::String(v));
+    put("project_name", project_name.to_string());
+    put("git_user", user.display());
+    put("git_user_name", user.name.clone().unwrap_or_default());
+    put("git_user_email", user.email.clone().unwrap_or_default());
+    put("tool_version", env!("CARGO_PKG_VERSION").to_string());
+    put("scaffold_id", scaffold.manifest.id.clone());
+    put("scaffold_version", scaffold.manifest.version.to_string());
+    m
+}
+
+fn recorded_answers(record: &ProjectRecord) -> Map<String, Value> {
+    record
+        .answers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), serde_json::to_value(v).ok()?)))
+        .collect()
+}
+
+/// Renders `scaffold` with `answers` exactly as `new` would have.
+fn render_with(
+    scaffold: &Scaffold,
+    project_name: &str,
+    provided: &BTreeMap<String, String>,
+    recorded: &Map<String, Value>,
+    asker: Option<&mut dyn Asker>,
+) -> Result<(Resolution, BTreeMap<PathBuf, Vec<u8>>)> {
+    let resolution = answers::resolve_with_recorded(
+        &scaffold.manifest,
+        builtins(scaffold, project_name),
+        provided,
+        recorded,
+        asker,
+    )?;
+    let files = render::render(scaffold, &resolution.context)?;
+    let files = files
+        .into_iter()
+        .filter(|f| f.path != Path::new(RECORD_FILE))
+        .map(|RenderedFile { path, contents }| (path, contents))
+        .collect();
+    Ok((resolution, files))
+}
+
+/// Renames answers and paths as the target's migrations say, for projects
+/// coming from `from`.
+fn migrate(
+    target: &Scaffold,
+    from: &semver::Version,
+    answers: &mut Map<String, Value>,
+) -> BTreeMap<PathBuf, PathBuf> {
+    let mut renames = BTreeMap::new();
+    for m in target
+        .manifest
+        .migrations
+        .iter()
+        .filter(|m| *from < m.before)
+    {
+        for (old, new) in &m.rename_answers {
+            if let Some(v) = answers.remove(old) {
+                answers.insert(new.clone(), v);
+            }
+        }
+        for set in &m.set_answers {
+            let source = answers.get(&set.from).map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            if let Some(value) = source.and_then(|s| set.map.get(&s)) {
+                answers.insert(set.key.clone(), value.clone());
+            }
+        }
+        for (old, new) in &m.rename_paths {
+            renames.insert(PathBuf::from(old), PathBuf::from(new));
+        }
+    }
+    renames
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
+    match std::fs::symlink_metadata(path) {
+        Err(_) => Ok(None),
+        Ok(meta) if meta.file_type().is_symlink() => Err(Error::UnsafePath {
+            path: path.display().to_string(),
+            reason: "is a symbolic link; update does not write through links".into(),
+        }),
+        Ok(meta) if meta.is_dir() => Ok(None),
+        Ok(_) => std::fs::read(path)
+            .map(Some)
+            .map_err(|e| Error::io("read", path, e)),
+    }
+}
+
+/// Computes the whole update in memory; writes nothing.
+pub fn plan(
+    opts: &UpdateOptions,
+    registry: &Registry,
+    asker: Option<&mut dyn Asker>,
+) -> Result<UpdatePlan> {
+    let root = find_project(&opts.start)?;
+    let record = read_record(&root)?;
+    let base_scaffold = registry.resolve(&format!(
+        "{}@{}",
+        record.scaffold.id, record.scaffold.version
+    ))?;
+    let target = match &opts.to {
+        Some(v) => registry.resolve(&format!("{}@{v}", record.scaffold.id))?,
+        None => registry.resolve(&record.scaffold.id)?,
+    };
+    if target.manifest.version < base_scaffold.manifest.version {
+        return Err(Error::Downgrade {
+            current: base_scaffold.label(),
+            target: target.label(),
+        });
+    }
+    if !opts.allow_dirty
+        && let Some(dirty) = vcs::dirty_files(&root)?
+        && !dirty.is_empty()
+    {
+        return Err(Error::DirtyTree { paths: dirty });
+    }
+
+    let recorded = recorded_answers(&record);
+    let (_, base) = render_with(
+        base_scaffold,
+        &record.project_name,
+        &BTreeMap::new(),
+        &recorded,
+        None,
+    )?;
+    let mut migrated = recorded.clone();
+    let renames = migrate(target, &base_scaffold.manifest.version, &mut migrated);
+    let (resolution, theirs) = render_with(
+        target,
+        &record.project_name,
+        &opts.defines,
+        &migrated,
+        asker,
+    )?;
+
+    let their_label = target.label();
+    let mut actions = Vec::new();
+    let mut changes = Vec::new();
+    let mut handled: BTreeSet<PathBuf> = BTreeSet::new();
+    let renamed_to = |p: &Path| renames.get(p).cloned().unwrap_or_else(|| p.to_path_buf());
+
+    for (old_path, base_bytes) in &base {
+        let new_path = renamed_to(old_path);
+        handled.insert(new_path.clone());
+        let ours = read_optional(&root.join(old_path))?;
+        let theirs_bytes = theirs.get(&new_path);
+        let moved = new_path != *old_path;
+        match (ours, theirs_bytes) {
+            (None, Some(_)) => actions.push((
+                old_path.clone(),
+                FileAction::Kept {
+                    reason: "you deleted it; it stays deleted".into(),
+                },
+            )),
+            (None, None) => {}
+            (Some(ours), None) => {
+                if ours == *base_bytes {
+                    changes.push(Change::Delete {
+                        path: old_path.clone(),
+                    });
+                    actions.push((old_path.clone(), FileAction::Delete));
+                } else {
+                    actions.push((old_path.clone(), FileAction::Kept {
+                        reason: format!("you changed it and {their_label} no longer has it; it is left for you to remove"),
+                    }));
+                }
+            }
+            (Some(ours), Some(theirs_bytes)) => {
+                let path_label = new_path.to_string_lossy();
+                let merged =
+                    merge::merge3(base_bytes, &ours, theirs_bytes, &path_label, &their_label)?;
+                let action = if !merged.clean {
+                    FileAction::Conflict
+                } else if moved {
+                    FileAction::Rename {
+                        from: old_path.clone(),
+                    }
+                } else if ours == *base_bytes {
+                    FileAction::Update
+                } else {
+                    FileAction::Merge
+                };
+                if moved {
+                    if root.join(&new_path).exists() {
+                        actions.push((
+                            new_path.clone(),
+                            FileAction::Kept {
+                                reason: format!(
+                                    "{} should move here, but the path is taken",
+                                    old_path.display()
+                                ),
+                            },
+                        ));
+                        continue;
+                    }
+                    changes.push(Change::Delete {
+                        path: old_path.clone(),
+                    });
+                    changes.push(Change::Write {
+                        path: new_path.clone(),
+                        contents: merged.content,
+                    });
+                    actions.push((new_path, action));
+                } else if merged.content != ours {
+                    changes.push(Change::Write {
+                        path: new_path.clone(),
+                        contents: merged.content,
+                    });
+                    actions.push((new_path, action));
+                } else if action == FileAction::Conflict {
+                    actions.push((new_path, action));
+                }
+            }
+        }
+    }
+    for (path, theirs_bytes) in &theirs {
+        if handled.contains(path) {
+            continue;
+        }
+        match read_optional(&root.join(path))? {
+            None => {
+                changes.push(Change::Write {
+                    path: path.clone(),
+                    contents: theirs_bytes.clone(),
+                });
+                actions.push((path.clone(), FileAction::Create));
+            }
+            Some(ours) if ours == *theirs_bytes => {}
+            Some(ours) => {
+                // Added upstream and by the user: merge over an empty base.
+                let merged = merge::merge3(
+                    b"",
+                    &ours,
+                    theirs_bytes,
+                    &path.to_string_lossy(),
+                    &their_label,
+                )?;
+                let action = if merged.clean {
+                    FileAction::Merge
+                } else {
+                    FileAction::Conflict
+                };
+                if merged.content != ours {
+                    changes.push(Change::Write {
+                        path: path.clone(),
+                        contents: merged.content,
+                    });
+                }
+                actions.push((path.clone(), action));
+            }
+        }
+    }
+
+    let new_record = ProjectRecord::new(
+        &target.manifest.id,
+        &target.manifest.version.to_string(),
+        &record.project_name,
+        &resolution.answers,
+    );
+    let record_text = new_record.to_yaml().into_bytes();
+    if read_optional(&root.join(RECORD_FILE))?.as_deref() != Some(record_text.as_slice()) {
+        changes.push(Change::Write {
+            path: PathBuf::from(RECORD_FILE),
+            contents: record_text,
+        });
+    }
+    actions.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(UpdatePlan {
+        root,
+        from: base_scaffold.label(),
+        to: target.label(),
+        actions,
+        changes,
+        record: new_record,
+        warnings: resolution.warnings,
+    })
+}
+
+/// A unified diff of what `apply` would change (for `--dry-run`).
+pub fn diff(plan: &UpdatePlan) -> Result<String> {
+    let mut out = String::new();
+    for change in &plan.changes {
+        let path = change.path();
+        let old = read_optional(&plan.root.join(path))?.unwrap_or_default();
+        let new: &[u8] = match change {
+            Change::Write { contents, .. } => contents,
+            Change::Delete { .. } => b"",
+        };
+        let mut patch = git2::Patch::from_buffers(&old, Some(path), new, Some(path), None)
+            .map_err(Error::git("diff a file"))?;
+        let buf = patch.to_buf().map_err(Error::git("format a diff"))?;
+        out.push_str(&String::from_utf8_lossy(&buf));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// Committed (`--commit`).
+    Committed(String),
+    /// Staged in the index, except conflicted files.
+    Staged,
+    /// Not a git repository.
+    NotInGit,
+}
+
+/// Writes the plan (all or nothing), then stages or commits it.
+pub fn apply(plan: &UpdatePlan, commit: bool) -> Result<Recorded> {
+    apply_changes(&plan.root, &plan.changes)?;
+    let Some(workdir) = vcs::enclosing_work_tree(&plan.root) else {
+        return Ok(Recorded::NotInGit);
+    };
+    let conflicts: Vec<&Path> = plan.conflicts();
+    let clean: Vec<(PathBuf, bool)> = plan
+        .changes
+        .iter()
+        .filter(|c| !conflicts.contains(&c.path()))
+        .map(|c| (plan.root.join(c.path()), matches!(c, Change::Delete { .. })))
+        .collect();
+    vcs::stage_changes(&workdir, &clean)?;
+    if commit && conflicts.is_empty() {
+        let message = format!(
+            "Update to {} with cargo-nixcuda (from {})",
+            plan.to, plan.from
+        );
+        return vcs::commit_index(&workdir, &message).map(Recorded::Committed);
+    }
+    Ok(Recorded::Staged)
+}
+
+/// `check`: the project's scaffold version against the newest.
+#[derive(Debug, serde::Serialize)]
+pub struct CheckReport {
+    pub scaffold: String,
+    pub current: String,
+    pub newest: String,
+    pub up_to_date: bool,
+    pub newer: Vec<String>,
+}
+
+pub fn check(start: &Path, registry: &Registry) -> Result<CheckReport> {
+    let root = find_project(start)?;
+    let record = read_record(&root)?;
+    let versions = registry.versions(&record.scaffold.id);
+    let newest = registry.resolve(&record.scaffold.id)?;
+    let current =
+        semver::Version::parse(&record.scaffold.version).map_err(|e| Error::BadRecord {
+            path: root.join(RECORD_FILE),
+            message: format!("scaffold version: {e}"),
+        })?;
+    Ok(CheckReport {
+        scaffold: record.scaffold.id.clone(),
+        current: current.to_string(),
+        newest: newest.manifest.version.to_string(),
+        up_to_date: newest.manifest.version <= current,
+        newer: versions
+            .iter()
+            .filter(|s| s.manifest.version > current)
+            .map(|s| s.manifest.version.to_string())
+            .collect(),
+    })
+}

@@ -1,0 +1,309 @@
+//! `update` and `check` on real git repositories, with a two-version test
+//! scaffold (tests/fixtures/scaffold-sets/updates).
+
+use std::path::{Path, PathBuf};
+
+use git2::Repository;
+
+use crate::support::{Env, stderr_of, tree};
+
+const SET: &str = "updates";
+
+fn new_project(env: &Env, name: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec!["new", name, "--yes", "--scaffold", "t@1.0.0"];
+    args.extend_from_slice(extra);
+    let out = env.cmd_with_scaffolds(SET, &args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.path(name)
+}
+
+fn update(env: &Env, project: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["update", "--yes"];
+    all.extend_from_slice(args);
+    env.cmd_with_scaffolds(SET, &all)
+        .current_dir(project)
+        .output()
+        .unwrap()
+}
+
+fn commit_all(project: &Path, message: &str) {
+    let repo = Repository::open(project).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.update_all(["*"], None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("T", "t@e.x").unwrap();
+    let parent = repo.head().unwrap().peel_to_commit().unwrap();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
+        .unwrap();
+}
+
+fn edit(project: &Path, file: &str, from: &str, to: &str) {
+    let path = project.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} lacks {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn read(project: &Path, file: &str) -> String {
+    std::fs::read_to_string(project.join(file)).unwrap()
+}
+
+#[test]
+fn untouched_project_updates_to_exactly_a_fresh_generation() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    let out = update(&env, &project, &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = env
+        .cmd_with_scaffolds(
+            SET,
+            &[
+                "new",
+                "fresh",
+                "--yes",
+                "--scaffold",
+                "t@1.1.0",
+                "--name",
+                "p",
+                "--vcs",
+                "none",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(tree(&project), tree(&env.path("fresh")));
+    // Staged, not committed; the work tree matches the index.
+    let repo = Repository::open(&project).unwrap();
+    let statuses = repo.statuses(None).unwrap();
+    assert!(
+        statuses.iter().all(|s| s.status().is_index_new()
+            || s.status().is_index_modified()
+            || s.status().is_index_deleted()),
+        "every change is staged"
+    );
+}
+
+#[test]
+fn user_edits_survive_and_upstream_changes_arrive() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    edit(&project, "notes.md", "line 2\n", "line 2 with my note\n");
+    edit(&project, "old-name.txt", "first\n", "first, edited by me\n");
+    commit_all(&project, "my edits");
+    let out = update(&env, &project, &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let notes = read(&project, "notes.md");
+    assert!(notes.contains("line 2 with my note\n"), "{notes}");
+    assert!(notes.contains("line 8 changed upstream\n"), "{notes}");
+    // The declared rename carries the user's edit along.
+    assert!(!project.join("old-name.txt").exists());
+    let moved = read(&project, "new-name.txt");
+    assert!(
+        moved.contains("first, edited by me\n") && moved.contains("sixth (1.1.0)\n"),
+        "{moved}"
+    );
+    // New question defaulted, new file rendered with it, removed files gone.
+    assert_eq!(read(&project, "extra/added.txt"), "color: blue\n");
+    assert!(read(&project, ".nixcuda.yaml").contains("color: blue"));
+    assert!(read(&project, ".nixcuda.yaml").contains("version: 1.1.0"));
+    assert!(!project.join("removed.txt").exists());
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("Renaming old-name.txt -> new-name.txt"),
+        "{err}"
+    );
+    assert!(err.contains("Merging notes.md"), "{err}");
+}
+
+#[test]
+fn overlapping_edits_get_conflict_markers_and_exit_1() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    edit(&project, "notes.md", "line 8\n", "line 8 mine\n");
+    commit_all(&project, "mine");
+    let out = update(&env, &project, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("notes.md") && err.contains("<<<<<<<"), "{err}");
+    let notes = read(&project, "notes.md");
+    assert!(
+        notes.contains(
+            "<<<<<<< ours\nline 8 mine\n=======\nline 8 changed upstream\n>>>>>>> t@1.1.0\n"
+        ),
+        "{notes}"
+    );
+    // Everything else went through and is staged; the conflicted file is not.
+    assert_eq!(read(&project, "extra/added.txt"), "color: blue\n");
+    let repo = Repository::open(&project).unwrap();
+    let notes_status = repo.status_file(Path::new("notes.md")).unwrap();
+    assert!(notes_status.is_wt_modified() && !notes_status.is_index_modified());
+    let added = repo.status_file(Path::new("extra/added.txt")).unwrap();
+    assert!(added.is_index_new());
+}
+
+#[test]
+fn a_file_the_user_deleted_stays_deleted_and_changed_removed_files_are_kept() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    std::fs::remove_file(project.join("config.txt")).unwrap();
+    edit(&project, "also-removed.txt", "gone", "still mine, gone");
+    commit_all(&project, "delete config");
+    let out = update(&env, &project, &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!project.join("config.txt").exists(), "not resurrected");
+    assert!(
+        project.join("also-removed.txt").exists(),
+        "a changed file is never deleted"
+    );
+    let err = stderr_of(&out);
+    assert!(err.contains("config.txt: you deleted it"), "{err}");
+    assert!(err.contains("also-removed.txt: you changed it"), "{err}");
+}
+
+#[test]
+fn an_answer_changes_through_define() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    edit(&project, "notes.md", "line 3\n", "line 3 mine\n");
+    commit_all(&project, "mine");
+    let out = update(&env, &project, &["-d", "flavor=b", "-d", "color=red"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(read(&project, "flavor.txt"), "flavor: b\n");
+    assert_eq!(read(&project, "extra/added.txt"), "color: red\n");
+    assert!(read(&project, "notes.md").contains("line 3 mine\n"));
+    let record = read(&project, ".nixcuda.yaml");
+    assert!(
+        record.contains("flavor: b") && record.contains("color: red"),
+        "{record}"
+    );
+}
+
+#[test]
+fn a_dirty_tree_is_refused_naming_the_files() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    edit(&project, "notes.md", "line 1\n", "uncommitted\n");
+    std::fs::write(project.join("scratch.py"), "x = 1\n").unwrap();
+    let before = tree(&project);
+    let out = update(&env, &project, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("notes.md") && err.contains("scratch.py") && err.contains("--allow-dirty"),
+        "{err}"
+    );
+    assert_eq!(tree(&project), before);
+    let out = update(&env, &project, &["--allow-dirty"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(read(&project, "notes.md").contains("uncommitted\n"));
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    let before = tree(&project);
+    let index_before = std::fs::read(project.join(".git/index")).unwrap();
+    let out = update(&env, &project, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        diff.contains("--- a/notes.md") && diff.contains("+++ b/notes.md"),
+        "{diff}"
+    );
+    assert!(diff.contains("+line 8 changed upstream"), "{diff}");
+    assert!(diff.contains("+++ b/extra/added.txt"), "{diff}");
+    assert_eq!(tree(&project), before);
+    assert_eq!(
+        std::fs::read(project.join(".git/index")).unwrap(),
+        index_before
+    );
+}
+
+#[test]
+fn a_failure_in_the_middle_of_writing_leaves_the_tree_as_it_was() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    edit(&project, "notes.md", "line 2\n", "line 2 mine\n");
+    commit_all(&project, "mine");
+    let before = tree(&project);
+    for after in ["0", "2", "4"] {
+        let mut cmd = env.cmd_with_scaffolds(SET, &["update", "--yes"]);
+        let out = cmd
+            .current_dir(&project)
+            .env("CARGO_NIXCUDA_FAIL_AFTER_WRITES", after)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "after {after}: {}",
+            stderr_of(&out)
+        );
+        assert!(stderr_of(&out).contains("failure injected"));
+        assert_eq!(tree(&project), before, "after {after}");
+    }
+}
+
+#[test]
+fn commit_flag_commits_and_check_reports_versions() {
+    let env = Env::new();
+    let project = new_project(&env, "p", &[]);
+    let out = env
+        .cmd_with_scaffolds(SET, &["check"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("t@1.0.0") && err.contains("1.1.0"), "{err}");
+    let out = env
+        .cmd_with_scaffolds(SET, &["check", "--json"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["up_to_date"], false);
+    assert_eq!(report["newer"], serde_json::json!(["1.1.0"]));
+
+    let out = update(&env, &project, &["--commit"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let repo = Repository::open(&project).unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(head.parent_count(), 1);
+    assert!(head.message().unwrap().contains("Update to t@1.1.0"));
+    assert!(
+        repo.statuses(None).unwrap().is_empty(),
+        "clean after the commit"
+    );
+
+    let out = env
+        .cmd_with_scaffolds(SET, &["check"])
+        .current_dir(project.join("extra"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "check finds the project from a subdirectory: {}",
+        stderr_of(&out)
+    );
+    let out = update(&env, &project, &[]);
+    assert!(out.status.success());
+    assert!(stderr_of(&out).contains("nothing to update"));
+    let out = update(&env, &project, &["--to", "1.0.0"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("older"));
+}
+
+#[test]
+fn outside_a_project_update_says_where_to_run() {
+    let env = Env::new();
+    let out = env.cmd(&["update"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains(".nixcuda.yaml"));
+}
