@@ -6,3 +6,4 @@ mod generate;
 mod ml;
 mod support;
 mod update;
+mod versions;
