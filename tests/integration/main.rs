@@ -1,6 +1,7 @@
 //! Integration tests: they drive the real binary, as users do.
 
 mod cli;
+mod escaping;
 mod example;
 mod generate;
 mod ml;
