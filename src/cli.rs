@@ -59,6 +59,12 @@ pub enum Command {
         after_help = "Examples:\n  cargo nixcuda list\n  cargo nixcuda list ml\n  cargo nixcuda list --json"
     )]
     List(ListArgs),
+    /// Check this machine for CUDA: Nix, binary cache, NVIDIA driver, libcuda, direnv
+    #[command(after_help = HOST_HELP_DOCTOR)]
+    Doctor(DoctorArgs),
+    /// Write the NixOS module for this machine's NVIDIA GPU (driver, PRIME, binary caches)
+    #[command(after_help = HOST_HELP_NIXOS)]
+    Nixos(NixosArgs),
     /// Print a shell completion script for `cargo-nixcuda`
     #[command(
         after_help = "Example (bash):\n  cargo nixcuda completions bash > ~/.local/share/bash-completion/completions/cargo-nixcuda"
@@ -165,6 +171,74 @@ pub struct ListArgs {
     /// Machine-readable output on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+const HOST_HELP_DOCTOR: &str = "\
+Examples:
+  cargo nixcuda doctor
+  cargo nixcuda doctor --json | jq '.checks[] | select(.status != \"ok\")'
+
+Exit status: 1 when a check fails. Testing hooks: CARGO_NIXCUDA_HOST_ROOT=DIR
+reads /proc, /sys, /run and /etc under DIR; nix, nvidia-smi and direnv are
+the ones on PATH; HOME and USER are read as usual.";
+
+const HOST_HELP_NIXOS: &str = "\
+Examples:
+  cargo nixcuda nixos                                   print the module
+  cargo nixcuda nixos --output /etc/nixos/nvidia-host.nix
+  cargo nixcuda nixos --prime sync --container-toolkit --output nvidia-host.nix
+
+Testing hook: CARGO_NIXCUDA_HOST_ROOT=DIR reads /sys/bus/pci/devices under DIR.";
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Machine-readable output on stdout (checks with id, status, message, hint)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Project directory whose flake and Rust crate are checked [default: the
+    /// current one, or the nearest above it with a .nixcuda.yaml]
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct NixosArgs {
+    /// Write the module to FILE instead of stdout (an existing different file
+    /// is shown as a diff and kept, unless --force)
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Overwrite FILE when it exists
+    #[arg(long, requires = "output")]
+    pub force: bool,
+
+    /// Machine-readable output on stdout (detected GPUs, choices, the module)
+    #[arg(long)]
+    pub json: bool,
+
+    /// Use the open kernel modules whatever the GPU generation
+    #[arg(long, conflicts_with = "no_open")]
+    pub open: bool,
+
+    /// Use the proprietary kernel modules whatever the GPU generation
+    #[arg(long)]
+    pub no_open: bool,
+
+    /// PRIME mode with an integrated GPU [default: offload when one is found]
+    #[arg(long, value_enum)]
+    pub prime: Option<PrimeArg>,
+
+    /// Enable hardware.nvidia-container-toolkit (GPUs in docker/podman)
+    #[arg(long)]
+    pub container_toolkit: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrimeArg {
+    Offload,
+    Sync,
+    None,
 }
 
 fn parse_define(text: &str) -> Result<(String, String), String> {

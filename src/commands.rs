@@ -27,6 +27,8 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
         Command::List(args) => list(&args),
         Command::Update(args) => update(args, printer),
         Command::Check(args) => check(&args, printer),
+        Command::Doctor(args) => crate::host::doctor_command(&args, printer),
+        Command::Nixos(args) => crate::host::nixos_command(&args, printer),
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut std::io::stdout());

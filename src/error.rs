@@ -110,6 +110,24 @@ pub enum Error {
 
     #[error("could not ask `{key}`: {message}")]
     Prompt { key: String, message: String },
+
+    #[error("embedded host data `{file}`: {message}")]
+    HostData { file: String, message: String },
+
+    #[error("no NVIDIA GPU found in `{}`", sys_dir.display())]
+    NoNvidiaGpu { sys_dir: PathBuf },
+
+    #[error("`--prime {mode}` needs an integrated Intel or AMD GPU; none was found")]
+    PrimeNeedsIntegratedGpu { mode: String },
+
+    #[error("GPUs that need different drivers: {legacy} (closed) and {open_only} (open)")]
+    ConflictingGpus { legacy: String, open_only: String },
+
+    #[error("`{}` already exists and differs from the generated module (diff above)", path.display())]
+    ModuleExists { path: PathBuf },
+
+    #[error("{failed} doctor check(s) failed")]
+    DoctorFailed { failed: usize },
 }
 
 impl Error {
@@ -219,6 +237,24 @@ impl Error {
             }
             Error::Prompt { key, .. } => {
                 format!("pass `-d {key}=...` or `--yes` to skip the prompt")
+            }
+            Error::HostData { .. } => {
+                "this is a bug in cargo-nixcuda's embedded data; please report it".into()
+            }
+            Error::NoNvidiaGpu { .. } => {
+                "run this on the machine with the NVIDIA GPU (`lspci -d 10de::03xx` lists it); CUDA needs one".into()
+            }
+            Error::PrimeNeedsIntegratedGpu { .. } => {
+                "leave out `--prime` (or pass `--prime none`) on a machine with only NVIDIA graphics".into()
+            }
+            Error::ConflictingGpus { .. } => {
+                "no single NixOS driver setting serves both: pass `--open` (drops the older GPU) or `--no-open` (drops the newer one)".into()
+            }
+            Error::ModuleExists { .. } => {
+                "review the diff, then pass `--force` to overwrite, or choose another `--output`".into()
+            }
+            Error::DoctorFailed { .. } => {
+                "fix the `fail` lines above (each has a hint), then run `cargo nixcuda doctor` again".into()
             }
         })
     }

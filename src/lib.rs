@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod generate;
+pub mod host;
 pub mod names;
 pub mod printer;
 pub mod prompt;

@@ -100,6 +100,18 @@ pub fn prepare<'a>(
     }
     let scaffold = registry.resolve(opts.scaffold.as_deref().unwrap_or(DEFAULT_SCAFFOLD))?;
     check_tool_version(scaffold)?;
+    let reserved = &scaffold.manifest.reserved_names;
+    if reserved.contains(&project_name) || reserved.contains(&names::snake_case(&project_name)) {
+        return Err(Error::InvalidName {
+            rule: format!(
+                "`{project_name}` is a package the {} scaffold depends on; the project would shadow it",
+                scaffold.manifest.id
+            ),
+            suggestion: Some(format!("{project_name}-project")),
+            name: project_name,
+            from_path: opts.name.is_none(),
+        });
+    }
     let user = GitUser::from_config();
     let mut builtins = Map::new();
     let mut put = |k: &str, v: String| builtins.insert(k.to_string(), Value::String(v));

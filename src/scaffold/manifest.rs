@@ -26,6 +26,9 @@ pub struct Manifest {
     pub verbatim: Vec<String>,
     #[serde(default)]
     pub format: Format,
+    /// Project names this scaffold refuses: they would shadow a dependency.
+    #[serde(default)]
+    pub reserved_names: Vec<String>,
     /// How `update` carries a project from an older version to this one.
     #[serde(default)]
     pub migrations: Vec<Migration>,

@@ -433,7 +433,10 @@ fn init_skips_identical_files_and_refuses_conflicts_writing_nothing() {
     put(&same, &reference[&same]);
     put(&other, b"my own version\n");
     let before = tree(&env.path("mine"));
-    let out = env.cmd(&["init", "mine", "--yes"]).output().unwrap();
+    let out = env
+        .cmd(&["init", "mine", "--yes", "--name", "reference"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
     assert!(err.contains(&other), "the conflict is listed: {err}");
@@ -441,12 +444,20 @@ fn init_skips_identical_files_and_refuses_conflicts_writing_nothing() {
         !err.contains(&format!("  {same}\n")),
         "identical files are not conflicts: {err}"
     );
-    assert_eq!(tree(&env.path("mine")), before, "nothing was written");
+    crate::support::assert_same_tree(&tree(&env.path("mine")), &before, "tree");
     assert!(!env.path("mine/.git").exists());
 
     std::fs::remove_file(env.path("mine").join(&other)).unwrap();
     let out = env
-        .cmd(&["init", "mine", "--yes", "--vcs", "none"])
+        .cmd(&[
+            "init",
+            "mine",
+            "--yes",
+            "--vcs",
+            "none",
+            "--name",
+            "reference",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -455,7 +466,7 @@ fn init_skips_identical_files_and_refuses_conflicts_writing_nothing() {
         "{}",
         stderr_of(&out)
     );
-    assert_eq!(tree(&env.path("mine")), reference);
+    crate::support::assert_same_tree(&tree(&env.path("mine")), &reference, "tree");
 }
 
 #[test]

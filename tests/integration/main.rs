@@ -4,6 +4,7 @@ mod cli;
 mod escaping;
 mod example;
 mod generate;
+mod host;
 mod ml;
 mod support;
 mod update;

@@ -27,6 +27,9 @@ const MATRIX: &[(&str, &[&str])] = &[
 ];
 
 fn generate(env: &Env, name: &str, defines: &[&str]) -> PathBuf {
+    // Combination names like `tensorflow` are reserved project names.
+    let dir = format!("demo-{name}");
+    let name = dir.as_str();
     let mut args = vec!["new", name, "--yes"];
     for d in defines {
         args.extend(["-d", d]);
@@ -157,8 +160,8 @@ fn generated_rust_crates_build_and_pass_cpu_tests() {
     let env = Env::new();
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/generated-crates");
     for (name, defines) in [
-        ("cudarc", &["example=minimal"][..]),
-        ("pyo3", &["rust_crate=pyo3", "example=minimal"]),
+        ("gpu-kernels", &["example=minimal"][..]),
+        ("py-native", &["rust_crate=pyo3", "example=minimal"]),
     ] {
         let project = generate(&env, name, defines);
         let cargo = || {
@@ -169,12 +172,12 @@ fn generated_rust_crates_build_and_pass_cpu_tests() {
                 .env_remove("NIXCUDA_REQUIRE_GPU");
             c
         };
-        let (ok, out) = run(cargo().args(["test", "--offline", "--locked"]));
+        let (ok, out) = run(cargo().args(["test", "--offline", "--locked", "--", "--nocapture"]));
         assert!(
             ok,
             "{name}: cargo test failed (run `bash .ci/setup` to fetch crates):\n{out}"
         );
-        if name == "cudarc" {
+        if name == "gpu-kernels" {
             // No GPU here: the GPU test must skip, and fail when a GPU is required.
             assert!(
                 out.contains("skipping") || out.contains("skip"),

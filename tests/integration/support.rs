@@ -103,6 +103,23 @@ fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
     }
 }
 
+/// Asserts two trees are equal, naming the paths that differ (not bytes).
+pub fn assert_same_tree(
+    left: &BTreeMap<String, Vec<u8>>,
+    right: &BTreeMap<String, Vec<u8>>,
+    what: &str,
+) {
+    let differing: Vec<&String> = left
+        .keys()
+        .chain(right.keys())
+        .filter(|k| left.get(*k) != right.get(*k))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{what}: these paths differ: {differing:?}"
+    );
+}
+
 /// Names directly inside `dir`, sorted.
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)

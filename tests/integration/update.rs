@@ -76,7 +76,7 @@ fn untouched_project_updates_to_exactly_a_fresh_generation() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(tree(&project), tree(&env.path("fresh")));
+    crate::support::assert_same_tree(&tree(&project), &tree(&env.path("fresh")), "tree");
     // Staged, not committed; the work tree matches the index.
     let repo = Repository::open(&project).unwrap();
     let statuses = repo.statuses(None).unwrap();
@@ -197,7 +197,7 @@ fn a_dirty_tree_is_refused_naming_the_files() {
         err.contains("notes.md") && err.contains("scratch.py") && err.contains("--allow-dirty"),
         "{err}"
     );
-    assert_eq!(tree(&project), before);
+    crate::support::assert_same_tree(&tree(&project), &before, "tree");
     let out = update(&env, &project, &["--allow-dirty"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(read(&project, "notes.md").contains("uncommitted\n"));
@@ -218,7 +218,7 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
     );
     assert!(diff.contains("+line 8 changed upstream"), "{diff}");
     assert!(diff.contains("+++ b/extra/added.txt"), "{diff}");
-    assert_eq!(tree(&project), before);
+    crate::support::assert_same_tree(&tree(&project), &before, "tree");
     assert_eq!(
         std::fs::read(project.join(".git/index")).unwrap(),
         index_before
@@ -246,7 +246,7 @@ fn a_failure_in_the_middle_of_writing_leaves_the_tree_as_it_was() {
             stderr_of(&out)
         );
         assert!(stderr_of(&out).contains("failure injected"));
-        assert_eq!(tree(&project), before, "after {after}");
+        crate::support::assert_same_tree(&tree(&project), &before, "tree");
     }
 }
 

@@ -8,13 +8,31 @@ use crate::support::{Env, stderr_of, tree};
 const COMBINATIONS: &[(&str, &[&str])] = &[
     ("defaults", &[]),
     ("both-pyo3", &["frameworks=both", "rust_crate=pyo3"]),
-    ("bare", &["frameworks=none", "rust_crate=none", "example=minimal", "notebook=false"]),
+    (
+        "bare",
+        &[
+            "frameworks=none",
+            "rust_crate=none",
+            "example=minimal",
+            "notebook=false",
+        ],
+    ),
 ];
 
 fn digest(version: &str, defines: &[&str]) -> String {
     let env = Env::new();
     let scaffold = format!("ml@{version}");
-    let mut args = vec!["new", "demo", "--yes", "--vcs", "none", "--scaffold", &scaffold, "-d", "author=Ada Lovelace <ada@example.org>"];
+    let mut args = vec![
+        "new",
+        "demo",
+        "--yes",
+        "--vcs",
+        "none",
+        "--scaffold",
+        &scaffold,
+        "-d",
+        "author=Ada Lovelace <ada@example.org>",
+    ];
     for d in defines {
         args.extend(["-d", d]);
     }

@@ -1,0 +1,176 @@
+//! The facts the host commands check against, embedded from
+//! `scaffolds/_host/host.yaml` and `scaffolds/_host/nvidia-gpus.yaml` (each
+//! cites its sources).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::scaffold::registry::embedded_data;
+
+pub const HOST_FACTS: &str = "_host/host.yaml";
+pub const GPU_TABLE: &str = "_host/nvidia-gpus.yaml";
+pub const MODULE_TEMPLATE: &str = "_host/nixos-module.nix.hbs";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct HostFacts {
+    pub min_nix_version: String,
+    pub caches: Vec<Cache>,
+    pub cuda_sets: BTreeMap<String, String>,
+    pub default_cuda: String,
+    pub cuda_drivers: BTreeMap<String, String>,
+    pub cuda_family_drivers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Cache {
+    pub url: String,
+    pub key: String,
+    pub about: String,
+}
+
+/// Which kernel modules and driver series a GPU generation needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverKind {
+    /// Open modules, recommended (Turing and newer).
+    Open,
+    /// Open modules, the only ones that support it (Blackwell).
+    OpenRequired,
+    /// Closed modules with `nvidiaPackages.legacy_580` (Maxwell–Volta).
+    #[serde(rename = "legacy_580")]
+    Legacy580,
+    /// Closed modules with `nvidiaPackages.legacy_470` (Kepler).
+    #[serde(rename = "legacy_470")]
+    Legacy470,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Generation {
+    pub arch: String,
+    pub chips: String,
+    pub compute_capability: String,
+    pub driver: DriverKind,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct GpuEntry {
+    from: String,
+    to: String,
+    #[serde(flatten)]
+    generation: Generation,
+}
+
+#[derive(Debug, Deserialize)]
+struct GpuFile {
+    gpus: Vec<GpuEntry>,
+}
+
+/// PCI device-ID ranges of NVIDIA GPUs, first match wins.
+#[derive(Debug, Clone)]
+pub struct GpuTable {
+    ranges: Vec<(u16, u16, Generation)>,
+}
+
+impl GpuTable {
+    pub fn embedded() -> Result<GpuTable> {
+        GpuTable::parse(GPU_TABLE, read(GPU_TABLE)?)
+    }
+
+    pub fn parse(file: &str, text: &str) -> Result<GpuTable> {
+        let bad = |message: String| Error::HostData {
+            file: file.to_string(),
+            message,
+        };
+        let parsed: GpuFile = serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?;
+        let mut ranges = Vec::new();
+        for entry in parsed.gpus {
+            let hex = |s: &str| {
+                u16::from_str_radix(s, 16).map_err(|_| bad(format!("`{s}` is not a hex device ID")))
+            };
+            let (from, to) = (hex(&entry.from)?, hex(&entry.to)?);
+            if from > to {
+                return Err(bad(format!("range {} > {}", entry.from, entry.to)));
+            }
+            ranges.push((from, to, entry.generation));
+        }
+        Ok(GpuTable { ranges })
+    }
+
+    pub fn lookup(&self, device_id: u16) -> Option<&Generation> {
+        self.ranges
+            .iter()
+            .find(|(from, to, _)| (*from..=*to).contains(&device_id))
+            .map(|(_, _, g)| g)
+    }
+}
+
+impl HostFacts {
+    pub fn embedded() -> Result<HostFacts> {
+        serde_yaml::from_str(read(HOST_FACTS)?).map_err(|e| Error::HostData {
+            file: HOST_FACTS.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The CUDA version (`12.9`) of a package set (`cudaPackages_12_9`).
+    pub fn cuda_version_of_set(&self, set: &str) -> Option<&str> {
+        self.cuda_sets.get(set).map(String::as_str)
+    }
+}
+
+pub fn read(path: &str) -> Result<&'static str> {
+    embedded_data(path).ok_or_else(|| Error::HostData {
+        file: path.to_string(),
+        message: "missing from the binary".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_data_parses() {
+        let facts = HostFacts::embedded().unwrap();
+        assert_eq!(facts.cuda_version_of_set("cudaPackages_12_8"), Some("12.8"));
+        assert!(facts.cuda_sets.contains_key("cudaPackages"));
+        assert!(!facts.caches.is_empty());
+        let table = GpuTable::embedded().unwrap();
+        assert!(table.lookup(0x2684).is_some());
+    }
+
+    #[test]
+    fn known_cards_map_to_their_generation() {
+        // IDs from pci.ids 2026.08.22.
+        let table = GpuTable::embedded().unwrap();
+        let cases = [
+            (0x13c2, "Maxwell", DriverKind::Legacy580),      // GTX 970
+            (0x1b80, "Pascal", DriverKind::Legacy580),       // GTX 1080
+            (0x1d81, "Volta", DriverKind::Legacy580),        // TITAN V
+            (0x1e07, "Turing", DriverKind::Open),            // RTX 2080 Ti
+            (0x2184, "Turing", DriverKind::Open),            // GTX 1660
+            (0x20b0, "Ampere", DriverKind::Open),            // A100
+            (0x2204, "Ampere", DriverKind::Open),            // RTX 3090
+            (0x2331, "Hopper", DriverKind::Open),            // H100 PCIe
+            (0x2684, "Ada Lovelace", DriverKind::Open),      // RTX 4090
+            (0x2901, "Blackwell", DriverKind::OpenRequired), // B200
+            (0x2b85, "Blackwell", DriverKind::OpenRequired), // RTX 5090
+            (0x2f04, "Blackwell", DriverKind::OpenRequired), // RTX 5070
+            (0x1180, "Kepler", DriverKind::Legacy470),       // GTX 680
+        ];
+        for (id, arch, driver) in cases {
+            let g = table.lookup(id).unwrap_or_else(|| panic!("{id:04x}"));
+            assert_eq!((g.arch.as_str(), g.driver), (arch, driver), "{id:04x}");
+        }
+        assert!(table.lookup(0xffff).is_none());
+    }
+
+    #[test]
+    fn bad_tables_are_errors() {
+        assert!(GpuTable::parse("t", "gpus: [{from: zz, to: '10', arch: a, chips: b, compute_capability: c, driver: open}]").is_err());
+        assert!(GpuTable::parse("t", "gpus: [{from: '20', to: '10', arch: a, chips: b, compute_capability: c, driver: open}]").is_err());
+        assert!(GpuTable::parse("t", "gpus: [{from: '10', to: '20', arch: a, chips: b, compute_capability: c, driver: closed}]").is_err());
+    }
+}

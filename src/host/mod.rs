@@ -1,0 +1,18 @@
+//! The machine side of CUDA on NixOS: `cargo nixcuda doctor` diagnoses the
+//! host, `cargo nixcuda nixos` writes its NixOS module.
+//!
+//! `probe` is the only way this module reads the machine (files under a root
+//! that tests move with `CARGO_NIXCUDA_HOST_ROOT`, commands found on PATH);
+//! `data` holds the embedded facts (`scaffolds/_host/*.yaml`); `gpu` turns
+//! PCI devices into GPUs, bus IDs and generations; `doctor` and `nixos` build
+//! their results without printing; `command` is the command layer that prints
+//! them.
+
+pub mod command;
+pub mod data;
+pub mod doctor;
+pub mod gpu;
+pub mod nixos;
+pub mod probe;
+
+pub use command::{doctor_command, nixos_command};
