@@ -65,6 +65,12 @@ pub enum Command {
     /// Write the NixOS module for this machine's NVIDIA GPU (driver, PRIME, binary caches)
     #[command(after_help = HOST_HELP_NIXOS)]
     Nixos(NixosArgs),
+    /// Show the effective user configuration and where each setting comes from
+    #[command(after_help = TEAM_HELP_CONFIG)]
+    Config(ConfigArgs),
+    /// Start or lint a team template (`scaffold new DIR`, `scaffold check DIR`)
+    #[command(subcommand)]
+    Scaffold(ScaffoldCommand),
     /// Print a shell completion script for `cargo-nixcuda`
     #[command(
         after_help = "Example (bash):\n  cargo nixcuda completions bash > ~/.local/share/bash-completion/completions/cargo-nixcuda"
@@ -113,6 +119,15 @@ pub struct GenerateArgs {
     /// Version control for the new project
     #[arg(long, value_enum, default_value_t = VcsArg::Git)]
     pub vcs: VcsArg,
+
+    /// Team template: DIR, file:///REPO, a git URL, gh:OWNER/REPO or a
+    /// favorite from the config, with @VERSION or #REF
+    #[arg(long, value_name = "SOURCE")]
+    pub template: Option<String>,
+
+    /// Use only the cached copy of a remote template
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,6 +138,10 @@ pub enum VcsArg {
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
+    /// Use only the cached copy of the project's remote team template
+    #[arg(long)]
+    pub offline: bool,
+
     /// Target version [default: the newest]
     #[arg(long, value_name = "VERSION")]
     pub to: Option<String>,
@@ -155,6 +174,10 @@ pub struct UpdateArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Use only the cached copy of the project's remote team template
+    #[arg(long)]
+    pub offline: bool,
+
     /// Machine-readable output on stdout
     #[arg(long)]
     pub json: bool,
@@ -166,6 +189,12 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// List the scaffolds and versions (semver tags) of a team template
+    #[arg(long, value_name = "SOURCE")]
+    pub template: Option<String>,
+    /// Use only the cached copy of a remote template
+    #[arg(long)]
+    pub offline: bool,
     /// Show one scaffold's versions and questions in detail
     pub id: Option<String>,
     /// Machine-readable output on stdout
@@ -239,6 +268,49 @@ pub enum PrimeArg {
     Offload,
     Sync,
     None,
+}
+
+const TEAM_HELP_CONFIG: &str = "\
+The file: $XDG_CONFIG_HOME/cargo-nixcuda/config.yaml (or ~/.config/...; CARGO_NIXCUDA_CONFIG names another):
+  defaults:              # answers, as if given with -d (-d wins)
+    author: Ada Lovelace <ada@example.org>
+    frameworks: both
+  templates:             # favorites: --template work
+    work: gh:acme/ml-template
+  default_scaffold: ml
+Examples:
+  cargo nixcuda config
+  cargo nixcuda config --json";
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Machine-readable output on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScaffoldCommand {
+    /// Start a team template in DIR from the embedded `ml` scaffold
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda scaffold new ~/src/acme-template\n  cargo nixcuda scaffold check ~/src/acme-template"
+    )]
+    New {
+        /// Directory to create (must not exist, or be empty)
+        dir: PathBuf,
+    },
+    /// Lint a team template: manifest, every answer combination, paths, Nix syntax
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda scaffold check .\n  cargo nixcuda scaffold check ~/src/acme-template --json"
+    )]
+    Check {
+        /// The template directory (scaffold.yaml + template/, or <id>/ sub-directories)
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        /// Machine-readable output on stdout
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_define(text: &str) -> Result<(String, String), String> {

@@ -29,6 +29,13 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
         Command::Check(args) => check(&args, printer),
         Command::Doctor(args) => crate::host::doctor_command(&args, printer),
         Command::Nixos(args) => crate::host::nixos_command(&args, printer),
+        Command::Config(args) => crate::commands_team::config_cmd(args.json),
+        Command::Scaffold(crate::cli::ScaffoldCommand::New { dir }) => {
+            crate::commands_team::scaffold_new(&dir, printer)
+        }
+        Command::Scaffold(crate::cli::ScaffoldCommand::Check { dir, json }) => {
+            crate::commands_team::scaffold_check(&dir, json, printer)
+        }
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut std::io::stdout());
@@ -50,7 +57,7 @@ fn generate_project(
     mode: Mode,
     printer: &Printer,
 ) -> Result<()> {
-    let opts = GenerateOptions {
+    let mut opts = GenerateOptions {
         path: path.clone(),
         name: args.name,
         scaffold: args.scaffold,
@@ -61,11 +68,25 @@ fn generate_project(
         },
         mode,
     };
-    let registry = registry()?;
+    // Team templates and the user's config (commands_team).
+    let (config, team) =
+        crate::commands_team::setup_generate(args.template.as_deref(), args.offline, &mut opts)?;
+    let embedded;
+    let registry = match &team {
+        Some(set) => &set.registry,
+        None => {
+            embedded = registry()?;
+            &embedded
+        }
+    };
+    crate::commands_team::apply_config_defaults(&config, registry, &mut opts);
     let interactive = !args.yes && std::io::stdin().is_terminal() && printer.is_interactive();
     let mut asker = TerminalAsker::new();
     let asker: Option<&mut dyn Asker> = if interactive { Some(&mut asker) } else { None };
-    let prepared = generate::prepare(&opts, &registry, asker)?;
+    let mut prepared = generate::prepare(&opts, registry, asker)?;
+    if let Some(set) = &team {
+        crate::commands_team::stamp_prepared(set, &mut prepared)?;
+    }
     for file in &prepared.files {
         printer.detail("Rendered", &file.path.display().to_string());
     }
@@ -127,7 +148,15 @@ fn generate_project(
 
 fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     use crate::update::{self, FileAction, Recorded, UpdateOptions};
-    let registry = registry()?;
+    let team = crate::commands_team::project_set(&args.path, args.offline)?;
+    let embedded;
+    let registry = match &team {
+        Some(set) => &set.registry,
+        None => {
+            embedded = registry()?;
+            &embedded
+        }
+    };
     let opts = UpdateOptions {
         start: args.path,
         to: args.to,
@@ -137,7 +166,10 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     let interactive = !args.yes && std::io::stdin().is_terminal() && printer.is_interactive();
     let mut asker = TerminalAsker::new();
     let asker: Option<&mut dyn Asker> = if interactive { Some(&mut asker) } else { None };
-    let plan = update::plan(&opts, &registry, asker)?;
+    let mut plan = update::plan(&opts, registry, asker)?;
+    if let Some(set) = &team {
+        crate::commands_team::stamp_plan(set, &mut plan)?;
+    }
     for warning in &plan.warnings {
         printer.warn(warning);
     }
@@ -192,8 +224,16 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
 }
 
 fn check(args: &crate::cli::CheckArgs, printer: &Printer) -> Result<()> {
-    let registry = registry()?;
-    let report = crate::update::check(&args.path, &registry)?;
+    let team = crate::commands_team::project_set(&args.path, args.offline)?;
+    let embedded;
+    let registry = match &team {
+        Some(set) => &set.registry,
+        None => {
+            embedded = registry()?;
+            &embedded
+        }
+    };
+    let report = crate::update::check(&args.path, registry)?;
     if args.json {
         println!(
             "{}",
@@ -251,6 +291,14 @@ fn scaffold_json(s: &Scaffold) -> Value {
 }
 
 fn list(args: &ListArgs) -> Result<()> {
+    if let Some(template) = &args.template {
+        return crate::commands_team::list_template(
+            template,
+            args.id.as_deref(),
+            args.json,
+            args.offline,
+        );
+    }
     let registry = registry()?;
     let ids: Vec<String> = match &args.id {
         Some(id) => {

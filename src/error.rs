@@ -111,6 +111,41 @@ pub enum Error {
     #[error("could not ask `{key}`: {message}")]
     Prompt { key: String, message: String },
 
+    #[error("template `{spec}`: {message}")]
+    TemplateSpec { spec: String, message: String },
+
+    #[error("template {source_name} holds several scaffolds: {}", ids.join(", "))]
+    AmbiguousTemplate {
+        source_name: String,
+        ids: Vec<String>,
+    },
+
+    #[error("`{path}` {message}")]
+    TemplateLimit { path: String, message: String },
+
+    #[error("`git` is not installed (or not on PATH); it is needed to fetch `{url}`")]
+    GitMissing { url: String },
+
+    #[error("git could not {action} from `{url}`:\n{message}")]
+    GitCommand {
+        action: &'static str,
+        url: String,
+        message: String,
+    },
+
+    #[error("`{url}` is not in the template cache, and `--offline` forbids fetching it")]
+    NotCached { url: String },
+
+    #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Config {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+
+    #[error("the scaffold check found {problems} problem(s)")]
+    LintFailed { problems: usize },
+
     #[error("embedded host data `{file}`: {message}")]
     HostData { file: String, message: String },
 
@@ -237,6 +272,32 @@ impl Error {
             }
             Error::Prompt { key, .. } => {
                 format!("pass `-d {key}=...` or `--yes` to skip the prompt")
+            }
+            Error::TemplateSpec { .. } => {
+                "pass a directory with `scaffold.yaml`, `file:///repo`, an https/ssh git URL, `gh:OWNER/REPO`, or a favorite from `cargo nixcuda config`; add `@VERSION` or `#REF` to pick a version (`cargo nixcuda list --template ...` shows them)".into()
+            }
+            Error::AmbiguousTemplate { ids, .. } => format!(
+                "pick one with `--scaffold ID` (one of: {})",
+                ids.join(", ")
+            ),
+            Error::TemplateLimit { .. } => format!(
+                "templates are limited to {} files, 1 MiB per file and 16 MiB in all; keep large data out of the template and download it in the generated project",
+                crate::scaffold::source::MAX_FILES
+            ),
+            Error::GitMissing { .. } => {
+                "install git (`nix profile install nixpkgs#git`, or `programs.git.enable = true;` on NixOS), or clone the template yourself and pass its directory".into()
+            }
+            Error::GitCommand { .. } => {
+                "check the URL and that `git ls-remote URL` works in this shell (SSH keys, credential helper); `--offline` uses the cached copy".into()
+            }
+            Error::NotCached { .. } => {
+                "run the command once without `--offline` to fill the cache, or pass a local directory".into()
+            }
+            Error::Config { .. } => {
+                "fix the file (see `cargo nixcuda config` for its format and location), or move it aside".into()
+            }
+            Error::LintFailed { .. } => {
+                "fix the problems listed above (each names a file and, where it can, a line), then run `cargo nixcuda scaffold check` again".into()
             }
             Error::HostData { .. } => {
                 "this is a bug in cargo-nixcuda's embedded data; please report it".into()

@@ -7,6 +7,8 @@
 
 pub mod cli;
 pub mod commands;
+pub mod commands_team;
+pub mod config;
 pub mod error;
 pub mod generate;
 pub mod host;

@@ -18,8 +18,17 @@ pub struct ProjectRecord {
 pub struct ScaffoldRef {
     pub id: String,
     pub version: String,
-    /// `embedded` for scaffolds shipped in the binary.
+    /// `embedded` for scaffolds shipped in the binary; for team templates
+    /// `dir:/abs/path` or `git+URL` (records without it are embedded).
+    #[serde(default = "embedded_source")]
     pub source: String,
+    /// The template commit a git team template was rendered from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+fn embedded_source() -> String {
+    "embedded".to_string()
 }
 
 impl ProjectRecord {
@@ -37,6 +46,7 @@ impl ProjectRecord {
                 id: id.to_string(),
                 version: version.to_string(),
                 source: "embedded".to_string(),
+                commit: None,
             },
             project_name: project_name.to_string(),
             answers,

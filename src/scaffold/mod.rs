@@ -3,9 +3,11 @@
 pub mod answers;
 pub mod chunk;
 pub mod helpers;
+pub mod lint;
 pub mod manifest;
 pub mod registry;
 pub mod render;
+pub mod source;
 
 use std::borrow::Cow;
 

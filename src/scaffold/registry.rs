@@ -83,6 +83,17 @@ impl Registry {
         Ok(Registry::sorted(scaffolds))
     }
 
+    /// A registry of scaffolds read elsewhere (team templates); duplicate
+    /// `id@version` entries keep the first.
+    pub fn from_scaffolds(scaffolds: Vec<Scaffold>) -> Registry {
+        let mut seen = std::collections::BTreeSet::new();
+        let unique = scaffolds
+            .into_iter()
+            .filter(|s| seen.insert((s.manifest.id.clone(), s.manifest.version.clone())))
+            .collect();
+        Registry::sorted(unique)
+    }
+
     fn sorted(mut scaffolds: Vec<Scaffold>) -> Registry {
         scaffolds.sort_by(|a, b| {
             (&a.manifest.id, &a.manifest.version).cmp(&(&b.manifest.id, &b.manifest.version))

@@ -7,5 +7,6 @@ mod generate;
 mod host;
 mod ml;
 mod support;
+mod team;
 mod update;
 mod versions;

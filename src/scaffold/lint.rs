@@ -1,0 +1,335 @@
+//! `cargo nixcuda scaffold check DIR`: lints a team template. It loads the
+//! directory with the same reader and limits as `new --template` (manifest
+//! schema, symbolic links, sizes), then renders every scaffold for every
+//! combination of choices (strict mode: a missing variable is an error),
+//! checks every output path, and parses every rendered `.nix` file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::Scaffold;
+use super::manifest::{Question, QuestionKind};
+use super::source::read_disk;
+use crate::error::{Error, Result};
+
+/// Above this many combinations, each value is tried at least once (and
+/// with every other question at its first value) instead.
+pub const MAX_COMBINATIONS: usize = 64;
+
+/// A string answer that breaks any hand-quoted Nix, TOML or JSON literal,
+/// so unescaped answers show up as parse errors.
+const HOSTILE_STRING: &str = "Lint \"quoted \\ ${x} text";
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// `file[:line]: message`
+    pub text: String,
+    /// The answers that trigger it, when it depends on them.
+    pub answers: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub scaffolds: Vec<String>,
+    pub combinations: usize,
+    pub rendered_files: usize,
+    pub problems: Vec<Problem>,
+    pub notes: Vec<String>,
+}
+
+/// Lints the template in `dir` (a single scaffold at the root, or several
+/// `<id>/` ones). Errors only for what prevents linting at all.
+pub fn check_dir(dir: &Path) -> Result<Report> {
+    let mut report = Report::default();
+    if !dir.is_dir() {
+        return Err(Error::TemplateSpec {
+            spec: dir.display().to_string(),
+            message: "not a directory".into(),
+        });
+    }
+    let scaffolds = match read_disk(dir) {
+        Ok(s) => s,
+        Err(e) => {
+            report.problems.push(Problem {
+                text: e.to_string(),
+                answers: None,
+            });
+            return Ok(report);
+        }
+    };
+    for scaffold in &scaffolds {
+        report.scaffolds.push(scaffold.label());
+        check_scaffold(scaffold, &mut report);
+    }
+    Ok(report)
+}
+
+fn check_scaffold(scaffold: &Scaffold, report: &mut Report) {
+    let manifest = &scaffold.manifest;
+    let current = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("valid version");
+    if let Some(required) = &manifest.min_tool_version
+        && *required > current
+    {
+        report.problems.push(Problem {
+            text: format!(
+                "{}/scaffold.yaml: min_tool_version {required} is newer than this cargo-nixcuda ({current})",
+                scaffold.origin
+            ),
+            answers: None,
+        });
+        return;
+    }
+    for file in &scaffold.files {
+        let out = file.path.strip_suffix(".hbs").unwrap_or(&file.path);
+        if let Err(reason) = super::render::check_output_path(out) {
+            report.problems.push(Problem {
+                text: format!("{}/template/{}: {reason}", scaffold.origin, file.path),
+                answers: None,
+            });
+        }
+    }
+    for migration in &manifest.migrations {
+        for (from, to) in &migration.rename_paths {
+            for path in [from, to] {
+                if let Err(reason) = super::render::check_output_path(path) {
+                    report.problems.push(Problem {
+                        text: format!(
+                            "{}/scaffold.yaml: migration rename_paths: {reason}",
+                            scaffold.origin
+                        ),
+                        answers: None,
+                    });
+                }
+            }
+        }
+    }
+    let (sets, exhaustive) = answer_sets(&manifest.questions);
+    if !exhaustive {
+        report.notes.push(format!(
+            "{}: more than {MAX_COMBINATIONS} combinations of answers; each value was tried at least once, alone and together ({} renders)",
+            scaffold.label(),
+            sets.len()
+        ));
+    }
+    let mut seen_problems: BTreeSet<String> = BTreeSet::new();
+    let mut parsed: BTreeSet<(String, Vec<u8>)> = BTreeSet::new();
+    let mut add = |report: &mut Report, text: String, answers: &BTreeMap<String, String>| {
+        if seen_problems.insert(text.clone()) {
+            report.problems.push(Problem {
+                text,
+                answers: Some(describe(answers)),
+            });
+        }
+    };
+    for provided in &sets {
+        report.combinations += 1;
+        let resolution = match super::answers::resolve(manifest, builtins(scaffold), provided, None)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                add(
+                    report,
+                    format!("{}/scaffold.yaml: {e}", scaffold.origin),
+                    provided,
+                );
+                continue;
+            }
+        };
+        let files = match super::render::render(scaffold, &resolution.context) {
+            Ok(files) => files,
+            Err(_) => {
+                // Render stops at the first error: find every failing file.
+                for file in &scaffold.files {
+                    let one = Scaffold {
+                        manifest: scaffold.manifest.clone(),
+                        origin: scaffold.origin.clone(),
+                        files: vec![file.clone()],
+                    };
+                    if let Err(e) = super::render::render(&one, &resolution.context) {
+                        let mut text = e.to_string();
+                        if text.contains("not valid Nix") {
+                            text.push_str("\n(put answers into Nix with {{nix_str ...}})");
+                        }
+                        add(report, text, provided);
+                    }
+                }
+                continue;
+            }
+        };
+        for file in files {
+            report.rendered_files += 1;
+            let path = file.path.to_string_lossy().into_owned();
+            if !path.ends_with(".nix") || !parsed.insert((path.clone(), file.contents.clone())) {
+                continue;
+            }
+            let text = match String::from_utf8(file.contents) {
+                Ok(t) => t,
+                Err(_) => {
+                    add(
+                        report,
+                        format!("{path}: a `.nix` file must be UTF-8"),
+                        provided,
+                    );
+                    continue;
+                }
+            };
+            if let Err(e) = nixfmt_rs::format(&text) {
+                let source = source_of(scaffold, &path);
+                add(
+                    report,
+                    format!(
+                        "{source}: renders to Nix that does not parse (use {{{{nix_str ...}}}} for answers):\n{}",
+                        nixfmt_rs::format_error(&text, Some(&path), &e)
+                    ),
+                    provided,
+                );
+            }
+        }
+    }
+}
+
+/// The template file that most likely produced `out` (for messages).
+fn source_of(scaffold: &Scaffold, out: &str) -> String {
+    let name = out.rsplit('/').next().unwrap_or(out);
+    scaffold
+        .files
+        .iter()
+        .find(|f| {
+            f.path.strip_suffix(".hbs").unwrap_or(&f.path) == out
+                || f.path.ends_with(&format!("/{name}.hbs"))
+                || f.path.ends_with(&format!("/{name}"))
+                || f.path == format!("{name}.hbs")
+        })
+        .map(|f| format!("{}/template/{}", scaffold.origin, f.path))
+        .unwrap_or_else(|| format!("{} (rendered `{out}`)", scaffold.origin))
+}
+
+fn describe(answers: &BTreeMap<String, String>) -> String {
+    if answers.is_empty() {
+        return "defaults".into();
+    }
+    answers
+        .iter()
+        .map(|(k, v)| format!("-d {k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn builtins(scaffold: &Scaffold) -> Map<String, Value> {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: &str| m.insert(k.to_string(), Value::String(v.to_string()));
+    put("project_name", "lint-demo");
+    put("git_user", "Ada Lovelace <ada@example.org>");
+    put("git_user_name", "Ada Lovelace");
+    put("git_user_email", "ada@example.org");
+    put("tool_version", env!("CARGO_PKG_VERSION"));
+    put("scaffold_id", &scaffold.manifest.id);
+    put("scaffold_version", &scaffold.manifest.version.to_string());
+    m
+}
+
+/// The values tried for one question, as `-d` texts.
+fn values_of(q: &Question) -> Vec<String> {
+    match q.kind {
+        QuestionKind::Bool => vec!["true".into(), "false".into()],
+        QuestionKind::Choice => q.choices.iter().map(|c| c.value().to_string()).collect(),
+        QuestionKind::Multichoice => {
+            let all: Vec<&str> = q.choices.iter().map(|c| c.value()).collect();
+            let mut v = vec![String::new()];
+            v.extend(all.iter().map(|s| s.to_string()));
+            if all.len() > 1 {
+                v.push(all.join(","));
+            }
+            v
+        }
+        QuestionKind::String => {
+            let accepts = |s: &str| q.validate.as_ref().is_none_or(|v| v.accepts(s));
+            if accepts(HOSTILE_STRING) {
+                vec![HOSTILE_STRING.to_string()]
+            } else if q.default.is_some() {
+                // The default (rendered by `resolve`) is the sample.
+                vec![]
+            } else if accepts("example") {
+                vec!["example".into()]
+            } else {
+                vec!["x".into()]
+            }
+        }
+    }
+}
+
+/// Every combination of values, or (when there are too many) enough sets
+/// that each value is tried at least once. The bool says which.
+fn answer_sets(questions: &[Question]) -> (Vec<BTreeMap<String, String>>, bool) {
+    let axes: Vec<(&str, Vec<String>)> = questions
+        .iter()
+        .map(|q| (q.key.as_str(), values_of(q)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let total = axes
+        .iter()
+        .try_fold(1usize, |acc, (_, v)| acc.checked_mul(v.len()));
+    match total {
+        Some(total) if total <= MAX_COMBINATIONS => {
+            let mut sets = vec![BTreeMap::new()];
+            for (key, values) in &axes {
+                sets = sets
+                    .into_iter()
+                    .flat_map(|set| {
+                        values.iter().map(move |v| {
+                            let mut s = set.clone();
+                            s.insert(key.to_string(), v.clone());
+                            s
+                        })
+                    })
+                    .collect();
+            }
+            (sets, true)
+        }
+        _ => {
+            let rounds = axes.iter().map(|(_, v)| v.len()).max().unwrap_or(1);
+            let mut sets: Vec<BTreeMap<String, String>> = (0..rounds)
+                .map(|i| {
+                    axes.iter()
+                        .map(|(k, v)| (k.to_string(), v[i % v.len()].clone()))
+                        .collect()
+                })
+                .collect();
+            let first: BTreeMap<String, String> = axes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v[0].clone()))
+                .collect();
+            for (key, values) in &axes {
+                for value in values.iter().skip(1) {
+                    let mut set = first.clone();
+                    set.insert(key.to_string(), value.clone());
+                    if !sets.contains(&set) {
+                        sets.push(set);
+                    }
+                }
+            }
+            (sets, false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scaffold::Manifest;
+
+    #[test]
+    fn combinations_cover_every_value() {
+        let m = Manifest::parse(
+            "m",
+            "id: t\nversion: 1.0.0\ndescription: d\nquestions:\n  - key: a\n    type: bool\n    prompt: A\n  - key: b\n    type: choice\n    prompt: B\n    choices: [x, y, z]\n  - key: s\n    type: string\n    prompt: S\n",
+        )
+        .unwrap();
+        let (sets, exhaustive) = answer_sets(&m.questions);
+        assert!(exhaustive);
+        assert_eq!(sets.len(), 6);
+        assert!(sets.iter().all(|s| s["s"] == HOSTILE_STRING));
+    }
+}
