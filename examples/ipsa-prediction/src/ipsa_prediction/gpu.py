@@ -1,0 +1,92 @@
+"""Is a GPU usable, and if not, why? Each check returns None when all is
+well, or one sentence that says what is missing.
+
+The checks go from the bottom up: the kernel driver, the driver library
+libcuda (loaded with ctypes, no framework needed), then PyTorch.
+The GPU tests (tests/test_gpu.py) skip with these sentences as the reason.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+from pathlib import Path
+
+DRIVER_VERSION_FILE = Path("/proc/driver/nvidia/version")
+
+
+def driver_problem() -> str | None:
+    """The NVIDIA kernel module: it creates /proc/driver/nvidia/version."""
+    if not DRIVER_VERSION_FILE.exists():
+        return (
+            f"no NVIDIA kernel driver ({DRIVER_VERSION_FILE} does not exist); on NixOS "
+            "import nix/nvidia.nix, run `nixos-rebuild switch` and reboot"
+        )
+    return None
+
+
+def driver_version() -> str | None:
+    """The first line of /proc/driver/nvidia/version, or None."""
+    try:
+        return DRIVER_VERSION_FILE.read_text().splitlines()[0].strip()
+    except (OSError, IndexError):
+        return None
+
+
+def libcuda_problem() -> str | None:
+    """The driver library libcuda.so.1: loadable, initialises, sees a device."""
+    try:
+        libcuda = ctypes.CDLL("libcuda.so.1")
+    except OSError as error:
+        return (
+            f"libcuda.so.1 cannot be loaded ({error}); on NixOS it is in "
+            "/run/opengl-driver/lib, which the project's CUDA shell puts on LD_LIBRARY_PATH"
+        )
+    status = libcuda.cuInit(0)
+    if status != 0:
+        hint = " (999 is CUDA_ERROR_UNKNOWN: is the nvidia_uvm module loaded?)" if status == 999 else ""
+        return f"cuInit failed with CUDA error {status}{hint}; check `nvidia-smi`"
+    count = ctypes.c_int(0)
+    status = libcuda.cuDeviceGetCount(ctypes.byref(count))
+    if status != 0:
+        return f"cuDeviceGetCount failed with CUDA error {status}"
+    if count.value == 0:
+        return "the NVIDIA driver reports no CUDA device"
+    return None
+
+
+def system_problem() -> str | None:
+    """The first problem below the frameworks (driver, then libcuda), or None."""
+    return driver_problem() or libcuda_problem()
+
+
+def torch_problem() -> str | None:
+    """PyTorch: installed, built with CUDA, and sees a GPU."""
+    try:
+        import torch
+    except ImportError as error:
+        return f"torch cannot be imported in this Python ({sys.executable}): {error}"
+    if torch.version.cuda is None:
+        return (
+            f"torch {torch.__version__} is a CPU-only build (torch.version.cuda is None); "
+            "the project's CUDA shell (`nix develop`, not `.#cpu`) has the CUDA build"
+        )
+    if not torch.cuda.is_available():
+        below = system_problem()
+        return "torch.cuda.is_available() is False" + (f": {below}" if below else "")
+    return None
+
+
+def report() -> str:
+    """A few lines for humans (notebooks, bug reports): what works, what does not."""
+    lines = [f"Python {sys.version.split()[0]} ({sys.executable})"]
+    lines.append(f"NVIDIA driver: {driver_version() or driver_problem()}")
+    lines.append(f"libcuda: {libcuda_problem() or 'OK'}")
+    try:
+        import torch
+
+        name = torch.cuda.get_device_name(0) if torch_problem() is None else None
+        lines.append(f"torch {torch.__version__} (CUDA {torch.version.cuda}): {name or torch_problem()}")
+    except ImportError:
+        lines.append(f"torch: {torch_problem()}")
+    return "\n".join(lines)

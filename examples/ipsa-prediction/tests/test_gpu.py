@@ -1,0 +1,76 @@
+"""GPU tests (marker ``gpu``; ``pytest -m gpu`` runs only these).
+
+Without a usable GPU each test is skipped with the reason: what exactly is
+missing. With NIXCUDA_REQUIRE_GPU=1 they fail instead, so that on a GPU
+machine a broken driver setup cannot hide behind a skip.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from ipsa_prediction import gpu
+
+
+def gpu_required() -> bool:
+    return os.environ.get("NIXCUDA_REQUIRE_GPU") == "1"
+
+
+def skip_or_fail(problem: str | None) -> None:
+    """Returns when ``problem`` is None; otherwise skips, or fails when a GPU is required."""
+    __tracebackhide__ = True  # report the calling test's line, not this one
+    if problem is None:
+        return
+    if gpu_required():
+        pytest.fail(f"NIXCUDA_REQUIRE_GPU=1, but {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
+def test_require_gpu_turns_a_skip_into_a_failure(monkeypatch):
+    """A CPU test of the mechanism itself."""
+    monkeypatch.setenv("NIXCUDA_REQUIRE_GPU", "1")
+    with pytest.raises(pytest.fail.Exception, match="NIXCUDA_REQUIRE_GPU=1, but no GPU here"):
+        skip_or_fail("no GPU here")
+    monkeypatch.delenv("NIXCUDA_REQUIRE_GPU")
+    with pytest.raises(pytest.skip.Exception, match="no GPU here"):
+        skip_or_fail("no GPU here")
+    skip_or_fail(None)  # no problem: returns
+
+
+@pytest.mark.gpu
+def test_nvidia_driver_is_loaded():
+    skip_or_fail(gpu.driver_problem())
+    assert "NVIDIA" in (gpu.driver_version() or "")
+
+
+@pytest.mark.gpu
+def test_libcuda_sees_a_device():
+    # libcuda through ctypes: independent of any framework.
+    skip_or_fail(gpu.system_problem())
+
+
+@pytest.mark.gpu
+def test_torch_computes_on_the_gpu():
+    skip_or_fail(gpu.torch_problem())
+    import torch
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(256, 128)).astype(np.float32)
+    b = rng.normal(size=(128, 64)).astype(np.float32)
+    on_gpu = (torch.from_numpy(a).cuda() @ torch.from_numpy(b).cuda()).cpu().numpy()
+    # TF32 may be on for matmuls on recent GPUs: compare loosely.
+    np.testing.assert_allclose(on_gpu, a @ b, rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.gpu
+def test_torch_model_trains_on_the_gpu():
+    skip_or_fail(gpu.torch_problem())
+    from ipsa_prediction.data import synthetic_regression
+    from ipsa_prediction.models import train_torch_mlp
+
+    X, y = synthetic_regression(n_samples=512, seed=1)
+    regressor = train_torch_mlp(X, y, epochs=5)
+    assert regressor.device.type == "cuda"
+    assert next(regressor.model.parameters()).is_cuda
+    assert np.isfinite(regressor.predict(X)).all()
