@@ -4,7 +4,7 @@
   # A convenience only. Nix uses these caches for a trusted user who accepts
   # them (it asks once, or `--accept-flake-config`); for everyone else, and
   # always under direnv, it ignores them with a warning. The reliable place is
-  # the host configuration: nix/nvidia.nix (see README.md, "Binary caches").
+  # the host configuration: nix/host.nix (see README.md, "Binary caches").
   nixConfig = {
     extra-substituters = [
       "https://cache.nixos-cuda.org"
@@ -111,6 +111,8 @@
         pkgs.mkShell {
           packages = [
             python
+            # Runs the recipes in the justfile (`just --list`).
+            pkgs.just
           ]
           ++ (with pkgs; [
             rustc
@@ -215,7 +217,7 @@
       formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt-tree);
 
       # The host configuration for the NVIDIA driver and the CUDA caches.
-      nixosModules.nvidia = import ./nix/nvidia.nix;
+      nixosModules.nvidia = import ./nix/host.nix;
       nixosModules.default = self.nixosModules.nvidia;
     };
 }

@@ -34,7 +34,8 @@ fn new_creates_project_with_one_commit_holding_every_file() {
     let files = tree(&env.path("ipsa-prediction"));
     assert!(
         err.contains(&format!(
-            "Created ml@1.0.0 project 'ipsa-prediction' ({} files)",
+            "Created ml@{} project 'ipsa-prediction' ({} files)",
+            crate::support::newest_ml(),
             files.len()
         )),
         "{err}"
@@ -50,7 +51,13 @@ fn new_creates_project_with_one_commit_holding_every_file() {
     assert_eq!(head.parent_count(), 0, "exactly one commit");
     assert_eq!(
         head.message().ok(),
-        Some("Initial commit from cargo-nixcuda ml@1.0.0")
+        Some(
+            format!(
+                "Initial commit from cargo-nixcuda ml@{}",
+                crate::support::newest_ml()
+            )
+            .as_str()
+        )
     );
     assert_eq!(head.author().name().ok(), Some(USER_NAME));
     assert_eq!(head.author().email().ok(), Some(USER_EMAIL));
@@ -65,7 +72,8 @@ fn new_creates_project_with_one_commit_holding_every_file() {
 
     let record = String::from_utf8(files[".nixcuda.yaml"].clone()).unwrap();
     assert!(
-        record.contains("id: ml") && record.contains("version: 1.0.0"),
+        record.contains("id: ml")
+            && record.contains(&format!("version: {}", crate::support::newest_ml())),
         "{record}"
     );
     assert!(record.contains("frameworks: torch"), "{record}");
@@ -396,7 +404,10 @@ fn init_adds_files_and_commits_them() {
     std::fs::write(env.path("existing/data.csv"), "a,b\n1,2\n").unwrap();
     let out = env.cmd(&["init", "existing", "--yes"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(stderr_of(&out).contains("Initialized ml@1.0.0 project 'existing'"));
+    assert!(stderr_of(&out).contains(&format!(
+        "Initialized ml@{} project 'existing'",
+        crate::support::newest_ml()
+    )));
     assert_eq!(
         std::fs::read_to_string(env.path("existing/data.csv")).unwrap(),
         "a,b\n1,2\n"

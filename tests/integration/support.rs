@@ -191,3 +191,10 @@ pub fn run(cmd: &mut std::process::Command) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// The newest embedded version of the `ml` scaffold, as `list --json` says.
+pub fn newest_ml() -> String {
+    let out = Env::new().cmd(&["list", "ml", "--json"]).output().unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    listed[0]["newest"].as_str().unwrap().to_string()
+}

@@ -307,3 +307,66 @@ fn outside_a_project_update_says_where_to_run() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr_of(&out).contains(".nixcuda.yaml"));
 }
+
+#[test]
+fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
+    let env = Env::new();
+    let out = env
+        .cmd(&["new", "lab", "--yes", "--scaffold", "ml@1.0.0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let project = env.path("lab");
+    // A user tuning the host module, and adding a dependency to the flake.
+    edit(
+        &project,
+        "nix/nvidia.nix",
+        "nvidiaPersistenced = true;",
+        "nvidiaPersistenced = false; # laptop",
+    );
+    edit(
+        &project,
+        "flake.nix",
+        "pytest\n",
+        "pytest\n            rich\n",
+    );
+    commit_all(&project, "tune");
+
+    let out = env
+        .cmd(&["update", "--yes", "--commit"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!project.join("nix/nvidia.nix").exists());
+    let host = read(&project, "nix/host.nix");
+    assert!(
+        host.contains("nvidiaPersistenced = false; # laptop"),
+        "the edit followed the rename"
+    );
+    assert!(
+        host.contains("cargo nixcuda nixos --output nix/host.nix"),
+        "upstream's change arrived"
+    );
+    let flake = read(&project, "flake.nix");
+    assert!(
+        flake.contains("import ./nix/host.nix") && flake.contains("pkgs.just"),
+        "{flake}"
+    );
+    assert!(
+        flake.contains("            rich\n"),
+        "the user's flake edit survived"
+    );
+    assert!(
+        project.join("justfile").is_file(),
+        "new file from the new question's default"
+    );
+    let record = read(&project, ".nixcuda.yaml");
+    assert!(
+        record.contains("version: 1.1.0") && record.contains("justfile: true"),
+        "{record}"
+    );
+
+    let out = env.cmd(&["check"]).current_dir(&project).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}

@@ -4,11 +4,13 @@
 # Use it from your system configuration, then `sudo nixos-rebuild switch` and
 # reboot (a new driver needs a new kernel module):
 #
-#   configuration.nix:  imports = [ /path/to/this/project/nix/nvidia.nix ];
+#   configuration.nix:  imports = [ /path/to/this/project/nix/host.nix ];
 #   flake-based system: modules = [ this-project.nixosModules.nvidia ];
 #
 # It is a generic configuration. Read the comments on `open`, `package` and
-# `prime` below and adapt them to your GPU.
+# `prime` below and adapt them to your GPU, or replace this file with one
+# made for this machine: `cargo nixcuda nixos --output nix/host.nix --force`
+# (it detects the GPUs, their PRIME bus IDs and the right driver).
 {
   config,
   lib,
