@@ -3,8 +3,12 @@
 binary, git init and first commit included, and prints the median.
 
     python3 scripts/bench-new.py [RUNS] [-- extra new arguments]
+    python3 scripts/bench-new.py --update [RUNS]
 
-Target: median <= 15 ms on a 2-core machine.
+With --update it times `cargo nixcuda update --yes` of a default project made
+with ml@1.0.0 to the newest version instead (each run on a fresh project).
+
+Targets on a 2-core machine: new median <= 15 ms, update median <= 50 ms.
 """
 import os
 import shutil
@@ -19,6 +23,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def main() -> None:
     args = sys.argv[1:]
+    update = "--update" in args
+    args = [a for a in args if a != "--update"]
     extra = []
     if "--" in args:
         i = args.index("--")
@@ -35,9 +41,14 @@ def main() -> None:
     try:
         for i in range(runs + 3):
             dest = os.path.join(work, f"p{i}")
+            if update:
+                subprocess.run([binary, "nixcuda", "new", dest, "--yes", "-q",
+                                "--scaffold", "ml@1.0.0"], env=env, check=True)
+                command = [binary, "nixcuda", "update", "--yes", "-q", "--path", dest]
+            else:
+                command = [binary, "nixcuda", "new", dest, "--yes", "-q", *extra]
             start = time.perf_counter()
-            subprocess.run([binary, "nixcuda", "new", dest, "--yes", "-q", *extra],
-                           env=env, check=True, stdin=subprocess.DEVNULL)
+            subprocess.run(command, env=env, check=True, stdin=subprocess.DEVNULL)
             elapsed = (time.perf_counter() - start) * 1000
             if i >= 3:  # the first runs warm the page cache
                 times.append(elapsed)
@@ -46,8 +57,11 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
     times.sort()
-    files = "default scaffold" + (f" {' '.join(extra)}" if extra else "")
-    print(f"cargo nixcuda new --yes ({files}), {runs} runs, git init + commit included")
+    if update:
+        print(f"cargo nixcuda update --yes (default project, ml@1.0.0 -> newest), {runs} runs")
+    else:
+        files = "default scaffold" + (f" {' '.join(extra)}" if extra else "")
+        print(f"cargo nixcuda new --yes ({files}), {runs} runs, git init + commit included")
     print(f"  median {statistics.median(times):.2f} ms   min {times[0]:.2f} ms   "
           f"p90 {times[int(len(times) * 0.9) - 1]:.2f} ms   max {times[-1]:.2f} ms")
 
