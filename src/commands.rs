@@ -44,6 +44,11 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
     }
 }
 
+/// Questions are asked only on a terminal (stdin and stderr) without --yes.
+fn terminal_asker(yes: bool, printer: &Printer) -> Option<TerminalAsker> {
+    (!yes && std::io::stdin().is_terminal() && printer.is_interactive()).then(TerminalAsker::new)
+}
+
 fn registry() -> Result<Registry> {
     match std::env::var_os(SCAFFOLDS_DIR_ENV) {
         Some(dir) => Registry::from_dir(std::path::Path::new(&dir)),
@@ -80,9 +85,8 @@ fn generate_project(
         }
     };
     crate::commands_team::apply_config_defaults(&config, registry, &mut opts);
-    let interactive = !args.yes && std::io::stdin().is_terminal() && printer.is_interactive();
-    let mut asker = TerminalAsker::new();
-    let asker: Option<&mut dyn Asker> = if interactive { Some(&mut asker) } else { None };
+    let mut terminal = terminal_asker(args.yes, printer);
+    let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
     let mut prepared = generate::prepare(&opts, registry, asker)?;
     if let Some(set) = &team {
         crate::commands_team::stamp_prepared(set, &mut prepared)?;
@@ -163,9 +167,8 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         defines: args.defines.into_iter().collect(),
         allow_dirty: args.allow_dirty,
     };
-    let interactive = !args.yes && std::io::stdin().is_terminal() && printer.is_interactive();
-    let mut asker = TerminalAsker::new();
-    let asker: Option<&mut dyn Asker> = if interactive { Some(&mut asker) } else { None };
+    let mut terminal = terminal_asker(args.yes, printer);
+    let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
     let mut plan = update::plan(&opts, registry, asker)?;
     if let Some(set) = &team {
         crate::commands_team::stamp_plan(set, &mut plan)?;

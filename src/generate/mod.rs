@@ -5,8 +5,6 @@ pub mod write;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
-
 use crate::error::{Error, Result};
 use crate::names;
 use crate::record::{ProjectRecord, RECORD_FILE};
@@ -14,7 +12,7 @@ use crate::scaffold::Scaffold;
 use crate::scaffold::answers::{self, Asker};
 use crate::scaffold::registry::{DEFAULT_SCAFFOLD, Registry};
 use crate::scaffold::render::{self, RenderedFile};
-use crate::vcs::{self, GitUser, VcsOutcome};
+use crate::vcs::{self, VcsOutcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Vcs {
@@ -112,16 +110,7 @@ pub fn prepare<'a>(
             from_path: opts.name.is_none(),
         });
     }
-    let user = GitUser::from_config();
-    let mut builtins = Map::new();
-    let mut put = |k: &str, v: String| builtins.insert(k.to_string(), Value::String(v));
-    put("project_name", project_name.clone());
-    put("git_user", user.display());
-    put("git_user_name", user.name.clone().unwrap_or_default());
-    put("git_user_email", user.email.clone().unwrap_or_default());
-    put("tool_version", env!("CARGO_PKG_VERSION").to_string());
-    put("scaffold_id", scaffold.manifest.id.clone());
-    put("scaffold_version", scaffold.manifest.version.to_string());
+    let builtins = answers::builtins(scaffold, &project_name);
     let resolution = answers::resolve(&scaffold.manifest, builtins, &opts.defines, asker)?;
     let mut files = render::render(scaffold, &resolution.context)?;
     let record = ProjectRecord::new(

@@ -26,6 +26,21 @@ pub struct Resolution {
     pub warnings: Vec<String>,
 }
 
+/// The values every template sees without declaring them (`BUILTIN_KEYS`).
+pub fn builtins(scaffold: &super::Scaffold, project_name: &str) -> Map<String, Value> {
+    let user = crate::vcs::GitUser::from_config();
+    let mut m = Map::new();
+    let mut put = |k: &str, v: String| m.insert(k.to_string(), Value::String(v));
+    put("project_name", project_name.to_string());
+    put("git_user", user.display());
+    put("git_user_name", user.name.clone().unwrap_or_default());
+    put("git_user_email", user.email.clone().unwrap_or_default());
+    put("tool_version", env!("CARGO_PKG_VERSION").to_string());
+    put("scaffold_id", scaffold.manifest.id.clone());
+    put("scaffold_version", scaffold.manifest.version.to_string());
+    m
+}
+
 /// Parses a command-line answer for `question`, checking it as a prompt would.
 pub fn parse_answer(question: &Question, text: &str) -> std::result::Result<Value, String> {
     let value = match question.kind {

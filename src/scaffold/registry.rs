@@ -206,7 +206,7 @@ fn collect_disk(dir: &Path, root: &Path, out: &mut Vec<TemplateFile>) -> Result<
     Ok(())
 }
 
-fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut paths = std::fs::read_dir(dir)
         .map_err(|e| Error::io("read directory", dir, e))?
         .map(|entry| entry.map(|e| e.path()))

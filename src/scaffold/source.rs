@@ -566,15 +566,7 @@ fn read_limited(path: &Path, budget: &mut Budget) -> Result<Vec<u8>> {
     Ok(contents)
 }
 
-fn read_dir_sorted(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut paths = std::fs::read_dir(dir)
-        .map_err(|e| Error::io("read directory", dir, e))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(|e| Error::io("read directory", dir, e))?;
-    paths.sort();
-    Ok(paths)
-}
+use super::registry::read_dir_sorted;
 
 // ----------------------------------------------------------------- git
 

@@ -19,7 +19,7 @@ use crate::scaffold::Scaffold;
 use crate::scaffold::answers::{self, Asker, Resolution};
 use crate::scaffold::registry::Registry;
 use crate::scaffold::render::{self, RenderedFile};
-use crate::vcs::{self, GitUser};
+use crate::vcs;
 
 #[derive(Debug, Clone)]
 pub struct UpdateOptions {
@@ -108,20 +108,6 @@ pub fn read_record(root: &Path) -> Result<ProjectRecord> {
     })
 }
 
-fn builtins(scaffold: &Scaffold, project_name: &str) -> Map<String, Value> {
-    let user = GitUser::from_config();
-    let mut m = Map::new();
-    let mut put = |k: &str, v: String| m.insert(k.to_string(), Value::String(v));
-    put("project_name", project_name.to_string());
-    put("git_user", user.display());
-    put("git_user_name", user.name.clone().unwrap_or_default());
-    put("git_user_email", user.email.clone().unwrap_or_default());
-    put("tool_version", env!("CARGO_PKG_VERSION").to_string());
-    put("scaffold_id", scaffold.manifest.id.clone());
-    put("scaffold_version", scaffold.manifest.version.to_string());
-    m
-}
-
 fn recorded_answers(record: &ProjectRecord) -> Map<String, Value> {
     record
         .answers
@@ -140,7 +126,7 @@ fn render_with(
 ) -> Result<(Resolution, BTreeMap<PathBuf, Vec<u8>>)> {
     let resolution = answers::resolve_with_recorded(
         &scaffold.manifest,
-        builtins(scaffold, project_name),
+        answers::builtins(scaffold, project_name),
         provided,
         recorded,
         asker,
