@@ -73,7 +73,11 @@ pub fn init_and_commit(dir: &Path, files: &[PathBuf], message: &str) -> Result<V
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(|| "main".to_string());
     let mut opts = RepositoryInitOptions::new();
-    opts.initial_head(&branch).mkdir(false);
+    // No copy of git's template directory (sample hooks): nothing a new
+    // project needs, and a dozen files to write.
+    opts.initial_head(&branch)
+        .mkdir(false)
+        .external_template(false);
     let repo = Repository::init_opts(dir, &opts).map_err(Error::git("create a repository"))?;
     let mut index = repo.index().map_err(Error::git("open the index"))?;
     for file in files {
