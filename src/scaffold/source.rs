@@ -1000,7 +1000,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &str) -> TemplateSpec {
-        TemplateSpec::parse(s, Path::new("/work")).unwrap()
+        TemplateSpec::parse(s, Path::new("/srv")).unwrap()
     }
 
     #[test]
@@ -1045,12 +1045,12 @@ mod tests {
         );
         assert_eq!(
             parse("team").source,
-            TemplateSource::Dir(PathBuf::from("/work/team"))
+            TemplateSource::Dir(PathBuf::from("/srv/team"))
         );
         assert_eq!(
             parse("../t@v1.1.0").source,
             TemplateSource::Git {
-                url: "file:///work/../t".into(),
+                url: "file:///srv/../t".into(),
                 rev: None
             }
         );
