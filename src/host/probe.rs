@@ -66,15 +66,7 @@ impl Host {
 
     /// Names in the directory `abs`, sorted; empty when it does not exist.
     pub fn list(&self, abs: &str) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.path(abs))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        sorted_names(&self.path(abs))
     }
 
     /// A file in the user's home, by its path relative to it.
@@ -87,15 +79,7 @@ impl Host {
         let Some(home) = &self.home else {
             return Vec::new();
         };
-        let mut names: Vec<String> = std::fs::read_dir(home.join(rel))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
-        names
+        sorted_names(&home.join(rel))
     }
 
     pub fn user(&self) -> Option<&str> {
@@ -121,6 +105,19 @@ impl Host {
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
     }
+}
+
+/// Names in `dir`, sorted; empty when it cannot be read.
+fn sorted_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 #[cfg(test)]

@@ -198,3 +198,21 @@ pub fn newest_ml() -> String {
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     listed[0]["newest"].as_str().unwrap().to_string()
 }
+
+/// Commits the whole work tree of `dir` on top of HEAD (a repository is
+/// made if needed).
+pub fn commit_all(dir: &Path, message: &str) -> git2::Oid {
+    let repo = git2::Repository::open(dir).unwrap_or_else(|_| git2::Repository::init(dir).unwrap());
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.update_all(["*"], None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Test Author", "author@example.org").unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap()
+}

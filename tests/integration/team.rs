@@ -57,23 +57,6 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Commits the whole work tree of `dir` (a repository is made if needed).
-fn commit_all(dir: &Path, message: &str) -> Oid {
-    let repo = Repository::open(dir).unwrap_or_else(|_| Repository::init(dir).unwrap());
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.update_all(["*"], None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = Signature::now("Template Author", "author@example.org").unwrap();
-    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap()
-}
-
 fn tag(dir: &Path, name: &str, commit: Oid) {
     let repo = Repository::open(dir).unwrap();
     let obj = repo.find_object(commit, None).unwrap();
@@ -85,13 +68,13 @@ fn tag(dir: &Path, name: &str, commit: Oid) {
 fn tagged_repo(env: &Env, name: &str) -> (PathBuf, Oid, Oid) {
     let dir = env.path(name);
     copy_dir(&fixture("teams/basic"), &dir);
-    let v1 = commit_all(&dir, "v1.0.0");
+    let v1 = crate::support::commit_all(&dir, "v1.0.0");
     tag(&dir, "v1.0.0", v1);
     let readme = dir.join("template/README.md.hbs");
     let text = read(&readme);
     write(&readme, &format!("{text}\nNew in 1.1.0.\n"));
     write(&dir.join("template/CHANGELOG.md"), "1.1.0\n");
-    let v2 = commit_all(&dir, "v1.1.0");
+    let v2 = crate::support::commit_all(&dir, "v1.1.0");
     tag(&dir, "v1.1.0", v2);
     (dir, v1, v2)
 }
@@ -261,7 +244,7 @@ fn a_repository_may_hold_several_scaffolds() {
             &read(&manifest).replace("id: team", &format!("id: {id}")),
         );
     }
-    let c = commit_all(&repo, "two scaffolds");
+    let c = crate::support::commit_all(&repo, "two scaffolds");
     tag(&repo, "v2.0.0", c);
     let u = url(&repo);
     let err = fail(&env, &["new", "p", "--template", &u, "--yes"]);
@@ -740,7 +723,7 @@ fn hostile_manifests_cannot_run_code_or_escape() {
         assert!(err.contains(expected), "{name}: {err}");
         // The same template through git (where git can hold it) fails too.
         if !["dot-git", "dot-git-upper"].contains(&name) {
-            let c = commit_all(&dir, "hostile");
+            let c = crate::support::commit_all(&dir, "hostile");
             tag(&dir, "v1.0.0", c);
             let arena = Arena::new(&env, &format!("{name}-git"));
             let (success, _) = run_hostile(&env, &arena, &url(&dir), &extra);
@@ -811,7 +794,7 @@ fn hostile_symlinks_are_refused() {
     let dir = env.path("tpl-git-link");
     copy_dir(&fixture("teams/basic"), &dir);
     symlink("/etc/passwd", dir.join("template/passwd")).unwrap();
-    let c = commit_all(&dir, "link");
+    let c = crate::support::commit_all(&dir, "link");
     tag(&dir, "v1.0.0", c);
     let git = Repository::open(&dir).unwrap();
     let tree = git.find_commit(c).unwrap().tree().unwrap();
@@ -855,7 +838,7 @@ fn size_limits_name_the_file() {
     assert!(!success);
     assert!(err.contains("big.bin") && err.contains("1 MiB"), "{err}");
     // The same through git.
-    let c = commit_all(&dir, "big");
+    let c = crate::support::commit_all(&dir, "big");
     tag(&dir, "v1.0.0", c);
     let arena = Arena::new(&env, "big-git");
     let (success, err) = run_hostile(&env, &arena, &url(&dir), &[]);
@@ -920,7 +903,7 @@ fn init_with_a_hostile_template_keeps_git_intact() {
     });
     let project = env.path("existing");
     write(&project.join("keep.txt"), "mine\n");
-    commit_all(&project, "mine");
+    crate::support::commit_all(&project, "mine");
     let before = snapshot(&project);
     let err = fail(
         &env,

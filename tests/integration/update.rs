@@ -26,21 +26,6 @@ fn update(env: &Env, project: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn commit_all(project: &Path, message: &str) {
-    let repo = Repository::open(project).unwrap();
-    let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.update_all(["*"], None).unwrap();
-    index.write().unwrap();
-    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-    let sig = git2::Signature::now("T", "t@e.x").unwrap();
-    let parent = repo.head().unwrap().peel_to_commit().unwrap();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &[&parent])
-        .unwrap();
-}
-
 fn edit(project: &Path, file: &str, from: &str, to: &str) {
     let path = project.join(file);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -94,7 +79,7 @@ fn user_edits_survive_and_upstream_changes_arrive() {
     let project = new_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 2\n", "line 2 with my note\n");
     edit(&project, "old-name.txt", "first\n", "first, edited by me\n");
-    commit_all(&project, "my edits");
+    crate::support::commit_all(&project, "my edits");
     let out = update(&env, &project, &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let notes = read(&project, "notes.md");
@@ -125,7 +110,7 @@ fn overlapping_edits_get_conflict_markers_and_exit_1() {
     let env = Env::new();
     let project = new_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 8\n", "line 8 mine\n");
-    commit_all(&project, "mine");
+    crate::support::commit_all(&project, "mine");
     let out = update(&env, &project, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr_of(&out);
@@ -152,7 +137,7 @@ fn a_file_the_user_deleted_stays_deleted_and_changed_removed_files_are_kept() {
     let project = new_project(&env, "p", &[]);
     std::fs::remove_file(project.join("config.txt")).unwrap();
     edit(&project, "also-removed.txt", "gone", "still mine, gone");
-    commit_all(&project, "delete config");
+    crate::support::commit_all(&project, "delete config");
     let out = update(&env, &project, &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(!project.join("config.txt").exists(), "not resurrected");
@@ -170,7 +155,7 @@ fn an_answer_changes_through_define() {
     let env = Env::new();
     let project = new_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 3\n", "line 3 mine\n");
-    commit_all(&project, "mine");
+    crate::support::commit_all(&project, "mine");
     let out = update(&env, &project, &["-d", "flavor=b", "-d", "color=red"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(read(&project, "flavor.txt"), "flavor: b\n");
@@ -230,7 +215,7 @@ fn a_failure_in_the_middle_of_writing_leaves_the_tree_as_it_was() {
     let env = Env::new();
     let project = new_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 2\n", "line 2 mine\n");
-    commit_all(&project, "mine");
+    crate::support::commit_all(&project, "mine");
     let before = tree(&project);
     for after in ["0", "2", "4"] {
         let mut cmd = env.cmd_with_scaffolds(SET, &["update", "--yes"]);
@@ -330,7 +315,7 @@ fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
         "pytest\n",
         "pytest\n            rich\n",
     );
-    commit_all(&project, "tune");
+    crate::support::commit_all(&project, "tune");
 
     let out = env
         .cmd(&["update", "--yes", "--commit"])
