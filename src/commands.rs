@@ -49,6 +49,18 @@ fn terminal_asker(yes: bool, printer: &Printer) -> Option<TerminalAsker> {
     (!yes && std::io::stdin().is_terminal() && printer.is_interactive()).then(TerminalAsker::new)
 }
 
+/// The team template's scaffolds when there is one, else the embedded set;
+/// `embedded` holds the latter while it is borrowed.
+fn chosen_registry<'a>(
+    team: &'a Option<crate::scaffold::source::TemplateSet>,
+    embedded: &'a mut Option<Registry>,
+) -> Result<&'a Registry> {
+    match team {
+        Some(set) => Ok(&set.registry),
+        None => Ok(embedded.insert(registry()?)),
+    }
+}
+
 fn registry() -> Result<Registry> {
     match std::env::var_os(SCAFFOLDS_DIR_ENV) {
         Some(dir) => Registry::from_dir(std::path::Path::new(&dir)),
@@ -76,14 +88,8 @@ fn generate_project(
     // Team templates and the user's config (commands_team).
     let (config, team) =
         crate::commands_team::setup_generate(args.template.as_deref(), args.offline, &mut opts)?;
-    let embedded;
-    let registry = match &team {
-        Some(set) => &set.registry,
-        None => {
-            embedded = registry()?;
-            &embedded
-        }
-    };
+    let mut embedded = None;
+    let registry = chosen_registry(&team, &mut embedded)?;
     crate::commands_team::apply_config_defaults(&config, registry, &mut opts);
     let mut terminal = terminal_asker(args.yes, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
@@ -153,14 +159,8 @@ fn generate_project(
 fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     use crate::update::{self, FileAction, Recorded, UpdateOptions};
     let team = crate::commands_team::project_set(&args.path, args.offline)?;
-    let embedded;
-    let registry = match &team {
-        Some(set) => &set.registry,
-        None => {
-            embedded = registry()?;
-            &embedded
-        }
-    };
+    let mut embedded = None;
+    let registry = chosen_registry(&team, &mut embedded)?;
     let opts = UpdateOptions {
         start: args.path,
         to: args.to,
@@ -228,14 +228,8 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
 
 fn check(args: &crate::cli::CheckArgs, printer: &Printer) -> Result<()> {
     let team = crate::commands_team::project_set(&args.path, args.offline)?;
-    let embedded;
-    let registry = match &team {
-        Some(set) => &set.registry,
-        None => {
-            embedded = registry()?;
-            &embedded
-        }
-    };
+    let mut embedded = None;
+    let registry = chosen_registry(&team, &mut embedded)?;
     let report = crate::update::check(&args.path, registry)?;
     if args.json {
         println!(

@@ -103,16 +103,23 @@ impl Writer {
         }
     }
 
-    /// Creates `path` (which must not exist) with `contents`.
-    fn write_new(&mut self, path: &Path, contents: &[u8], undo: &mut Undo) -> Result<()> {
+    /// Before each change to the filesystem: stop on Ctrl-C, and fail where
+    /// a test asked for it.
+    fn before_step(&self, action: &'static str, path: &Path) -> Result<()> {
         self.interrupt.check()?;
         if self.fail_after == Some(self.written) {
             return Err(Error::io(
-                "write",
+                action,
                 path,
                 std::io::Error::other("failure injected by CARGO_NIXCUDA_FAIL_AFTER_WRITES"),
             ));
         }
+        Ok(())
+    }
+
+    /// Creates `path` (which must not exist) with `contents`.
+    fn write_new(&mut self, path: &Path, contents: &[u8], undo: &mut Undo) -> Result<()> {
+        self.before_step("write", path)?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -369,14 +376,7 @@ pub fn apply_changes(root: &Path, changes: &[Change]) -> Result<()> {
     let mut restore: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
     let result = (|| -> Result<()> {
         for (i, change) in changes.iter().enumerate() {
-            writer.interrupt.check()?;
-            if writer.fail_after == Some(writer.written) {
-                return Err(Error::io(
-                    "update",
-                    change.path(),
-                    std::io::Error::other("failure injected by CARGO_NIXCUDA_FAIL_AFTER_WRITES"),
-                ));
-            }
+            writer.before_step("update", change.path())?;
             let target = root.join(change.path());
             let saved = if target.exists() {
                 let keep = backup.join(format!("old-{i}"));
