@@ -251,3 +251,41 @@ mod tests {
         assert!(registry.resolve("ml@not a version").is_err());
     }
 }
+
+#[cfg(test)]
+mod stored_versions {
+    use super::*;
+
+    fn listing(dir: &Dir<'static>, out: &mut String) {
+        for file in dir.files() {
+            let id = git2::Oid::hash_object(git2::ObjectType::Blob, file.contents())
+                .expect("hashing needs no repository");
+            out.push_str(&format!("{id}  {}\n", slash_path(file.path())));
+        }
+        for sub in dir.dirs() {
+            listing(sub, out);
+        }
+    }
+
+    /// Every embedded version as the binary holds it, file by file: what
+    /// the build materialises from stored differences must stay what the
+    /// version held when it was released.
+    #[test]
+    fn every_embedded_version_holds_the_files_it_was_released_with() {
+        let mut versions = 0;
+        for id_dir in EMBEDDED.dirs().filter(|d| !is_private(d.path())) {
+            for version_dir in id_dir.dirs() {
+                let mut out = String::new();
+                listing(version_dir, &mut out);
+                // include_dir keeps the order the directory was read in.
+                let mut lines: Vec<&str> = out.lines().collect();
+                lines.sort_by_key(|line| line.split_once("  ").map(|(_, path)| path));
+                let out = lines.join("\n") + "\n";
+                let name = slash_path(version_dir.path()).replace('/', "@");
+                insta::assert_snapshot!(name, out);
+                versions += 1;
+            }
+        }
+        assert!(versions >= 2, "the embedded scaffolds are missing");
+    }
+}
