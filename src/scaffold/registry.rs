@@ -10,7 +10,7 @@ use include_dir::{Dir, include_dir};
 use super::{Manifest, Scaffold, TemplateFile};
 use crate::error::{Error, Result};
 
-static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/scaffolds");
+static EMBEDDED: Dir<'static> = include_dir!("$OUT_DIR/scaffolds");
 
 /// The scaffold `new` uses when `--scaffold` is not given.
 pub const DEFAULT_SCAFFOLD: &str = "ml";
