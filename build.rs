@@ -73,7 +73,7 @@ fn materialise_scaffold(dir: &Path, out: &Path) -> Result<(), String> {
         }
     }
     // Newest first: each difference applies to the version just above it.
-    stored.sort_by(|a, b| b.0.cmp(&a.0));
+    stored.sort_by_key(|s| std::cmp::Reverse(s.0));
     let mut above = newest;
     for (version, path) in stored {
         if version >= above {

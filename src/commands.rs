@@ -95,11 +95,12 @@ fn generate_project(
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
     let mut prepared = generate::prepare(&opts, registry, asker)?;
     if let Some(set) = &team {
-        crate::commands_team::stamp_prepared(set, &mut prepared)?;
+        crate::commands_team::stamp_prepared(set, &mut prepared);
     }
     for file in &prepared.files {
         printer.detail("Rendered", &file.path.display().to_string());
     }
+    printer.detail("Rendered", crate::record::RECORD_FILE);
     let spinner = printer.spinner("writing files and the first commit");
     let outcome = generate::write(prepared, &opts);
     spinner.finish_and_clear();
@@ -157,8 +158,8 @@ fn generate_project(
 }
 
 fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
-    use crate::update::{self, FileAction, Recorded, UpdateOptions};
-    let team = crate::commands_team::project_set(&args.path, args.offline)?;
+    use crate::update::{self, Base, FileAction, Recorded, UpdateOptions};
+    let (team, base_note) = crate::commands_team::project_set(&args.path, args.offline)?;
     let mut embedded = None;
     let registry = chosen_registry(&team, &mut embedded)?;
     let opts = UpdateOptions {
@@ -166,6 +167,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         to: args.to,
         defines: args.defines.into_iter().collect(),
         allow_dirty: args.allow_dirty,
+        base_note,
     };
     let mut terminal = terminal_asker(args.yes, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
@@ -175,6 +177,19 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     }
     for warning in &plan.warnings {
         printer.warn(warning);
+    }
+    match &plan.base {
+        Base::Pristine { tree } => printer.status(
+            "Base",
+            &format!(
+                "the pristine tree of {} ({}) from this repository",
+                plan.from,
+                &tree[..10.min(tree.len())]
+            ),
+        ),
+        Base::Rerendered { reason } => {
+            printer.status("Base", &format!("{} rendered again ({reason})", plan.from))
+        }
     }
     if plan.is_noop() && plan.from == plan.to {
         printer.status(
@@ -227,7 +242,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
 }
 
 fn check(args: &crate::cli::CheckArgs, printer: &Printer) -> Result<()> {
-    let team = crate::commands_team::project_set(&args.path, args.offline)?;
+    let (team, _) = crate::commands_team::project_set(&args.path, args.offline)?;
     let mut embedded = None;
     let registry = chosen_registry(&team, &mut embedded)?;
     let report = crate::update::check(&args.path, registry)?;

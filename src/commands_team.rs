@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, Prepared};
 use crate::printer::Printer;
-use crate::record::{ProjectRecord, RECORD_FILE};
+use crate::record::RECORD_FILE;
 use crate::scaffold::Scaffold;
 use crate::scaffold::registry::{DEFAULT_SCAFFOLD, Registry};
 use crate::scaffold::render::RenderedFile;
@@ -81,28 +81,19 @@ pub fn apply_config_defaults(
 }
 
 /// Records the template's source and commit in the prepared `.nixcuda.yaml`.
-pub fn stamp_prepared(set: &TemplateSet, prepared: &mut Prepared) -> Result<()> {
-    let provenance = set.provenance_of(prepared.scaffold).cloned();
-    for file in &mut prepared.files {
-        if file.path != Path::new(RECORD_FILE) {
-            continue;
-        }
-        let text = String::from_utf8_lossy(&file.contents).into_owned();
-        let mut record = ProjectRecord::from_yaml(&text).map_err(|e| Error::BadRecord {
-            path: PathBuf::from(RECORD_FILE),
-            message: e.to_string(),
-        })?;
-        record.scaffold.source = set.source.record_string();
-        record.scaffold.commit = provenance.as_ref().map(|p| p.commit.clone());
-        file.contents = record.to_yaml().into_bytes();
-    }
-    Ok(())
+pub fn stamp_prepared(set: &TemplateSet, prepared: &mut Prepared) {
+    prepared.record.scaffold.source = set.source.record_string();
+    prepared.record.scaffold.commit = set
+        .provenance_of(prepared.scaffold)
+        .map(|p| p.commit.clone());
 }
 
 /// For `update` and `check`: the scaffolds of the team template a project
 /// was made from (None for embedded scaffolds), with the recorded commit
-/// pinned as the recorded version.
-pub fn project_set(start: &Path, offline: bool) -> Result<Option<TemplateSet>> {
+/// pinned as the recorded version. When that commit cannot be read (a
+/// deleted tag, a moved directory) the set is returned without it and the
+/// reason too: `update` may not need it (the pristine tree is its base).
+pub fn project_set(start: &Path, offline: bool) -> Result<(Option<TemplateSet>, Option<String>)> {
     let root = crate::update::find_project(start)?;
     let record = crate::update::read_record(&root)?;
     let source =
@@ -114,18 +105,23 @@ pub fn project_set(start: &Path, offline: bool) -> Result<Option<TemplateSet>> {
             ),
         })?;
     if source == TemplateSource::Embedded {
-        return Ok(None);
+        return Ok((None, None));
     }
     let mut set = TemplateSet::load_with(&source, offline, true)?;
-    if let Some(commit) = &record.scaffold.commit {
-        set.pin(
+    let mut problem = None;
+    if let Some(commit) = &record.scaffold.commit
+        && let Err(e) = set.pin(
             &record.scaffold.id,
             &record.scaffold.version,
             commit,
             offline,
-        )?;
+        )
+    {
+        problem = Some(format!(
+            "the recorded template commit {commit} cannot be read ({e})"
+        ));
     }
-    Ok(Some(set))
+    Ok((Some(set), problem))
 }
 
 /// Makes the plan's new record name the template source and the target's

@@ -99,6 +99,14 @@ pub enum Error {
     #[error("the project is on {current}; {target} is older")]
     Downgrade { current: String, target: String },
 
+    #[error("no merge base for {scaffold}: {reason}")]
+    NoMergeBase {
+        scaffold: String,
+        reason: String,
+        /// The recorded source is a team template (not embedded).
+        team_template: bool,
+    },
+
     #[error("the work tree has uncommitted changes in {} file(s)", paths.len())]
     DirtyTree { paths: Vec<PathBuf> },
 
@@ -252,6 +260,12 @@ impl Error {
             Error::BadRecord { .. } => {
                 "restore `.nixcuda.yaml` from version control (`git checkout -- .nixcuda.yaml`)".into()
             }
+            Error::NoMergeBase { scaffold, team_template: true, .. } => format!(
+                "make {scaffold} available again: restore its tag in the template repository (`git tag v<VERSION> <COMMIT>`), or set `source:` in `.nixcuda.yaml` to a checkout of that version (`dir:/path/to/checkout`), run the update, then set it back"
+            ),
+            Error::NoMergeBase { scaffold, .. } => format!(
+                "install a cargo-nixcuda that embeds {scaffold}, or fetch the pristine renders from the repository this project was made in: `git fetch <REMOTE> 'refs/nixcuda/*:refs/nixcuda/*'`"
+            ),
             Error::Downgrade { .. } => "pass `--to` a version at or above the current one (see `cargo nixcuda check`)".into(),
             Error::DirtyTree { paths } => {
                 let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();

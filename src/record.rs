@@ -10,6 +10,11 @@ pub const RECORD_FILE: &str = ".nixcuda.yaml";
 pub struct ProjectRecord {
     pub tool_version: String,
     pub scaffold: ScaffoldRef,
+    /// The git tree id of the scaffold's own output for this version and
+    /// these answers, before any edit: `update`'s merge base when the
+    /// repository still has it (`vcs::PRISTINE_REF` keeps it reachable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pristine: Option<String>,
     pub project_name: String,
     pub answers: serde_yaml::Mapping,
 }
@@ -48,6 +53,7 @@ impl ProjectRecord {
                 source: "embedded".to_string(),
                 commit: None,
             },
+            pristine: None,
             project_name: project_name.to_string(),
             answers,
         }

@@ -1,5 +1,5 @@
-//! The only module that uses git2: repository discovery, init, staging and
-//! the first commit, and the user's identity.
+//! Git through git2: repository discovery, init, staging and the first
+//! commit, the user's identity, and the pristine renders `update` merges from.
 
 use std::path::{Path, PathBuf};
 
@@ -202,4 +202,121 @@ pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
         )
         .map_err(Error::git("commit"))?;
     Ok(id.to_string())
+}
+
+/// Where the pristine renders live: a chain of commits, one per `new`,
+/// `init` or `update`, whose trees are exactly what the scaffold rendered
+/// (the project record excluded). The record names the tree, not the
+/// commit: tree ids survive `git commit --amend --reset-author` and
+/// rebases; the ref keeps the objects from `git gc`.
+pub const PRISTINE_REF: &str = "refs/nixcuda/pristine";
+
+/// Rendered files by project-relative path.
+pub type Files = std::collections::BTreeMap<PathBuf, Vec<u8>>;
+
+/// The git tree id of `files`, computed in memory (nothing is written).
+pub fn tree_id(files: &Files) -> Result<String> {
+    let odb = git2::Odb::new().map_err(Error::git("open an object database"))?;
+    odb.add_new_mempack_backend(1)
+        .map_err(Error::git("open an object database"))?;
+    let repo = Repository::from_odb(odb).map_err(Error::git("open an object database"))?;
+    write_tree(&repo, files).map(|id| id.to_string())
+}
+
+fn write_tree(repo: &Repository, files: &Files) -> Result<git2::Oid> {
+    // Children first: a directory's tree needs the ids of what it holds.
+    let mut dirs: std::collections::BTreeMap<String, Files> = Default::default();
+    let mut builder = repo.treebuilder(None).map_err(Error::git("build a tree"))?;
+    for (path, contents) in files {
+        let mut parts = path.components();
+        let first = parts
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rest = parts.as_path();
+        if rest.as_os_str().is_empty() {
+            let blob = repo.blob(contents).map_err(Error::git("write a blob"))?;
+            builder
+                .insert(&first, blob, 0o100644)
+                .map_err(Error::git("build a tree"))?;
+        } else {
+            dirs.entry(first)
+                .or_default()
+                .insert(rest.to_path_buf(), contents.clone());
+        }
+    }
+    for (name, children) in &dirs {
+        let sub = write_tree(repo, children)?;
+        builder
+            .insert(name, sub, 0o040000)
+            .map_err(Error::git("build a tree"))?;
+    }
+    builder.write().map_err(Error::git("write a tree"))
+}
+
+/// Stores `files` as the newest pristine render in the repository that
+/// holds `dir`; returns the tree id (equal to `tree_id(files)`).
+pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String> {
+    let repo = Repository::discover(dir).map_err(Error::git("open the repository"))?;
+    let tree_id = write_tree(&repo, files)?;
+    let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
+    let signature =
+        Signature::now(FALLBACK_NAME, FALLBACK_EMAIL).map_err(Error::git("make a signature"))?;
+    let parent = repo
+        .find_reference(PRISTINE_REF)
+        .ok()
+        .and_then(|r| r.peel_to_commit().ok());
+    if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
+        return Ok(tree_id.to_string());
+    }
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    repo.commit(
+        Some(PRISTINE_REF),
+        &signature,
+        &signature,
+        message,
+        &tree,
+        &parents,
+    )
+    .map_err(Error::git("record the pristine render"))?;
+    Ok(tree_id.to_string())
+}
+
+/// The files of the pristine tree `id`, when the repository that holds
+/// `dir` has it (a fresh clone, a shallow one or `--vcs none` does not).
+pub fn pristine_files(dir: &Path, id: &str) -> Result<Option<Files>> {
+    let Ok(repo) = Repository::discover(dir) else {
+        return Ok(None);
+    };
+    let Ok(oid) = git2::Oid::from_str(id) else {
+        return Ok(None);
+    };
+    let Ok(tree) = repo.find_tree(oid) else {
+        return Ok(None);
+    };
+    let mut files = Files::new();
+    // A partial clone can hold the tree without its blobs: then the base
+    // is not here either.
+    let mut missing_blob = false;
+    let walked = tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+        if entry.kind() != Some(git2::ObjectType::Blob) {
+            return git2::TreeWalkResult::Ok;
+        }
+        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+        match repo.find_blob(entry.id()) {
+            Ok(blob) => {
+                files.insert(Path::new(parent).join(name), blob.content().to_vec());
+                git2::TreeWalkResult::Ok
+            }
+            Err(_) => {
+                missing_blob = true;
+                git2::TreeWalkResult::Abort
+            }
+        }
+    });
+    if missing_blob {
+        return Ok(None);
+    }
+    walked.map_err(Error::git("read the pristine tree"))?;
+    Ok(Some(files))
 }

@@ -55,7 +55,9 @@ pub struct Prepared<'a> {
     pub scaffold: &'a Scaffold,
     pub project_name: String,
     pub dest: PathBuf,
+    /// What the scaffold rendered; `.nixcuda.yaml` is written from `record`.
     pub files: Vec<RenderedFile>,
+    pub record: ProjectRecord,
     pub warnings: Vec<String>,
 }
 
@@ -120,16 +122,13 @@ pub fn prepare<'a>(
         &resolution.answers,
     );
     files.retain(|f| f.path != Path::new(RECORD_FILE));
-    files.push(RenderedFile {
-        path: PathBuf::from(RECORD_FILE),
-        contents: record.to_yaml().into_bytes(),
-    });
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Prepared {
         scaffold,
         project_name,
         dest,
         files,
+        record,
         warnings: resolution.warnings,
     })
 }
@@ -146,8 +145,17 @@ fn check_tool_version(scaffold: &Scaffold) -> Result<()> {
     }
 }
 
+/// The rendered files by path, as the pristine tree holds them.
+pub fn pristine_of(files: &[RenderedFile]) -> vcs::Files {
+    files
+        .iter()
+        .filter(|f| f.path != Path::new(RECORD_FILE))
+        .map(|f| (f.path.clone(), f.contents.clone()))
+        .collect()
+}
+
 /// Writes a prepared project and records it in git.
-pub fn write(prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
+pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
     let message = format!(
         "Initial commit from cargo-nixcuda {}",
         prepared.scaffold.label()
@@ -156,12 +164,32 @@ pub fn write(prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
         Vcs::Git => vcs::enclosing_work_tree(&prepared.dest),
         Vcs::None => None,
     };
+    // The repository, the project's own or the enclosing one, keeps the
+    // pristine render for `update`.
+    let pristine = (opts.vcs == Vcs::Git).then(|| pristine_of(&prepared.files));
+    if let Some(files) = &pristine {
+        prepared.record.pristine = Some(vcs::tree_id(files)?);
+    }
+    let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
+    let store_pristine = |dir: &Path| match &pristine {
+        Some(files) => vcs::store_pristine(dir, files, &pristine_message).map(|_| ()),
+        None => Ok(()),
+    };
+    prepared.files.push(RenderedFile {
+        path: PathBuf::from(RECORD_FILE),
+        contents: prepared.record.to_yaml().into_bytes(),
+    });
+    prepared.files.sort_by(|a, b| a.path.cmp(&b.path));
     let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
     let (vcs, written, skipped) = match opts.mode {
         Mode::New => {
             let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
                 match (opts.vcs, &enclosing) {
-                    (Vcs::Git, None) => vcs::init_and_commit(staging, &paths, &message),
+                    (Vcs::Git, None) => {
+                        let outcome = vcs::init_and_commit(staging, &paths, &message)?;
+                        store_pristine(staging)?;
+                        Ok(outcome)
+                    }
                     _ => Ok(VcsOutcome::None),
                 }
             })?;
@@ -169,9 +197,11 @@ pub fn write(prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
                 // Staged after the move: a flake only sees tracked files.
                 Some(workdir) => {
                     let abs: Vec<PathBuf> = paths.iter().map(|p| prepared.dest.join(p)).collect();
-                    vcs::stage_in(&workdir, &abs).inspect_err(|_| {
-                        let _ = std::fs::remove_dir_all(&prepared.dest);
-                    })?
+                    vcs::stage_in(&workdir, &abs)
+                        .and_then(|outcome| store_pristine(&workdir).map(|()| outcome))
+                        .inspect_err(|_| {
+                            let _ = std::fs::remove_dir_all(&prepared.dest);
+                        })?
                 }
                 None => vcs,
             };
@@ -188,10 +218,16 @@ pub fn write(prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
             let dest = prepared.dest.clone();
             let vcs = write::write_into(&dest, &prepared.files, &plan, |written| {
                 match (opts.vcs, &enclosing) {
-                    (Vcs::Git, None) => vcs::init_and_commit(&dest, written, &message),
+                    (Vcs::Git, None) => {
+                        let outcome = vcs::init_and_commit(&dest, written, &message)?;
+                        store_pristine(&dest)?;
+                        Ok(outcome)
+                    }
                     (Vcs::Git, Some(workdir)) => {
                         let abs: Vec<PathBuf> = written.iter().map(|p| dest.join(p)).collect();
-                        vcs::stage_in(workdir, &abs)
+                        let outcome = vcs::stage_in(workdir, &abs)?;
+                        store_pristine(workdir)?;
+                        Ok(outcome)
                     }
                     (Vcs::None, _) => Ok(VcsOutcome::None),
                 }

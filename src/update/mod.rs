@@ -1,6 +1,8 @@
 //! `update` and `check`: carry a generated project to a newer scaffold
-//! version without losing a user edit. base = the recorded version rendered
-//! with the recorded answers, theirs = the target version rendered with the
+//! version without losing a user edit. base = what the scaffold rendered
+//! for the project (the pristine tree the record names, from the project's
+//! own repository; else the recorded version rendered again with the
+//! recorded answers), theirs = the target version rendered with the
 //! (migrated, possibly changed) answers, ours = the working tree; each file
 //! is merged three-way. Everything is computed in memory first; writing is
 //! all-or-nothing (`generate::write::apply_changes`).
@@ -28,6 +30,20 @@ pub struct UpdateOptions {
     pub to: Option<String>,
     pub defines: BTreeMap<String, String>,
     pub allow_dirty: bool,
+    /// Why the recorded version may not be renderable (a team template's
+    /// recorded commit that could not be read), for the error when the
+    /// pristine tree is missing too.
+    pub base_note: Option<String>,
+}
+
+/// Where the merge base came from; `update` says which.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// The pristine tree recorded in `.nixcuda.yaml`, from the repository.
+    Pristine { tree: String },
+    /// The recorded version rendered again, and why the pristine tree was
+    /// not used.
+    Rerendered { reason: String },
 }
 
 /// What happens to one file.
@@ -59,6 +75,10 @@ pub struct UpdatePlan {
     pub actions: Vec<(PathBuf, FileAction)>,
     pub changes: Vec<Change>,
     pub record: ProjectRecord,
+    pub base: Base,
+    /// The target's render, stored as the next pristine tree when the
+    /// project is in a git repository.
+    pub pristine: Option<vcs::Files>,
     pub warnings: Vec<String>,
 }
 
@@ -197,17 +217,20 @@ pub fn plan(
 ) -> Result<UpdatePlan> {
     let root = find_project(&opts.start)?;
     let record = read_record(&root)?;
-    let base_scaffold = registry.resolve(&format!(
-        "{}@{}",
-        record.scaffold.id, record.scaffold.version
-    ))?;
+    let id = &record.scaffold.id;
+    let from = format!("{id}@{}", record.scaffold.version);
+    let from_version =
+        semver::Version::parse(&record.scaffold.version).map_err(|e| Error::BadRecord {
+            path: root.join(RECORD_FILE),
+            message: format!("scaffold version: {e}"),
+        })?;
     let target = match &opts.to {
-        Some(v) => registry.resolve(&format!("{}@{v}", record.scaffold.id))?,
-        None => registry.resolve(&record.scaffold.id)?,
+        Some(v) => registry.resolve(&format!("{id}@{v}"))?,
+        None => registry.resolve(id)?,
     };
-    if target.manifest.version < base_scaffold.manifest.version {
+    if target.manifest.version < from_version {
         return Err(Error::Downgrade {
-            current: base_scaffold.label(),
+            current: from,
             target: target.label(),
         });
     }
@@ -219,15 +242,9 @@ pub fn plan(
     }
 
     let recorded = recorded_answers(&record);
-    let (_, base) = render_with(
-        base_scaffold,
-        &record.project_name,
-        &BTreeMap::new(),
-        &recorded,
-        None,
-    )?;
+    let (base, base_source) = merge_base(&root, &record, &from, registry, &recorded, opts)?;
     let mut migrated = recorded.clone();
-    let renames = migrate(target, &base_scaffold.manifest.version, &mut migrated);
+    let renames = migrate(target, &from_version, &mut migrated);
     let (resolution, theirs) = render_with(
         target,
         &record.project_name,
@@ -354,12 +371,16 @@ pub fn plan(
         }
     }
 
-    let new_record = ProjectRecord::new(
+    let mut new_record = ProjectRecord::new(
         &target.manifest.id,
         &target.manifest.version.to_string(),
         &record.project_name,
         &resolution.answers,
     );
+    let pristine = vcs::enclosing_work_tree(&root).map(|_| theirs.clone());
+    if let Some(files) = &pristine {
+        new_record.pristine = Some(vcs::tree_id(files)?);
+    }
     let record_text = new_record.to_yaml().into_bytes();
     if read_optional(&root.join(RECORD_FILE))?.as_deref() != Some(record_text.as_slice()) {
         changes.push(Change::Write {
@@ -370,13 +391,50 @@ pub fn plan(
     actions.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(UpdatePlan {
         root,
-        from: base_scaffold.label(),
+        from,
         to: target.label(),
         actions,
         changes,
         record: new_record,
+        base: base_source,
+        pristine,
         warnings: resolution.warnings,
     })
+}
+
+/// The base of the three-way merge: the pristine tree when the repository
+/// has it, else the recorded version rendered again.
+fn merge_base(
+    root: &Path,
+    record: &ProjectRecord,
+    from: &str,
+    registry: &Registry,
+    recorded: &Map<String, Value>,
+    opts: &UpdateOptions,
+) -> Result<(vcs::Files, Base)> {
+    let reason = match &record.pristine {
+        Some(tree) => match vcs::pristine_files(root, tree)? {
+            Some(files) => return Ok((files, Base::Pristine { tree: tree.clone() })),
+            None => format!("the pristine tree {tree} is not in this repository"),
+        },
+        None => format!("`{RECORD_FILE}` names no pristine tree"),
+    };
+    let scaffold = registry.resolve(from).map_err(|e| Error::NoMergeBase {
+        scaffold: from.to_string(),
+        reason: match &opts.base_note {
+            Some(note) => format!("{reason}, and {note}"),
+            None => format!("{reason}, and {from} cannot be rendered again ({e})"),
+        },
+        team_template: record.scaffold.source != "embedded",
+    })?;
+    let (_, files) = render_with(
+        scaffold,
+        &record.project_name,
+        &BTreeMap::new(),
+        recorded,
+        None,
+    )?;
+    Ok((files, Base::Rerendered { reason }))
 }
 
 /// A unified diff of what `apply` would change (for `--dry-run`).
@@ -409,6 +467,14 @@ pub enum Recorded {
 
 /// Writes the plan (all or nothing), then stages or commits it.
 pub fn apply(plan: &UpdatePlan, commit: bool) -> Result<Recorded> {
+    // The pristine objects first: the record written next names them.
+    if let Some(files) = &plan.pristine {
+        vcs::store_pristine(
+            &plan.root,
+            files,
+            &format!("Pristine render of {}", plan.to),
+        )?;
+    }
     apply_changes(&plan.root, &plan.changes)?;
     let Some(workdir) = vcs::enclosing_work_tree(&plan.root) else {
         return Ok(Recorded::NotInGit);

@@ -5,6 +5,7 @@ mod escaping;
 mod example;
 mod generate;
 mod host;
+mod merge_base;
 mod ml;
 mod stored_versions;
 mod support;

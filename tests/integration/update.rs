@@ -1,6 +1,7 @@
 //! `update` and `check` on real git repositories, with a two-version test
 //! scaffold (tests/fixtures/scaffold-sets/updates).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use git2::Repository;
@@ -33,6 +34,43 @@ fn edit(project: &Path, file: &str, from: &str, to: &str) {
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
+/// Takes the `pristine:` line out of the tree's `.nixcuda.yaml`, returning
+/// its value.
+fn pristine_of_record(files: &mut BTreeMap<String, Vec<u8>>) -> Option<String> {
+    let text = String::from_utf8(files.get(".nixcuda.yaml")?.clone()).unwrap();
+    let mut value = None;
+    let kept: String = text
+        .split_inclusive('\n')
+        .filter(|line| match line.strip_prefix("pristine: ") {
+            Some(v) => {
+                value = Some(v.trim().to_string());
+                false
+            }
+            None => true,
+        })
+        .collect();
+    files.insert(".nixcuda.yaml".into(), kept.into_bytes());
+    value
+}
+
+/// The files of tree `id` in the repository at `dir`.
+pub fn pristine_tree(dir: &Path, id: &str) -> BTreeMap<String, Vec<u8>> {
+    let repo = Repository::open(dir).unwrap();
+    let tree = repo.find_tree(git2::Oid::from_str(id).unwrap()).unwrap();
+    let mut files = BTreeMap::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |parent, entry| {
+        if let Ok(blob) = entry.to_object(&repo).and_then(|o| o.peel_to_blob()) {
+            files.insert(
+                format!("{parent}{}", entry.name().unwrap()),
+                blob.content().to_vec(),
+            );
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .unwrap();
+    files
+}
+
 fn read(project: &Path, file: &str) -> String {
     std::fs::read_to_string(project.join(file)).unwrap()
 }
@@ -61,7 +99,18 @@ fn untouched_project_updates_to_exactly_a_fresh_generation() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    crate::support::assert_same_tree(&tree(&project), &tree(&env.path("fresh")), "tree");
+    let (mut updated, mut fresh) = (tree(&project), tree(&env.path("fresh")));
+    let record = pristine_of_record(&mut updated);
+    assert_eq!(
+        pristine_of_record(&mut fresh),
+        None,
+        "--vcs none records none"
+    );
+    crate::support::assert_same_tree(&updated, &fresh, "tree");
+    // The record names the new pristine render: exactly the fresh files.
+    fresh.remove(".nixcuda.yaml");
+    let stored = pristine_tree(&project, &record.expect("a pristine tree is recorded"));
+    crate::support::assert_same_tree(&stored, &fresh, "pristine tree");
     // Staged, not committed; the work tree matches the index.
     let repo = Repository::open(&project).unwrap();
     let statuses = repo.statuses(None).unwrap();
