@@ -212,6 +212,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
                 printer.status("Renaming", &format!("{} -> {path}", from.display()))
             }
             FileAction::Kept { reason } => printer.status("Keeping", &format!("{path}: {reason}")),
+            FileAction::Blocked { reason } => printer.warn(&format!("{path}: {reason}")),
         }
     }
     if args.dry_run {

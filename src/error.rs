@@ -280,7 +280,7 @@ impl Error {
             Error::UpdateConflicts { paths } => {
                 let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();
                 format!(
-                    "resolve the `<<<<<<<` markers in:\n{}\nthen `git add` them; the other changes are staged",
+                    "resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them; the other changes are staged",
                     list.join("\n")
                 )
             }

@@ -356,6 +356,14 @@ pub fn apply_changes(root: &Path, changes: &[Change]) -> Result<()> {
                 });
             }
         }
+        // Only regular files are ever moved aside: a directory there (an
+        // ignored data directory, say) would be lost with the staging tree.
+        if fs::symlink_metadata(&probe).is_ok_and(|m| !m.is_file()) {
+            return Err(Error::UnsafePath {
+                path: probe.display().to_string(),
+                reason: "is not a regular file; update replaces only files".into(),
+            });
+        }
     }
     let mut writer = Writer::new();
     let mut undo = Undo::arm();

@@ -352,6 +352,44 @@ impl Manifest {
                 return Err(fail(glob, format!("invalid glob `{glob}`: {e}")));
             }
         }
+        self.validate_renames()
+            .map_err(|(needle, message)| fail(&needle, message))
+    }
+
+    /// A rename must have one source per target: two files moved onto one
+    /// path would merge one user's edits away. Within a migration a target
+    /// may not be another rename's source either (a swap or a chain that
+    /// depends on the order renames are applied in).
+    fn validate_renames(&self) -> std::result::Result<(), (String, String)> {
+        let mut target_of: BTreeMap<&str, &str> = BTreeMap::new();
+        for m in &self.migrations {
+            for (from, to) in &m.rename_paths {
+                if from == to {
+                    return Err((
+                        format!("\"{from}\""),
+                        format!("rename_paths renames `{from}` onto itself"),
+                    ));
+                }
+                if m.rename_paths.contains_key(to) {
+                    return Err((
+                        format!("\"{to}\""),
+                        format!(
+                            "rename_paths moves `{from}` onto `{to}`, which the same migration moves away; split the renames into two migrations"
+                        ),
+                    ));
+                }
+                if let Some(other) = target_of.insert(to, from)
+                    && other != from
+                {
+                    return Err((
+                        format!("\"{to}\""),
+                        format!(
+                            "rename_paths moves both `{other}` and `{from}` onto `{to}`; one of them would lose its edits"
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 

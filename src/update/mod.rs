@@ -55,6 +55,11 @@ pub enum FileAction {
     Merge,
     /// Written with conflict markers (or, for binary files, left as is).
     Conflict,
+    /// Not written: something that is not a regular file (a directory, a
+    /// fifo) is where the new version has a file. Counts as a conflict.
+    Blocked {
+        reason: String,
+    },
     Delete,
     /// Moved by a declared rename (with the user's edits).
     Rename {
@@ -86,7 +91,7 @@ impl UpdatePlan {
     pub fn conflicts(&self) -> Vec<&Path> {
         self.actions
             .iter()
-            .filter(|(_, a)| *a == FileAction::Conflict)
+            .filter(|(_, a)| matches!(a, FileAction::Conflict | FileAction::Blocked { .. }))
             .map(|(p, _)| p.as_path())
             .collect()
     }
@@ -189,7 +194,14 @@ fn migrate(
             }
         }
         for (old, new) in &m.rename_paths {
-            renames.insert(PathBuf::from(old), PathBuf::from(new));
+            let (old, new) = (PathBuf::from(old), PathBuf::from(new));
+            // A path an earlier migration moved here moves on with it.
+            for target in renames.values_mut() {
+                if *target == old {
+                    *target = new.clone();
+                }
+            }
+            renames.entry(old).or_insert(new);
         }
     }
     renames
@@ -207,6 +219,56 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {
             .map(Some)
             .map_err(|e| Error::io("read", path, e)),
     }
+}
+
+/// The user's side of one scaffold path.
+#[derive(Debug, PartialEq, Eq)]
+enum Ours {
+    File(Vec<u8>),
+    Absent,
+    /// Something that is not a regular file is there (or a file where the
+    /// path needs a directory): never replaced, whatever is ignored or not.
+    Blocked(String),
+}
+
+fn read_ours(root: &Path, rel: &Path) -> Result<Ours> {
+    let mut probe = root.to_path_buf();
+    let components: Vec<_> = rel.components().collect();
+    for (i, component) in components.iter().enumerate() {
+        probe.push(component);
+        let Ok(meta) = std::fs::symlink_metadata(&probe) else {
+            return Ok(Ours::Absent);
+        };
+        let shown = probe.strip_prefix(root).unwrap_or(&probe).display();
+        if meta.file_type().is_symlink() {
+            return Err(Error::UnsafePath {
+                path: probe.display().to_string(),
+                reason: "is a symbolic link; update does not write through links".into(),
+            });
+        }
+        let last = i + 1 == components.len();
+        if !last && !meta.is_dir() {
+            return Ok(Ours::Blocked(format!(
+                "`{shown}` is a file in your tree, where the scaffold has a directory"
+            )));
+        }
+        if last {
+            if meta.is_dir() {
+                return Ok(Ours::Blocked(format!(
+                    "is a directory in your tree; the scaffold's file is not written there (move the directory, then update again)"
+                )));
+            }
+            if !meta.is_file() {
+                return Ok(Ours::Blocked(
+                    "is not a regular file in your tree; the scaffold's file is not written there"
+                        .into(),
+                ));
+            }
+        }
+    }
+    std::fs::read(&probe)
+        .map(Ours::File)
+        .map_err(|e| Error::io("read", &probe, e))
 }
 
 /// Computes the whole update in memory; writes nothing.
@@ -261,19 +323,23 @@ pub fn plan(
 
     for (old_path, base_bytes) in &base {
         let new_path = renamed_to(old_path);
-        handled.insert(new_path.clone());
-        let ours = read_optional(&root.join(old_path))?;
+        // Two old paths renamed onto one: the second is kept where it is.
+        let first_claim = handled.insert(new_path.clone());
+        let ours = read_ours(&root, old_path)?;
         let theirs_bytes = theirs.get(&new_path);
         let moved = new_path != *old_path;
         match (ours, theirs_bytes) {
-            (None, Some(_)) => actions.push((
+            (Ours::Absent, Some(_)) => actions.push((
                 old_path.clone(),
                 FileAction::Kept {
                     reason: "you deleted it; it stays deleted".into(),
                 },
             )),
-            (None, None) => {}
-            (Some(ours), None) => {
+            (Ours::Absent | Ours::Blocked(_), None) => {}
+            (Ours::Blocked(reason), Some(_)) => {
+                actions.push((old_path.clone(), FileAction::Blocked { reason }))
+            }
+            (Ours::File(ours), None) => {
                 if ours == *base_bytes {
                     changes.push(Change::Delete {
                         path: old_path.clone(),
@@ -285,7 +351,7 @@ pub fn plan(
                     }));
                 }
             }
-            (Some(ours), Some(theirs_bytes)) => {
+            (Ours::File(ours), Some(theirs_bytes)) => {
                 let path_label = new_path.to_string_lossy();
                 let merged =
                     merge::merge3(base_bytes, &ours, theirs_bytes, &path_label, &their_label)?;
@@ -301,13 +367,13 @@ pub fn plan(
                     FileAction::Merge
                 };
                 if moved {
-                    if root.join(&new_path).exists() {
+                    if !first_claim || read_ours(&root, &new_path)? != Ours::Absent {
                         actions.push((
-                            new_path.clone(),
+                            old_path.clone(),
                             FileAction::Kept {
                                 reason: format!(
-                                    "{} should move here, but the path is taken",
-                                    old_path.display()
+                                    "it should move to {}, but that path is taken; it stays here",
+                                    new_path.display()
                                 ),
                             },
                         ));
@@ -337,16 +403,17 @@ pub fn plan(
         if handled.contains(path) {
             continue;
         }
-        match read_optional(&root.join(path))? {
-            None => {
+        match read_ours(&root, path)? {
+            Ours::Absent => {
                 changes.push(Change::Write {
                     path: path.clone(),
                     contents: theirs_bytes.clone(),
                 });
                 actions.push((path.clone(), FileAction::Create));
             }
-            Some(ours) if ours == *theirs_bytes => {}
-            Some(ours) => {
+            Ours::Blocked(reason) => actions.push((path.clone(), FileAction::Blocked { reason })),
+            Ours::File(ours) if ours == *theirs_bytes => {}
+            Ours::File(ours) => {
                 // Added upstream and by the user: merge over an empty base.
                 let merged = merge::merge3(
                     b"",

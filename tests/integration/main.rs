@@ -11,4 +11,5 @@ mod stored_versions;
 mod support;
 mod team;
 mod update;
+mod update_safety;
 mod versions;

@@ -1,0 +1,128 @@
+//! `update` never loses a byte: what stands where the new version writes is
+//! kept and reported, and manifests whose migrations would merge one file's
+//! edits away are refused before anything runs.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{Env, commit_all, fixture, stderr_of};
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn new_project(env: &Env) -> PathBuf {
+    let out = env
+        .cmd_with_scaffolds("updates", &["new", "p", "--yes", "--scaffold", "t@1.0.0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.path("p")
+}
+
+fn update(env: &Env, p: &Path) -> std::process::Output {
+    env.cmd_with_scaffolds("updates", &["update", "--yes"])
+        .current_dir(p)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_ignored_directory_where_the_new_version_adds_a_file_is_kept_and_reported() {
+    let env = Env::new();
+    let p = new_project(&env);
+    // Ignored, so it does not make the tree dirty.
+    std::fs::write(p.join(".gitignore"), "extra/\n").unwrap();
+    commit_all(&p, "ignore extra/");
+    let data = p.join("extra/added.txt/run-1/weights.bin");
+    std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+    std::fs::write(&data, b"precious").unwrap();
+
+    let out = update(&env, &p);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("extra/added.txt: is a directory in your tree"),
+        "{err}"
+    );
+    assert!(!err.contains("Adding extra/added.txt"), "{err}");
+    assert_eq!(std::fs::read(&data).unwrap(), b"precious");
+    // The rest of the update went through.
+    let notes = std::fs::read_to_string(p.join("notes.md")).unwrap();
+    assert!(notes.contains("line 8 changed upstream"), "{notes}");
+}
+
+#[test]
+fn a_file_where_the_new_version_needs_a_directory_is_kept_and_reported() {
+    let env = Env::new();
+    let p = new_project(&env);
+    std::fs::write(p.join(".gitignore"), "extra\n").unwrap();
+    commit_all(&p, "ignore extra");
+    std::fs::write(p.join("extra"), "my notes, not a directory\n").unwrap();
+    let out = update(&env, &p);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("`extra` is a file in your tree"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(p.join("extra")).unwrap(),
+        "my notes, not a directory\n"
+    );
+}
+
+fn set_with_renames(env: &Env, renames: &str) -> PathBuf {
+    let set = env.path("set");
+    copy_dir(&fixture("scaffold-sets/updates"), &set);
+    let manifest = set.join("t/1.1.0/scaffold.yaml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let text = text.replace(
+        "rename_paths: { \"old-name.txt\": \"new-name.txt\" }",
+        &format!("rename_paths: {renames}"),
+    );
+    std::fs::write(&manifest, text).unwrap();
+    set
+}
+
+#[test]
+fn migrations_that_move_two_files_onto_one_path_are_refused_at_load() {
+    let env = Env::new();
+    for (renames, expected) in [
+        (
+            r#"{ "old-name.txt": "new-name.txt", "removed.txt": "new-name.txt" }"#,
+            "moves both `old-name.txt` and `removed.txt` onto `new-name.txt`",
+        ),
+        (
+            r#"{ "old-name.txt": "notes.md", "notes.md": "old-name.txt" }"#,
+            "which the same migration moves away",
+        ),
+    ] {
+        let set = set_with_renames(&env, renames);
+        let out = env
+            .cmd(&["list"])
+            .env("CARGO_NIXCUDA_SCAFFOLDS_DIR", &set)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = stderr_of(&out);
+        assert!(err.contains(expected), "{err}");
+        assert!(
+            err.contains("t/1.1.0/scaffold.yaml:16"),
+            "names file and line: {err}"
+        );
+        // `scaffold check` reads templates with the same loader.
+        let out = env
+            .cmd(&["scaffold", "check", set.join("t/1.1.0").to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(stderr_of(&out).contains(expected), "{}", stderr_of(&out));
+        std::fs::remove_dir_all(&set).unwrap();
+    }
+}
