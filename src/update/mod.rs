@@ -254,9 +254,9 @@ fn read_ours(root: &Path, rel: &Path) -> Result<Ours> {
         }
         if last {
             if meta.is_dir() {
-                return Ok(Ours::Blocked(format!(
-                    "is a directory in your tree; the scaffold's file is not written there (move the directory, then update again)"
-                )));
+                return Ok(Ours::Blocked(
+                    "is a directory in your tree; the scaffold's file is not written there (move the directory, then update again)".into(),
+                ));
             }
             if !meta.is_file() {
                 return Ok(Ours::Blocked(
