@@ -99,6 +99,9 @@ pub enum Error {
     #[error("the project is on {current}; {target} is older")]
     Downgrade { current: String, target: String },
 
+    #[error("the git index is locked (`{}` exists)", lock.display())]
+    IndexLocked { lock: PathBuf },
+
     #[error("no merge base for {scaffold}: {reason}")]
     NoMergeBase {
         scaffold: String,
@@ -250,9 +253,12 @@ impl Error {
                 "nothing was left behind; check permissions and free space, then retry".into()
             }
             Error::Git { .. } => {
-                "nothing was left behind; retry with `--vcs none` and run `git init` yourself"
-                    .into()
+                "the git message above says what failed; `git status` shows the repository as it is now".into()
             }
+            Error::IndexLocked { lock } => format!(
+                "another git command is running in this repository, or one crashed: wait for it, or, if none is running, remove `{}`; nothing was changed",
+                lock.display()
+            ),
             Error::Interrupted => return None,
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()

@@ -57,8 +57,19 @@ pub fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
     while !probe.exists() {
         probe = probe.parent()?;
     }
-    let repo = Repository::discover(probe).ok()?;
+    let repo = discover(probe).ok()?;
     repo.workdir().map(Path::to_path_buf)
+}
+
+/// The repository that holds `dir`. Not `Repository::discover`: it opens
+/// the git directory it found by path, which loses the work tree of a
+/// `.git` file (`git init --separate-git-dir`, worktrees, submodules).
+fn discover(dir: &Path) -> std::result::Result<Repository, git2::Error> {
+    Repository::open_ext(
+        dir,
+        git2::RepositoryOpenFlags::empty(),
+        &[] as &[&std::ffi::OsStr],
+    )
 }
 
 const FALLBACK_NAME: &str = "cargo-nixcuda";
@@ -127,7 +138,7 @@ pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
 /// Files with uncommitted changes (untracked included) under `dir`, relative
 /// to `dir`; None when `dir` is not in a git work tree.
 pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
-    let Ok(repo) = Repository::discover(dir) else {
+    let Ok(repo) = discover(dir) else {
         return Ok(None);
     };
     let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
@@ -151,6 +162,28 @@ pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
     }
     paths.sort();
     Ok(Some(paths))
+}
+
+/// Fails when git could not write the index of the repository holding
+/// `dir` (a leftover `index.lock`, no permission), before anything is
+/// written: staging afterwards must not be what fails.
+pub fn check_index_writable(dir: &Path) -> Result<()> {
+    let Ok(repo) = discover(dir) else {
+        return Ok(());
+    };
+    if repo.is_bare() {
+        return Ok(());
+    }
+    let lock = repo.path().join("index.lock");
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&lock)
+    {
+        Ok(_) => std::fs::remove_file(&lock).map_err(|e| Error::io("remove", &lock, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::IndexLocked { lock }),
+        Err(e) => Err(Error::io("lock the git index at", &lock, e)),
+    }
 }
 
 /// Stages written (`false`) and deleted (`true`) files, given as absolute
@@ -257,7 +290,7 @@ fn write_tree(repo: &Repository, files: &Files) -> Result<git2::Oid> {
 /// Stores `files` as the newest pristine render in the repository that
 /// holds `dir`; returns the tree id (equal to `tree_id(files)`).
 pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String> {
-    let repo = Repository::discover(dir).map_err(Error::git("open the repository"))?;
+    let repo = discover(dir).map_err(Error::git("open the repository"))?;
     let tree_id = write_tree(&repo, files)?;
     let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
     let signature =
@@ -285,7 +318,7 @@ pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String
 /// The files of the pristine tree `id`, when the repository that holds
 /// `dir` has it (a fresh clone, a shallow one or `--vcs none` does not).
 pub fn pristine_files(dir: &Path, id: &str) -> Result<Option<Files>> {
-    let Ok(repo) = Repository::discover(dir) else {
+    let Ok(repo) = discover(dir) else {
         return Ok(None);
     };
     let Ok(oid) = git2::Oid::from_str(id) else {
@@ -319,4 +352,31 @@ pub fn pristine_files(dir: &Path, id: &str) -> Result<Option<Files>> {
     }
     walked.map_err(Error::git("read the pristine tree"))?;
     Ok(Some(files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_keeps_the_work_tree_of_a_separate_git_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join("project");
+        // The layout `git init --separate-git-dir` makes: a `.git` file.
+        let status = std::process::Command::new("git")
+            .args(["init", "-q", "--separate-git-dir"])
+            .arg(tmp.path().join("gitdir"))
+            .arg(&work)
+            .status()
+            .expect("git runs");
+        assert!(status.success());
+        std::fs::create_dir(work.join("sub")).unwrap();
+        let repo = discover(&work.join("sub")).unwrap();
+        let found = repo.workdir().unwrap().canonicalize().unwrap();
+        assert_eq!(found, work.canonicalize().unwrap());
+        assert_eq!(
+            enclosing_work_tree(&work).map(|w| w.canonicalize().unwrap()),
+            Some(work.canonicalize().unwrap())
+        );
+    }
 }

@@ -534,6 +534,7 @@ pub enum Recorded {
 
 /// Writes the plan (all or nothing), then stages or commits it.
 pub fn apply(plan: &UpdatePlan, commit: bool) -> Result<Recorded> {
+    vcs::check_index_writable(&plan.root)?;
     // The pristine objects first: the record written next names them.
     if let Some(files) = &plan.pristine {
         vcs::store_pristine(

@@ -126,3 +126,67 @@ fn migrations_that_move_two_files_onto_one_path_are_refused_at_load() {
         std::fs::remove_dir_all(&set).unwrap();
     }
 }
+
+#[test]
+fn a_locked_index_stops_the_update_before_anything_is_written() {
+    let env = Env::new();
+    let p = new_project(&env);
+    let lock = p.join(".git/index.lock");
+    std::fs::write(&lock, "").unwrap();
+    let before = crate::support::tree(&p);
+    let out = update(&env, &p);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("the git index is locked"), "{err}");
+    assert!(
+        err.contains("remove `") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(!err.contains("--vcs none"), "update has no --vcs: {err}");
+    crate::support::assert_same_tree(&crate::support::tree(&p), &before, "work tree");
+    assert!(lock.exists(), "the other process's lock is left alone");
+}
+
+#[test]
+fn a_repository_with_a_separate_git_dir_is_updated_and_staged() {
+    let env = Env::new();
+    let out = env
+        .cmd_with_scaffolds(
+            "updates",
+            &[
+                "new",
+                "p",
+                "--yes",
+                "--scaffold",
+                "t@1.0.0",
+                "--vcs",
+                "none",
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let p = env.path("p");
+    let gitdir = env.path("p.git");
+    let status = std::process::Command::new("git")
+        .args(["init", "-q", "--separate-git-dir"])
+        .arg(&gitdir)
+        .current_dir(&p)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    commit_all(&p, "first");
+    let out = update(&env, &p);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let repo = git2::Repository::open(&p).unwrap();
+    let added = repo.status_file(Path::new("extra/added.txt")).unwrap();
+    assert!(added.is_index_new(), "{added:?}");
+    assert!(
+        !std::fs::read_dir(env.work.path()).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("nixcuda")),
+        "no staging directory is left beside the project"
+    );
+}
