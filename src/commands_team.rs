@@ -96,14 +96,12 @@ pub fn stamp_prepared(set: &TemplateSet, prepared: &mut Prepared) {
 pub fn project_set(start: &Path, offline: bool) -> Result<(Option<TemplateSet>, Option<String>)> {
     let root = crate::update::find_project(start)?;
     let record = crate::update::read_record(&root)?;
-    let source =
-        TemplateSource::from_record(&record.scaffold.source).ok_or_else(|| Error::BadRecord {
+    let source = TemplateSource::from_record(&record.scaffold.source).map_err(|message| {
+        Error::BadRecord {
             path: root.join(RECORD_FILE),
-            message: format!(
-                "unknown scaffold source `{}` (expected `embedded`, `dir:PATH` or `git+URL`)",
-                record.scaffold.source
-            ),
-        })?;
+            message: format!("scaffold source `{}`: {message}", record.scaffold.source),
+        }
+    })?;
     if source == TemplateSource::Embedded {
         return Ok((None, None));
     }

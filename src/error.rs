@@ -56,7 +56,7 @@ pub enum Error {
     #[error("unknown question `{key}` in `-d {key}=...`")]
     UnknownKey { key: String, known: Vec<String> },
 
-    #[error("invalid answer `{value}` for `{key}`: {reason}")]
+    #[error("invalid answer `{}` for `{key}`: {reason}", shorten(value))]
     InvalidAnswer {
         key: String,
         value: String,
@@ -98,6 +98,13 @@ pub enum Error {
 
     #[error("the project is on {current}; {target} is older")]
     Downgrade { current: String, target: String },
+
+    #[error("`.nixcuda.yaml` records `{key}: {value}`, which this scaffold refuses: {reason}")]
+    RecordedAnswer {
+        key: String,
+        value: String,
+        reason: String,
+    },
 
     #[error("the git index is locked (`{}` exists)", lock.display())]
     IndexLocked { lock: PathBuf },
@@ -174,6 +181,18 @@ pub enum Error {
 
     #[error("{failed} doctor check(s) failed")]
     DoctorFailed { failed: usize },
+}
+
+/// A value as error messages show it: whole when short, else its first 80
+/// characters and its length.
+pub fn shorten(value: &str) -> String {
+    const SHOWN: usize = 80;
+    let count = value.chars().count();
+    if count <= SHOWN {
+        return value.to_string();
+    }
+    let head: String = value.chars().take(SHOWN).collect();
+    format!("{head}... ({count} characters)")
 }
 
 impl Error {
@@ -255,6 +274,9 @@ impl Error {
             Error::Git { .. } => {
                 "the git message above says what failed; `git status` shows the repository as it is now".into()
             }
+            Error::RecordedAnswer { key, .. } => format!(
+                "`cargo nixcuda new` never records such a value: fix or remove `{key}` under `answers:` in `.nixcuda.yaml` (`git log -p .nixcuda.yaml` shows who changed it), or pass `-d {key}=...`"
+            ),
             Error::IndexLocked { lock } => format!(
                 "another git command is running in this repository, or one crashed: wait for it, or, if none is running, remove `{}`; nothing was changed",
                 lock.display()

@@ -6,6 +6,60 @@ use serde_json::Value;
 
 pub const RECORD_FILE: &str = ".nixcuda.yaml";
 
+/// A record is a few hundred bytes; these bounds keep a hostile one from
+/// costing more than reading it (YAML parsers are slow on deep nesting).
+const MAX_RECORD_BYTES: u64 = 64 << 10;
+const MAX_FLOW_DEPTH: usize = 32;
+
+/// Reads the record at `path`, refusing one too large or too deeply nested.
+pub fn read_limited(path: &std::path::Path) -> crate::error::Result<String> {
+    use crate::error::Error;
+    let bad = |message: String| Error::BadRecord {
+        path: path.to_path_buf(),
+        message,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io("read", path, e))?
+        .len();
+    if size > MAX_RECORD_BYTES {
+        return Err(bad(format!(
+            "{size} bytes; a record is at most {MAX_RECORD_BYTES}"
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
+    if flow_depth(&text) > MAX_FLOW_DEPTH {
+        return Err(bad(format!(
+            "nested more than {MAX_FLOW_DEPTH} levels deep"
+        )));
+    }
+    Ok(text)
+}
+
+/// The deepest nesting of `[`/`{` outside quoted strings and comments.
+fn flow_depth(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for line in text.lines() {
+        let mut quote = None;
+        let mut after_space = true;
+        for c in line.chars() {
+            let comment = c == '#' && after_space;
+            after_space = c.is_whitespace();
+            match (quote, c) {
+                (None, '#') if comment => break,
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), _) if c == q => quote = None,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    deepest
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProjectRecord {
     pub tool_version: String,
@@ -74,6 +128,14 @@ impl ProjectRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_is_measured_outside_strings_and_comments() {
+        assert_eq!(flow_depth("a: [1, {b: [2]}]\n"), 3);
+        assert_eq!(flow_depth("a: \"[[[[\" # [[[[\n"), 0);
+        assert_eq!(flow_depth("a: [x#, [[y]]]\n"), 3);
+        assert_eq!(flow_depth(&"[".repeat(1000)), 1000);
+    }
 
     #[test]
     fn round_trips_hostile_answers() {

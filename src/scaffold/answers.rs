@@ -63,6 +63,16 @@ pub fn parse_answer(question: &Question, text: &str) -> std::result::Result<Valu
     Ok(value)
 }
 
+/// A well-formed choice answer (a string, or a list of strings) that is not
+/// among the question's choices.
+fn is_retired_choice(question: &Question, value: &Value) -> bool {
+    match (question.kind, value) {
+        (QuestionKind::Choice, Value::String(_)) => true,
+        (QuestionKind::Multichoice, Value::Array(items)) => items.iter().all(Value::is_string),
+        _ => false,
+    }
+}
+
 /// Checks a typed answer against the question's choices and validation.
 pub fn check_answer(question: &Question, value: &Value) -> std::result::Result<(), String> {
     let choices: Vec<&str> = question.choices.iter().map(|c| c.value()).collect();
@@ -73,6 +83,14 @@ pub fn check_answer(question: &Question, value: &Value) -> std::result::Result<(
                 && !v.accepts(s)
             {
                 return Err(v.message.clone());
+            }
+            // Answers are one line of text: a NUL, escape or newline would
+            // reach generated files raw through templates that quote by hand.
+            if let Some(c) = s.chars().find(|c| c.is_control()) {
+                return Err(format!(
+                    "control characters are not allowed (found {:?})",
+                    c
+                ));
             }
             Ok(())
         }
@@ -169,16 +187,31 @@ pub fn resolve_with_recorded(
             None => true,
         };
         let default = default_value(&hb, question, &ctx)?;
-        let kept = recorded.get(&question.key).filter(|v| {
-            let valid = check_answer(question, v).is_ok();
-            if !valid {
-                warnings.push(format!(
-                    "the recorded answer {} = {v} is no longer valid for this scaffold version; it is asked again (or defaulted)",
-                    question.key
-                ));
-            }
-            valid
-        });
+        let superseded = !asked || provided.contains_key(&question.key);
+        let kept = match recorded.get(&question.key).filter(|_| !superseded) {
+            Some(v) => match check_answer(question, v) {
+                Ok(()) => Some(v),
+                // A choice the new version no longer offers: asked again.
+                Err(_) if is_retired_choice(question, v) => {
+                    warnings.push(format!(
+                        "the recorded answer {} = {} is no longer a choice of this scaffold version; it is asked again (or defaulted)",
+                        question.key,
+                        crate::error::shorten(&v.to_string())
+                    ));
+                    None
+                }
+                // Anything else was not written by `new`: the record is
+                // refused rather than rendered into files.
+                Err(reason) => {
+                    return Err(Error::RecordedAnswer {
+                        key: question.key.clone(),
+                        value: crate::error::shorten(&v.to_string()),
+                        reason,
+                    });
+                }
+            },
+            None => None,
+        };
         let value = if !asked {
             default.unwrap_or(Value::Null)
         } else if let Some(text) = provided.get(&question.key) {

@@ -95,13 +95,8 @@ impl TemplateSpec {
                 url: format!("https://github.com/{repo}.git"),
                 rev,
             }
-        } else if location.contains("://") {
-            let scheme = location.split("://").next().unwrap_or_default();
-            if !["file", "https", "http", "ssh", "git"].contains(&scheme) {
-                return Err(bad(
-                    "the URL scheme must be file, https, http, ssh or git (no `ext::` or other transports)",
-                ));
-            }
+        } else if location.contains("://") || location.contains("::") {
+            check_git_url(location).map_err(|m| bad(&m))?;
             TemplateSource::Git {
                 url: location.to_string(),
                 rev,
@@ -136,6 +131,32 @@ fn is_version_spec(text: &str) -> bool {
         && (semver::Version::parse(text).is_ok() || semver::VersionReq::parse(text).is_ok())
 }
 
+/// The transports a template may come through; `git` runs with exactly
+/// these allowed (`GIT_ALLOW_PROTOCOL`), so neither `--template` nor a
+/// recorded source can reach `ext::` (which runs a command), `fd::` or
+/// anything else.
+const ALLOWED_SCHEMES: [&str; 5] = ["file", "https", "http", "ssh", "git"];
+
+/// Refuses URLs git would run through another transport or read as an
+/// option.
+fn check_git_url(url: &str) -> std::result::Result<(), String> {
+    let refused = || {
+        format!(
+            "the URL scheme must be {} (no `ext::` or other transports)",
+            ALLOWED_SCHEMES.join(", ")
+        )
+    };
+    if url.starts_with('-') {
+        return Err("a URL may not start with `-`".into());
+    }
+    match url.split_once("://") {
+        Some((scheme, _)) if ALLOWED_SCHEMES.contains(&scheme) && !scheme.contains("::") => Ok(()),
+        Some(_) => Err(refused()),
+        None if is_scp_like(url) && !url.contains("::") => Ok(()),
+        None => Err(refused()),
+    }
+}
+
 /// `user@host:path` (the form ssh remotes are often written in).
 fn is_scp_like(text: &str) -> bool {
     match text.split_once(':') {
@@ -158,17 +179,21 @@ impl TemplateSource {
     }
 
     /// The inverse of `record_string` (the recorded source has no `#REF`: the
-    /// record pins the commit instead).
-    pub fn from_record(text: &str) -> Option<TemplateSource> {
+    /// record pins the commit instead). A record comes with a cloned
+    /// project, so it is held to the same rules as `--template`.
+    pub fn from_record(text: &str) -> std::result::Result<TemplateSource, String> {
         if text == "embedded" || text.is_empty() {
-            Some(TemplateSource::Embedded)
+            Ok(TemplateSource::Embedded)
         } else if let Some(path) = text.strip_prefix("dir:") {
-            Some(TemplateSource::Dir(PathBuf::from(path)))
-        } else {
-            text.strip_prefix("git+").map(|url| TemplateSource::Git {
+            Ok(TemplateSource::Dir(PathBuf::from(path)))
+        } else if let Some(url) = text.strip_prefix("git+") {
+            check_git_url(url)?;
+            Ok(TemplateSource::Git {
                 url: url.to_string(),
                 rev: None,
             })
+        } else {
+            Err("expected `embedded`, `dir:PATH` or `git+URL`".into())
         }
     }
 
@@ -970,6 +995,7 @@ fn git_cli(args: &[&str], dir: &Path, url: &str, action: &'static str) -> Result
         .args(args)
         .current_dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_ALLOW_PROTOCOL", ALLOWED_SCHEMES.join(":"))
         .stdin(Stdio::null())
         .output();
     match output {
@@ -1095,7 +1121,7 @@ mod tests {
         ] {
             assert_eq!(
                 TemplateSource::from_record(&source.record_string()),
-                Some(source)
+                Ok(source)
             );
         }
         assert_eq!(url_hash("x"), url_hash("x"));

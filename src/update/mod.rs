@@ -124,13 +124,25 @@ pub fn find_project(start: &Path) -> Result<PathBuf> {
     }
 }
 
+/// Reads and checks `.nixcuda.yaml`. It comes with the project, so also
+/// with a project cloned from someone else: it is held to what `new`
+/// writes before any of it is used.
 pub fn read_record(root: &Path) -> Result<ProjectRecord> {
     let path = root.join(RECORD_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read", &path, e))?;
-    ProjectRecord::from_yaml(&text).map_err(|e| Error::BadRecord {
-        path,
-        message: e.to_string(),
-    })
+    let bad = |message: String| Error::BadRecord {
+        path: path.clone(),
+        message,
+    };
+    let text = crate::record::read_limited(&path)?;
+    let record = ProjectRecord::from_yaml(&text).map_err(|e| bad(e.to_string()))?;
+    if let Err(rejection) = crate::names::validate(&record.project_name) {
+        return Err(bad(format!(
+            "project_name `{}`: {}",
+            crate::error::shorten(&record.project_name),
+            rejection.rule
+        )));
+    }
+    Ok(record)
 }
 
 fn recorded_answers(record: &ProjectRecord) -> Map<String, Value> {

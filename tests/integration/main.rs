@@ -7,6 +7,7 @@ mod generate;
 mod host;
 mod merge_base;
 mod ml;
+mod records;
 mod stored_versions;
 mod support;
 mod team;
