@@ -224,6 +224,29 @@ fn render_path(
 }
 
 /// The last gate before a relative path may be written under a destination.
+/// Whether a path component is `.git` to git on some file system: in any
+/// letter case (case-insensitive file systems), with the code points HFS+
+/// and APFS ignore (git's `is_hfs_dotgit`), with the trailing dots and
+/// spaces, streams and short name NTFS accepts (`is_ntfs_dotgit`).
+pub fn is_git_dir_name(component: &str) -> bool {
+    const HFS_IGNORED: [char; 16] = [
+        '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}',
+        '\u{202d}', '\u{202e}', '\u{206a}', '\u{206b}', '\u{206c}', '\u{206d}', '\u{206e}',
+        '\u{206f}', '\u{feff}',
+    ];
+    let folded: String = component
+        .chars()
+        .filter(|c| !HFS_IGNORED.contains(c))
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let ntfs = folded
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(['.', ' ']);
+    ntfs == ".git" || ntfs == "git~1"
+}
+
 pub fn check_output_path(path: &str) -> std::result::Result<(), String> {
     if path.starts_with('/') {
         return Err(format!("output path `{path}` is absolute"));
@@ -232,9 +255,15 @@ pub fn check_output_path(path: &str) -> std::result::Result<(), String> {
         match component {
             "" => return Err(format!("output path `{path}` has an empty component")),
             "." | ".." => return Err(format!("output path `{path}` contains `{component}`")),
-            ".git" => return Err(format!("output path `{path}` would write into `.git`")),
-            c if c.contains('\0') => {
-                return Err(format!("output path `{path}` contains a NUL byte"));
+            c if is_git_dir_name(c) => {
+                return Err(format!(
+                    "output path `{path}` would write into `.git` (`{c}` names it on some file systems)"
+                ));
+            }
+            c if c.contains(['\0', '\\']) => {
+                return Err(format!(
+                    "output path `{path}` contains a NUL byte or a backslash"
+                ));
             }
             _ => {}
         }
@@ -343,7 +372,18 @@ mod tests {
 
     #[test]
     fn answers_cannot_escape_through_paths() {
-        for evil in ["../x", "a/b", "..", ".git", ""] {
+        for evil in [
+            "../x",
+            "a/b",
+            "..",
+            ".git",
+            "",
+            ".GIT",
+            ".g\u{200c}it",
+            ".git. ",
+            "GIT~1",
+            ".git::$INDEX_ALLOCATION",
+        ] {
             let s = scaffold("", &[("{{name}}/f", "x")]);
             let err = render(&s, &serde_json::json!({"name": evil}));
             assert!(err.is_err(), "{evil:?} was accepted");

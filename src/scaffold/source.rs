@@ -434,12 +434,12 @@ impl Budget {
 }
 
 /// Refuses template paths that could never be written safely, whatever the
-/// answers: `.git` in any letter case, `.`/`..`, empty components.
+/// answers: `.git` as any file system reads it, `.`/`..`, empty components.
 fn check_template_path(origin: &str, path: &str) -> Result<()> {
     for component in path.split('/') {
         let problem = if component.is_empty() || component == "." || component == ".." {
             Some("has an empty, `.` or `..` component")
-        } else if component.eq_ignore_ascii_case(".git") {
+        } else if super::render::is_git_dir_name(component) {
             Some("would write into `.git`")
         } else if component.contains('\\') || component.contains('\0') {
             Some("contains a backslash or NUL")

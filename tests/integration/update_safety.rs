@@ -190,3 +190,40 @@ fn a_repository_with_a_separate_git_dir_is_updated_and_staged() {
         "no staging directory is left beside the project"
     );
 }
+
+#[test]
+fn git_directory_look_alikes_are_never_written() {
+    let env = Env::new();
+    for name in [".GIT", ".Git", ".g\u{200c}it", ".git.", "GIT~1"] {
+        let tpl = env.path("tpl");
+        copy_dir(&fixture("teams/basic"), &tpl);
+        let hook = tpl.join("template").join(name).join("hooks/post-checkout");
+        std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+        std::fs::write(&hook, "#!/bin/sh\necho pwned\n").unwrap();
+        for vcs in ["git", "none"] {
+            let out = env
+                .cmd(&[
+                    "new",
+                    "p",
+                    "--yes",
+                    "--vcs",
+                    vcs,
+                    "--template",
+                    tpl.to_str().unwrap(),
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                !out.status.success(),
+                "{name:?} with --vcs {vcs} was written"
+            );
+            assert!(
+                stderr_of(&out).contains("would write into `.git`"),
+                "{}",
+                stderr_of(&out)
+            );
+            assert!(!env.path("p").exists());
+        }
+        std::fs::remove_dir_all(&tpl).unwrap();
+    }
+}
