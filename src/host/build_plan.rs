@@ -308,6 +308,30 @@ these 2 paths will be fetched (1.5 GiB download, 6.1 GiB unpacked):
     }
 
     #[test]
+    fn nothing_is_asked_without_nix_or_a_locked_flake() {
+        let facts = HostFacts::embedded().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::at(dir.path());
+        let ctx = |nix_ok| PlanContext {
+            root: dir.path(),
+            nix_ok,
+            nixos: true,
+            explicit_capabilities: None,
+            timeout: Duration::from_secs(1),
+        };
+        let status = |c: &Check| (c.status, c.message.clone());
+        let (s, m) = status(&check(&host, &ctx(false), &facts));
+        assert_eq!(s, super::super::doctor::Status::Skip);
+        assert!(m.contains("too old"), "{m}");
+        let (s, m) = status(&check(&host, &ctx(true), &facts));
+        assert_eq!(s, super::super::doctor::Status::Skip);
+        assert!(m.contains("no flake.nix"), "{m}");
+        std::fs::write(dir.path().join("flake.nix"), "{ }").unwrap();
+        let (_, m) = status(&check(&host, &ctx(true), &facts));
+        assert!(m.contains("nix flake lock"), "{m}");
+    }
+
+    #[test]
     fn heavy_packages_are_the_cuda_ones() {
         let facts = HostFacts::embedded().unwrap();
         for heavy in [

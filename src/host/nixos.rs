@@ -350,7 +350,8 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
             .map(|c| json!({
                 "url": c.url,
                 "key": c.key,
-                "about_lines": wrap(&format!("- {}: {}.", c.url, c.about))
+                // Continuation lines are indented under the dash.
+                "about_lines": wrap_at(&format!("- {}: {}.", c.url, c.about), 72)
                     .into_iter()
                     .enumerate()
                     .map(|(i, l)| if i == 0 { l } else { format!("  {l}") })
@@ -378,10 +379,14 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
 /// `text` as comment lines of at most 74 characters (the module's comments
 /// sit at an indent of up to four).
 fn wrap(text: &str) -> Vec<String> {
+    wrap_at(text, 74)
+}
+
+fn wrap_at(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        if !line.is_empty() && line.len() + 1 + word.len() > 74 {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {
