@@ -71,9 +71,39 @@ pub fn explicit_capabilities(flake: &str) -> Option<Vec<String>> {
     )
 }
 
-/// A GPU of capability `cc` against `target`. The message leaves out which
-/// GPU it is; callers put it in front.
-pub fn assess(cc: Capability, target: &CudaTarget, facts: &HostFacts) -> Verdict {
+/// The lowest and highest capability of `6.1` or of a table range `5.0-5.2`.
+fn bounds(text: &str) -> Option<(Capability, Capability)> {
+    let (low, high) = text.split_once('-').unwrap_or((text, text));
+    Some((Capability::parse(low)?, Capability::parse(high)?))
+}
+
+/// How a hint names the capability to build for: exactly, or (for a range
+/// from the PCI table) by the command that tells it.
+pub fn capability_list(shown: &str) -> String {
+    if shown.contains('-') {
+        format!(
+            "`cudaCapabilities = [ \"X.Y\" ];` (X.Y: this GPU's capability, one of {shown}; `nvidia-smi --query-gpu=compute_cap --format=csv` prints it)"
+        )
+    } else {
+        format!("`cudaCapabilities = [ \"{shown}\" ];`")
+    }
+}
+
+/// A GPU of compute capability `shown` (`6.1`, or a table range such as
+/// `5.0-5.2`) against `target`. The message leaves out which GPU it is;
+/// callers put it in front. `None` when `shown` is no capability.
+pub fn assess(shown: &str, target: &CudaTarget, facts: &HostFacts) -> Option<Verdict> {
+    let (low, cc) = bounds(shown.trim())?;
+    Some(assess_bounds(low, cc, shown.trim(), target, facts))
+}
+
+fn assess_bounds(
+    low: Capability,
+    cc: Capability,
+    shown: &str,
+    target: &CudaTarget,
+    facts: &HostFacts,
+) -> Verdict {
     let major = target.version.split('.').next().unwrap_or_default();
     let Some(floor) = facts.cuda_capabilities.get(major) else {
         return Verdict::Cached;
@@ -88,11 +118,12 @@ pub fn assess(cc: Capability, target: &CudaTarget, facts: &HostFacts) -> Verdict
     if cc < supported_min {
         let hint = if major == "12" {
             format!(
-                "this GPU needs NVIDIA's last driver for it and a CUDA that still supports it; {cpu_shell}"
+                "no CUDA in nixpkgs (12.6 and newer) supports this GPU: use one with compute capability {supported_min} or newer (Maxwell and later), {cpu_shell}"
             )
         } else {
             format!(
-                "use CUDA 12 (`cudaPackages`, 12.9) with `cudaCapabilities = [ \"{cc}\" ];` in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours; {cpu_shell}"
+                "use CUDA 12 (`cudaPackages`, 12.9) with {} in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours; {cpu_shell}",
+                capability_list(shown)
             )
         };
         return Verdict::Below {
@@ -107,11 +138,11 @@ pub fn assess(cc: Capability, target: &CudaTarget, facts: &HostFacts) -> Verdict
     if cc >= default_min {
         return Verdict::Cached;
     }
-    let wanted = cc.to_string();
-    if target.explicit.is_some_and(|caps| {
-        caps.iter()
-            .any(|c| c.trim_end_matches(char::is_alphabetic) == wanted)
-    }) {
+    let listed = |c: &String| {
+        Capability::parse(c.trim_end_matches(char::is_alphabetic))
+            .is_some_and(|c| low <= c && c <= cc)
+    };
+    if target.explicit.is_some_and(|caps| caps.iter().any(listed)) {
         return Verdict::BuiltByProject;
     }
     Verdict::Below {
@@ -121,7 +152,8 @@ pub fn assess(cc: Capability, target: &CudaTarget, facts: &HostFacts) -> Verdict
             target.version, target.source
         ),
         hint: format!(
-            "set `cudaCapabilities = [ \"{cc}\" ];` in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours; keep the driver at `nvidiaPackages.legacy_580` (the 580 series is NVIDIA's last for this GPU; `cargo nixcuda nixos` writes it); CUDA 13 (`cudaPackages_13`) does not support this GPU at all; {cpu_shell}"
+            "set {} in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours; keep the driver at `nvidiaPackages.legacy_580` (the 580 series is NVIDIA's last for this GPU; `cargo nixcuda nixos` writes it); CUDA 13 (`cudaPackages_13`) does not support this GPU at all; {cpu_shell}",
+            capability_list(shown)
         ),
     }
 }
@@ -162,14 +194,14 @@ mod tests {
             source: "the default cudaPackages",
             explicit: None,
         };
-        assert_eq!(assess(cc("8.9"), &cuda12, &facts), Verdict::Cached);
-        assert_eq!(assess(cc("7.5"), &cuda12, &facts), Verdict::Cached);
+        assert_eq!(assess("8.9", &cuda12, &facts).unwrap(), Verdict::Cached);
+        assert_eq!(assess("7.5", &cuda12, &facts).unwrap(), Verdict::Cached);
         for old in ["7.0", "6.1", "5.2"] {
             let Verdict::Below {
                 status,
                 message,
                 hint,
-            } = assess(cc(old), &cuda12, &facts)
+            } = assess(old, &cuda12, &facts).unwrap()
             else {
                 panic!("{old} is below the default floor");
             };
@@ -183,7 +215,7 @@ mod tests {
         }
         // Kepler: not even CUDA 12 supports it.
         assert!(matches!(
-            assess(cc("3.7"), &cuda12, &facts),
+            assess("3.0-3.7", &cuda12, &facts).unwrap(),
             Verdict::Below {
                 status: Status::Fail,
                 ..
@@ -195,9 +227,12 @@ mod tests {
             explicit: Some(&listed),
             ..cuda12
         };
-        assert_eq!(assess(cc("6.1"), &built, &facts), Verdict::BuiltByProject);
+        assert_eq!(
+            assess("6.1", &built, &facts).unwrap(),
+            Verdict::BuiltByProject
+        );
         assert!(matches!(
-            assess(cc("7.0"), &built, &facts),
+            assess("7.0", &built, &facts).unwrap(),
             Verdict::Below { .. }
         ));
 
@@ -206,11 +241,30 @@ mod tests {
             source: "the project's cudaPackages_13",
             explicit: Some(&listed),
         };
-        let Verdict::Below { status, hint, .. } = assess(cc("6.1"), &cuda13, &facts) else {
+        let Verdict::Below { status, hint, .. } = assess("6.1", &cuda13, &facts).unwrap() else {
             panic!("CUDA 13 does not support 6.1");
         };
         assert_eq!(status, Status::Fail);
         assert!(hint.contains("CUDA 12"), "{hint}");
-        assert_eq!(assess(cc("7.5"), &cuda13, &facts), Verdict::Cached);
+        assert_eq!(assess("7.5", &cuda13, &facts).unwrap(), Verdict::Cached);
+
+        // A range from the PCI table: the hint says how to find the value.
+        let Some(Verdict::Below { hint, .. }) = assess("5.0-5.2", &cuda12, &facts) else {
+            panic!("Maxwell is below the default floor");
+        };
+        assert!(
+            hint.contains("one of 5.0-5.2") && hint.contains("nvidia-smi"),
+            "{hint}"
+        );
+        let maxwell = ["5.0".to_string()];
+        let built = CudaTarget {
+            explicit: Some(&maxwell),
+            ..cuda12
+        };
+        assert_eq!(
+            assess("5.0-5.2", &built, &facts),
+            Some(Verdict::BuiltByProject)
+        );
+        assert_eq!(assess("n/a", &cuda12, &facts), None);
     }
 }

@@ -406,10 +406,18 @@ fn check_cache(
     let setup_hint = if nixos {
         "`cargo nixcuda nixos --output nvidia-host.nix` writes a module with the caches in nix.settings; import it and run `sudo nixos-rebuild switch`".to_string()
     } else {
-        let c = &facts.caches[0];
+        let urls: Vec<&str> = facts.caches.iter().map(|c| c.url.as_str()).collect();
+        let keys: Vec<&str> = facts.caches.iter().map(|c| c.key.as_str()).collect();
+        let about: Vec<String> = facts
+            .caches
+            .iter()
+            .map(|c| format!("# {}: {}", c.url, c.about))
+            .collect();
         format!(
-            "add to /etc/nix/nix.conf, then restart nix-daemon (`sudo systemctl restart nix-daemon`):\nextra-substituters = {}\nextra-trusted-public-keys = {}",
-            c.url, c.key
+            "add to /etc/nix/nix.conf, then restart nix-daemon (`sudo systemctl restart nix-daemon`):\n{}\nextra-substituters = {}\nextra-trusted-public-keys = {}",
+            about.join("\n"),
+            urls.join(" "),
+            keys.join(" ")
         )
     };
     if let Some(cache) = configured.iter().find(|c| keys.contains(&c.key)) {
@@ -581,34 +589,35 @@ fn check_gpu(
     let mut below: Vec<(Status, String, String)> = Vec::new();
     let mut built_by_project = Vec::new();
     for (i, g) in nvidia.iter().enumerate() {
-        let cc = smi
+        let shown = smi
             .get(i)
-            .and_then(|s| Capability::parse(&s.compute_cap))
+            .map(|s| s.compute_cap.as_str())
+            .filter(|cc| Capability::parse(cc).is_some())
             .or_else(|| {
                 g.generation
                     .as_ref()
-                    .and_then(|generation| Capability::parse(&generation.compute_capability))
+                    .map(|generation| generation.compute_capability.as_str())
             });
-        let Some(cc) = cc else {
+        let Some(cc) = shown else {
             continue;
         };
         match capability::assess(cc, target, facts) {
-            Verdict::Cached => {}
-            Verdict::BuiltByProject => built_by_project.push(cc.to_string()),
-            Verdict::Below {
+            None | Some(Verdict::Cached) => {}
+            Some(Verdict::BuiltByProject) => built_by_project.push(cc.to_string()),
+            Some(Verdict::Below {
                 status,
                 message,
                 hint,
-            } if nvidia.len() > 1 => below.push((
+            }) if nvidia.len() > 1 => below.push((
                 status,
                 format!("the GPU at {} ({cc}): {message}", g.address),
                 hint,
             )),
-            Verdict::Below {
+            Some(Verdict::Below {
                 status,
                 message,
                 hint,
-            } => below.push((status, message, hint)),
+            }) => below.push((status, message, hint)),
         }
     }
     if !below.is_empty() {

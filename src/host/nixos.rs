@@ -7,8 +7,9 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::capability::{self, Capability, CudaTarget, Verdict};
+use super::capability::{self, CudaTarget, Verdict};
 use super::data::{self, DriverKind, Form, GpuTable, HostFacts};
+use super::doctor::Status;
 use super::gpu::{self, Gpu, NvSwitch};
 use super::probe::Host;
 use crate::error::{Error, Result};
@@ -248,26 +249,35 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
         let Some(generation) = &g.generation else {
             continue;
         };
-        let Some(cc) = Capability::parse(&generation.compute_capability) else {
+        let shown = generation.compute_capability.as_str();
+        let Some(Verdict::Below {
+            status,
+            message,
+            hint,
+        }) = capability::assess(shown, &target, &facts)
+        else {
             continue;
         };
-        if let Verdict::Below { message, hint, .. } = capability::assess(cc, &target, &facts) {
-            cuda_note.extend(wrap(&format!(
-                "CUDA: the {} has compute capability {}, below {}, the lowest that nixpkgs builds its CUDA packages (and so the binary caches) for: the cached torch fails with \"no kernel image is available\". In a project, set `cudaCapabilities = [ \"{}\" ];` in its nixpkgs config: every CUDA package then compiles locally, for hours. CUDA 13 does not support this GPU at all.",
+        let floor = facts
+            .cuda_capabilities
+            .get(facts.default_cuda.split('.').next().unwrap_or_default())
+            .map_or("7.5", |f| f.default_min.as_str());
+        cuda_note.extend(wrap(&if status == Status::Fail {
+            format!(
+                "CUDA: the {} has compute capability {shown}, which no CUDA in nixpkgs supports any more ({message}): CUDA programs cannot use it.",
+                named(g)
+            )
+        } else {
+            format!(
+                "CUDA: the {} has compute capability {shown}, below {floor}, the lowest that nixpkgs builds its CUDA packages (and so the binary caches) for: the cached torch fails with \"no kernel image is available\". In a project, set {} in its nixpkgs config: every CUDA package then compiles locally, for hours. CUDA 13 does not support this GPU at all.",
                 named(g),
-                generation.compute_capability,
-                facts
-                    .cuda_capabilities
-                    .get(facts.default_cuda.split('.').next().unwrap_or_default())
-                    .map_or("7.5", |f| f.default_min.as_str()),
-                generation.compute_capability
-            )));
-            warnings.push(format!(
-                "the {}, compute capability {}: {message}; {hint}",
-                named(g),
-                generation.compute_capability
-            ));
-        }
+                capability::capability_list(shown)
+            )
+        }));
+        warnings.push(format!(
+            "the {}, compute capability {shown}: {message}; {hint}",
+            named(g)
+        ));
     }
 
     let integrated = gpus.iter().find(|g| g.integrated);
@@ -661,6 +671,19 @@ mod tests {
         let dir = machine(&[("0000:01:00.0", "10de", "1e07")]); // RTX 2080 Ti
         let m = generate(&Host::at(dir.path()), &opts()).unwrap();
         assert!(m.warnings.is_empty() && !m.text.contains("cudaCapabilities"));
+        // Maxwell: the table knows a range, the comment says how to pick.
+        let dir = machine(&[("0000:01:00.0", "10de", "13c2")]); // GTX 970
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(m.text.contains("one of 5.0-5.2"), "{}", m.text);
+        // Kepler: no CUDA in nixpkgs supports it.
+        let dir = machine(&[("0000:01:00.0", "10de", "1180")]); // GTX 680
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert_eq!(m.package, "legacy_470");
+        assert!(
+            m.text.contains("cannot use it") && !m.text.contains("cudaCapabilities = ["),
+            "{}",
+            m.text
+        );
     }
 
     #[test]
