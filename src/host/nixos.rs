@@ -231,10 +231,10 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
             "in nixpkgs do not support Kepler any more.".to_string(),
         ],
         "dc" => wrap(
-            "The data-centre driver series (`dc`, the one with fabric manager); `datacenter.enable` would choose it too.",
+            "The data-centre driver series with fabric manager (`dc`, which nixpkgs keeps compatible with its default cudaPackages); `datacenter.enable` would choose it too.",
         ),
         _ => wrap(
-            "The driver series NixOS recommends; on x86_64 `stable` and `production` are the same driver.",
+            "The driver series NixOS recommends; `stable` is the same driver as `production` (except on i686).",
         ),
     };
 
