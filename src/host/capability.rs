@@ -158,6 +158,49 @@ fn assess_bounds(
     }
 }
 
+/// What `summarize` found for a machine's GPUs.
+pub struct Summary {
+    /// The worst finding (a failure before a warning), with every GPU's
+    /// reason in the message when there are several.
+    pub worst: Option<(Status, String, String)>,
+    /// Capabilities below the default floor that the project builds for.
+    pub built_by_project: Vec<String>,
+}
+
+/// Each GPU, as (address, capability shown), against `target`.
+pub fn summarize(gpus: &[(&str, &str)], target: &CudaTarget, facts: &HostFacts) -> Summary {
+    let mut below: Vec<(Status, String, String)> = Vec::new();
+    let mut built_by_project: Vec<String> = Vec::new();
+    for (address, shown) in gpus {
+        match assess(shown, target, facts) {
+            None | Some(Verdict::Cached) => {}
+            Some(Verdict::BuiltByProject) => built_by_project.push(shown.to_string()),
+            Some(Verdict::Below {
+                status,
+                message,
+                hint,
+            }) => {
+                let message = if gpus.len() > 1 {
+                    format!("the GPU at {address} ({shown}): {message}")
+                } else {
+                    message
+                };
+                below.push((status, message, hint));
+            }
+        }
+    }
+    built_by_project.dedup();
+    below.sort_by_key(|(status, _, _)| *status != Status::Fail);
+    let worst = below.first().map(|(status, _, hint)| {
+        let reasons: Vec<&str> = below.iter().map(|(_, m, _)| m.as_str()).collect();
+        (*status, reasons.join("; "), hint.clone())
+    });
+    Summary {
+        worst,
+        built_by_project,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +217,28 @@ mod tests {
         assert!(cc("12.0") > cc("9.0"));
         assert_eq!(cc("10.0").to_string(), "10.0");
         assert!(Capability::parse("sm_61").is_none());
+    }
+
+    #[test]
+    fn several_gpus_are_summed_up_worst_first() {
+        let facts = HostFacts::embedded().unwrap();
+        let cuda13 = CudaTarget {
+            version: "13.2",
+            source: "the project's cudaPackages_13",
+            explicit: None,
+        };
+        let s = summarize(&[("01:00.0", "8.9"), ("02:00.0", "6.1")], &cuda13, &facts);
+        let (status, message, _) = s.worst.unwrap();
+        assert_eq!(status, Status::Fail);
+        assert!(
+            message.starts_with("the GPU at 02:00.0 (6.1):"),
+            "{message}"
+        );
+        assert!(
+            summarize(&[("01:00.0", "8.9")], &cuda13, &facts)
+                .worst
+                .is_none()
+        );
     }
 
     #[test]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::build_plan::{self, PlanContext};
-use super::capability::{self, Capability, CudaTarget, Verdict};
-use super::data::{GpuTable, HostFacts};
+use super::capability::{self, Capability, CudaTarget};
+use super::data::{DriverKind, GpuTable, HostFacts};
 use super::gpu::{self, Gpu, NvSwitch};
 use super::probe::Host;
 use crate::error::Result;
@@ -586,55 +586,34 @@ fn check_gpu(
         ));
     }
     // The capability each GPU reports, else the one its PCI ID implies.
-    let mut below: Vec<(Status, String, String)> = Vec::new();
-    let mut built_by_project = Vec::new();
-    for (i, g) in nvidia.iter().enumerate() {
-        let shown = smi
-            .get(i)
-            .map(|s| s.compute_cap.as_str())
-            .filter(|cc| Capability::parse(cc).is_some())
-            .or_else(|| {
-                g.generation
-                    .as_ref()
-                    .map(|generation| generation.compute_capability.as_str())
-            });
-        let Some(cc) = shown else {
-            continue;
-        };
-        match capability::assess(cc, target, facts) {
-            None | Some(Verdict::Cached) => {}
-            Some(Verdict::BuiltByProject) => built_by_project.push(cc.to_string()),
-            Some(Verdict::Below {
-                status,
-                message,
-                hint,
-            }) if nvidia.len() > 1 => below.push((
-                status,
-                format!("the GPU at {} ({cc}): {message}", g.address),
-                hint,
-            )),
-            Some(Verdict::Below {
-                status,
-                message,
-                hint,
-            }) => below.push((status, message, hint)),
-        }
-    }
-    if !below.is_empty() {
-        below.sort_by_key(|(status, _, _)| *status != Status::Fail);
-        let reasons: Vec<&str> = below.iter().map(|(_, m, _)| m.as_str()).collect();
-        let (status, _, hint) = &below[0];
-        let message = format!("{message}: {}", reasons.join("; "));
+    let shown: Vec<(&str, &str)> = nvidia
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let cc = smi
+                .get(i)
+                .map(|s| s.compute_cap.as_str())
+                .filter(|cc| Capability::parse(cc).is_some())
+                .or_else(|| {
+                    g.generation
+                        .as_ref()
+                        .map(|generation| generation.compute_capability.as_str())
+                })?;
+            Some((g.address.as_str(), cc))
+        })
+        .collect();
+    let summary = capability::summarize(&shown, target, facts);
+    if let Some((status, reason, hint)) = summary.worst {
+        let message = format!("{message}: {reason}");
         return match status {
-            Status::Fail => Check::fail("gpu", message, hint.clone()),
-            _ => Check::warn("gpu", message, hint.clone()),
+            Status::Fail => Check::fail("gpu", message, hint),
+            _ => Check::warn("gpu", message, hint),
         };
     }
-    if !built_by_project.is_empty() {
-        built_by_project.dedup();
+    if !summary.built_by_project.is_empty() {
         message.push_str(&format!(
             "; the project builds its CUDA packages for compute capability {} itself (cudaCapabilities)",
-            built_by_project.join(", ")
+            summary.built_by_project.join(", ")
         ));
     }
     if let Some(unknown) = nvidia.iter().find(|g| g.generation.is_none()) {
@@ -709,7 +688,7 @@ fn check_driver(
     let needs_open = nvidia.iter().find(|g| {
         g.generation
             .as_ref()
-            .is_some_and(|generation| generation.driver == super::data::DriverKind::OpenRequired)
+            .is_some_and(|generation| generation.driver == DriverKind::OpenRequired)
     });
     checks.push(match needs_open {
         Some(g) if !driver.open => Check::fail(
