@@ -61,8 +61,10 @@ pub fn parse_dry_run(text: &str) -> Option<Plan> {
     seen.then_some(plan)
 }
 
-/// `/nix/store/<hash>-python3.13-torch-2.9.0.drv` -> `python3.13-torch-2.9.0.drv`.
+/// `/nix/store/<hash>-python3.13-torch-2.9.0.drv` -> `python3.13-torch-2.9.0.drv`
+/// (also with an output suffix such as `^out`, as some Nix versions print).
 fn store_name(path: &str) -> &str {
+    let path = path.split('^').next().unwrap_or(path);
     let base = path.rsplit('/').next().unwrap_or(path);
     match base.split_once('-') {
         Some((hash, rest)) if hash.len() == 32 => rest,
@@ -289,6 +291,11 @@ these 2 paths will be fetched (1.5 GiB download, 6.1 GiB unpacked):
             })
         );
         assert_eq!(parse_dry_run("warning: Git tree is dirty\n"), None);
+        let outputs = "warning: Git tree '/p' is dirty\nthis derivation will be built:\n  /nix/store/0123456789abcdfghijklmnpqrsvwxyz-python3.13-torch-2.9.0.drv^out,lib\n";
+        assert_eq!(
+            parse_dry_run(outputs).unwrap().built,
+            ["python3.13-torch-2.9.0.drv"]
+        );
     }
 
     #[test]
