@@ -14,15 +14,25 @@ use crate::scaffold::registry::Registry;
 /// Same hook as the other commands: scaffolds from a directory (tests).
 const SCAFFOLDS_DIR_ENV: &str = "CARGO_NIXCUDA_SCAFFOLDS_DIR";
 
+/// Seconds the build-plan check waits for `nix build --dry-run` (default:
+/// the host data's `build_plan.timeout_seconds`).
+const BUILD_PLAN_TIMEOUT_ENV: &str = "CARGO_NIXCUDA_BUILD_PLAN_TIMEOUT";
+
 pub fn doctor_command(args: &DoctorArgs, printer: &Printer) -> Result<()> {
     let registry = match std::env::var_os(SCAFFOLDS_DIR_ENV) {
         Some(dir) => Registry::from_dir(std::path::Path::new(&dir))?,
         None => Registry::embedded()?,
     };
     let host = Host::from_env();
+    let build_plan_timeout = std::env::var(BUILD_PLAN_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|secs| secs.is_finite() && *secs > 0.0)
+        .map(std::time::Duration::from_secs_f64);
     let opts = DoctorOptions {
         start: args.path.clone(),
         registry: &registry,
+        build_plan_timeout,
     };
     let report = doctor::run(&host, &opts)?;
     if args.json {

@@ -21,6 +21,26 @@ pub struct HostFacts {
     pub default_cuda: String,
     pub cuda_drivers: BTreeMap<String, String>,
     pub cuda_family_drivers: BTreeMap<String, String>,
+    /// By CUDA major version (`12`).
+    pub cuda_capabilities: BTreeMap<String, CapabilityFloor>,
+    pub build_plan: BuildPlanFacts,
+}
+
+/// The lowest compute capabilities of one CUDA major version.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CapabilityFloor {
+    /// The lowest one nixpkgs builds by default, i.e. the caches have.
+    pub default_min: String,
+    /// The lowest one the release can build for at all.
+    pub supported_min: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BuildPlanFacts {
+    pub timeout_seconds: u64,
+    pub heavy_names: Vec<String>,
+    pub heavy_prefixes: Vec<String>,
+    pub cuda_branch: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,12 +66,27 @@ pub enum DriverKind {
     Legacy470,
 }
 
+/// What kind of data-centre part a device ID is (none for the others).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// An SXM module; its board's NVSwitches are PCI devices.
+    Sxm,
+    /// HGX B200/B300: NVSwitches invisible on PCI.
+    #[serde(rename = "sxm_nvlink5")]
+    SxmNvlink5,
+    /// A data-centre PCIe card.
+    Pcie,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Generation {
     pub arch: String,
     pub chips: String,
     pub compute_capability: String,
     pub driver: DriverKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<Form>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -65,12 +100,21 @@ struct GpuEntry {
 #[derive(Debug, Deserialize)]
 struct GpuFile {
     gpus: Vec<GpuEntry>,
+    #[serde(default)]
+    nvswitches: Vec<NvSwitchEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NvSwitchEntry {
+    id: String,
+    name: String,
 }
 
 /// PCI device-ID ranges of NVIDIA GPUs, first match wins.
 #[derive(Debug, Clone)]
 pub struct GpuTable {
     ranges: Vec<(u16, u16, Generation)>,
+    nvswitch_names: BTreeMap<u16, String>,
 }
 
 impl GpuTable {
@@ -95,7 +139,21 @@ impl GpuTable {
             }
             ranges.push((from, to, entry.generation));
         }
-        Ok(GpuTable { ranges })
+        let mut nvswitch_names = BTreeMap::new();
+        for entry in parsed.nvswitches {
+            let id = u16::from_str_radix(&entry.id, 16)
+                .map_err(|_| bad(format!("`{}` is not a hex device ID", entry.id)))?;
+            nvswitch_names.insert(id, entry.name);
+        }
+        Ok(GpuTable {
+            ranges,
+            nvswitch_names,
+        })
+    }
+
+    /// The name of a known NVSwitch device ID.
+    pub fn nvswitch_name(&self, device_id: u16) -> Option<&str> {
+        self.nvswitch_names.get(&device_id).map(String::as_str)
     }
 
     pub fn lookup(&self, device_id: u16) -> Option<&Generation> {
@@ -165,6 +223,39 @@ mod tests {
             assert_eq!((g.arch.as_str(), g.driver), (arch, driver), "{id:04x}");
         }
         assert!(table.lookup(0xffff).is_none());
+    }
+
+    #[test]
+    fn data_centre_parts_have_their_form() {
+        let table = GpuTable::embedded().unwrap();
+        let form = |id: u16| table.lookup(id).and_then(|g| g.form);
+        assert_eq!(form(0x2330), Some(Form::Sxm)); // H100 SXM5
+        assert_eq!(form(0x20b2), Some(Form::Sxm)); // A100 SXM4 80GB
+        assert_eq!(form(0x2335), Some(Form::Sxm)); // H200 SXM
+        assert_eq!(form(0x2901), Some(Form::SxmNvlink5)); // B200
+        assert_eq!(form(0x2331), Some(Form::Pcie)); // H100 PCIe
+        assert_eq!(form(0x26b9), Some(Form::Pcie)); // L40S
+        assert_eq!(form(0x1db4), Some(Form::Pcie)); // V100 PCIe
+        assert_eq!(form(0x2684), None); // RTX 4090
+        // The single IDs keep the generation of their family.
+        assert_eq!(table.lookup(0x1db4).unwrap().driver, DriverKind::Legacy580);
+        assert_eq!(table.lookup(0x2331).unwrap().arch, "Hopper");
+        assert_eq!(
+            table.nvswitch_name(0x22a3),
+            Some("gen3 NVSwitch of HGX H100/H200")
+        );
+        assert_eq!(table.nvswitch_name(0x2330), None);
+    }
+
+    #[test]
+    fn every_cuda_set_has_capability_floors() {
+        let facts = HostFacts::embedded().unwrap();
+        for version in facts.cuda_sets.values() {
+            let major = version.split('.').next().unwrap();
+            assert!(facts.cuda_capabilities.contains_key(major), "{version}");
+        }
+        assert!(facts.cuda_drivers.contains_key("13.2"));
+        assert!(!facts.build_plan.heavy_names.is_empty());
     }
 
     #[test]

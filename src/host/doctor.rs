@@ -4,11 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 
+use super::build_plan::{self, PlanContext};
+use super::capability::{self, Capability, CudaTarget};
 use super::data::{DriverKind, GpuTable, HostFacts};
-use super::gpu::{self, Gpu};
+use super::gpu::{self, Gpu, NvSwitch};
 use super::probe::Host;
 use crate::error::Result;
 use crate::record::RECORD_FILE;
@@ -45,7 +48,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(id: &'static str, message: impl Into<String>) -> Check {
+    pub(crate) fn ok(id: &'static str, message: impl Into<String>) -> Check {
         Check {
             id,
             status: Status::Ok,
@@ -53,7 +56,7 @@ impl Check {
             hint: None,
         }
     }
-    fn skip(id: &'static str, message: impl Into<String>) -> Check {
+    pub(crate) fn skip(id: &'static str, message: impl Into<String>) -> Check {
         Check {
             id,
             status: Status::Skip,
@@ -61,7 +64,11 @@ impl Check {
             hint: None,
         }
     }
-    fn warn(id: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub(crate) fn warn(
+        id: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
         Check {
             id,
             status: Status::Warn,
@@ -69,7 +76,11 @@ impl Check {
             hint: Some(hint.into()),
         }
     }
-    fn fail(id: &'static str, message: impl Into<String>, hint: impl Into<String>) -> Check {
+    pub(crate) fn fail(
+        id: &'static str,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Check {
         Check {
             id,
             status: Status::Fail,
@@ -103,6 +114,8 @@ impl Report {
 pub struct DoctorOptions<'a> {
     pub start: PathBuf,
     pub registry: &'a Registry,
+    /// Overrides the build-plan check's time limit from the host data.
+    pub build_plan_timeout: Option<Duration>,
 }
 
 pub fn run(host: &Host, opts: &DoctorOptions) -> Result<Report> {
@@ -112,6 +125,9 @@ pub fn run(host: &Host, opts: &DoctorOptions) -> Result<Report> {
         os_release(host).get("ID").is_some_and(|id| id == "nixos") || host.exists("/etc/NIXOS");
     let project = Project::find(&opts.start);
     let project_cuda = project.as_ref().map(|p| p.cuda(&facts));
+    let capabilities = project
+        .as_ref()
+        .and_then(|p| capability::explicit_capabilities(&p.flake()));
 
     let mut checks = Vec::new();
     let nix = check_nix(host, &facts, &mut checks);
@@ -122,8 +138,6 @@ pub fn run(host: &Host, opts: &DoctorOptions) -> Result<Report> {
 
     let gpus = gpu::scan(host, &table);
     let nvidia: Vec<&Gpu> = gpus.iter().filter(|g| g.is_nvidia()).collect();
-    checks.push(check_gpu(host, &gpus, &nvidia));
-    let driver = check_driver(host, &nvidia, nixos, &mut checks);
     let cuda_version = project_cuda
         .as_ref()
         .and_then(|c| c.as_ref().ok())
@@ -134,6 +148,14 @@ pub fn run(host: &Host, opts: &DoctorOptions) -> Result<Report> {
                 "the default cudaPackages".to_string(),
             )
         });
+    let target = CudaTarget {
+        version: &cuda_version.0,
+        source: &cuda_version.1,
+        explicit: capabilities.as_deref(),
+    };
+    let switches = gpu::nvswitches(host, &table);
+    checks.push(check_gpu(host, &gpus, &nvidia, &switches, &target, &facts));
+    let driver = check_driver(host, &nvidia, nixos, &mut checks);
     checks.push(check_driver_cuda(driver.as_ref(), &cuda_version, &facts));
     checks.push(check_libcuda(host, &nvidia, nixos));
     checks.push(check_uvm(host, &nvidia, driver.is_some()));
@@ -144,6 +166,7 @@ pub fn run(host: &Host, opts: &DoctorOptions) -> Result<Report> {
             let here = "not inside a generated project (no .nixcuda.yaml here or above)";
             checks.push(Check::skip("project-cuda", here));
             checks.push(Check::skip("scaffold-version", here));
+            checks.push(Check::skip("build-plan", here));
         }
         Some(p) => {
             checks.push(check_project_cuda(
@@ -151,6 +174,19 @@ pub fn run(host: &Host, opts: &DoctorOptions) -> Result<Report> {
                 project_cuda.expect("computed for a project"),
             ));
             checks.push(check_scaffold_version(p, opts.registry));
+            let nix_ok = checks
+                .iter()
+                .any(|c| c.id == "nix" && c.status == Status::Ok);
+            let ctx = PlanContext {
+                root: &p.root,
+                nix_ok,
+                nixos,
+                explicit_capabilities: capabilities.as_deref(),
+                timeout: opts
+                    .build_plan_timeout
+                    .unwrap_or(Duration::from_secs(facts.build_plan.timeout_seconds)),
+            };
+            checks.push(build_plan::check(host, &ctx, &facts));
         }
     }
 
@@ -370,10 +406,18 @@ fn check_cache(
     let setup_hint = if nixos {
         "`cargo nixcuda nixos --output nvidia-host.nix` writes a module with the caches in nix.settings; import it and run `sudo nixos-rebuild switch`".to_string()
     } else {
-        let c = &facts.caches[0];
+        let urls: Vec<&str> = facts.caches.iter().map(|c| c.url.as_str()).collect();
+        let keys: Vec<&str> = facts.caches.iter().map(|c| c.key.as_str()).collect();
+        let about: Vec<String> = facts
+            .caches
+            .iter()
+            .map(|c| format!("# {}: {}", c.url, c.about))
+            .collect();
         format!(
-            "add to /etc/nix/nix.conf, then restart nix-daemon (`sudo systemctl restart nix-daemon`):\nextra-substituters = {}\nextra-trusted-public-keys = {}",
-            c.url, c.key
+            "add to /etc/nix/nix.conf, then restart nix-daemon (`sudo systemctl restart nix-daemon`):\n{}\nextra-substituters = {}\nextra-trusted-public-keys = {}",
+            about.join("\n"),
+            urls.join(" "),
+            keys.join(" ")
         )
     };
     if let Some(cache) = configured.iter().find(|c| keys.contains(&c.key)) {
@@ -468,7 +512,14 @@ fn nvidia_smi(host: &Host) -> Vec<SmiGpu> {
         .collect()
 }
 
-fn check_gpu(host: &Host, gpus: &[Gpu], nvidia: &[&Gpu]) -> Check {
+fn check_gpu(
+    host: &Host,
+    gpus: &[Gpu],
+    nvidia: &[&Gpu],
+    switches: &[NvSwitch],
+    target: &CudaTarget,
+    facts: &HostFacts,
+) -> Check {
     if nvidia.is_empty() {
         let others: Vec<String> = gpus
             .iter()
@@ -521,19 +572,49 @@ fn check_gpu(host: &Host, gpus: &[Gpu], nvidia: &[&Gpu]) -> Check {
             integrated.join(", ")
         ));
     }
-    if let Some(old) = nvidia.iter().find(|g| {
-        g.generation
-            .as_ref()
-            .is_some_and(|generation| generation.driver == DriverKind::Legacy470)
-    }) {
-        return Check::fail(
-            "gpu",
-            format!("{message}: CUDA 12 and newer need compute capability 5.0 (Maxwell) or higher"),
-            format!(
-                "the GPU at {} is too old for the CUDA in nixpkgs; use a newer GPU, or the CPU shell (`nix develop .#cpu`)",
-                old.address
-            ),
-        );
+    if !switches.is_empty() {
+        let kinds: Vec<&str> = switches
+            .iter()
+            .map(|s| s.name.as_deref().unwrap_or("NVSwitch"))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        message.push_str(&format!(
+            "; {} NVSwitch(es), {}: an HGX board, which runs on the data-centre driver with fabric manager (`cargo nixcuda nixos` writes it)",
+            switches.len(),
+            kinds.join(", ")
+        ));
+    }
+    // The capability each GPU reports, else the one its PCI ID implies.
+    let shown: Vec<(&str, &str)> = nvidia
+        .iter()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let cc = smi
+                .get(i)
+                .map(|s| s.compute_cap.as_str())
+                .filter(|cc| Capability::parse(cc).is_some())
+                .or_else(|| {
+                    g.generation
+                        .as_ref()
+                        .map(|generation| generation.compute_capability.as_str())
+                })?;
+            Some((g.address.as_str(), cc))
+        })
+        .collect();
+    let summary = capability::summarize(&shown, target, facts);
+    if let Some((status, reason, hint)) = summary.worst {
+        let message = format!("{message}: {reason}");
+        return match status {
+            Status::Fail => Check::fail("gpu", message, hint),
+            _ => Check::warn("gpu", message, hint),
+        };
+    }
+    if !summary.built_by_project.is_empty() {
+        message.push_str(&format!(
+            "; the project builds its CUDA packages for compute capability {} itself (cudaCapabilities)",
+            summary.built_by_project.join(", ")
+        ));
     }
     if let Some(unknown) = nvidia.iter().find(|g| g.generation.is_none()) {
         return Check::warn(
@@ -629,6 +710,16 @@ fn check_driver_cuda(driver: Option<&Driver>, cuda: &(String, String), facts: &H
     let update_hint = "update the driver: on NixOS a newer nixpkgs (`nvidiaPackages.stable`) and `sudo nixos-rebuild switch`, then reboot; elsewhere your distribution's newer driver";
     let exact = facts.cuda_drivers.get(version);
     let family = facts.cuda_family_drivers.get(major);
+    let runs = newest_cuda_for(&driver.version, facts)
+        .map(|v| format!(" (which runs CUDA {v} and older)"))
+        .unwrap_or_default();
+    let update_hint = if major == "13" {
+        format!(
+            "{update_hint}; or keep the project on CUDA 12 (`cudaPackages`, which this driver may run)"
+        )
+    } else {
+        update_hint.to_string()
+    };
     match (exact, family) {
         (Some(min), _) if version_at_least(&driver.version, min) => Check::ok(
             "driver-cuda",
@@ -640,7 +731,7 @@ fn check_driver_cuda(driver: Option<&Driver>, cuda: &(String, String), facts: &H
         (_, Some(fam)) if !version_at_least(&driver.version, fam) => Check::fail(
             "driver-cuda",
             format!(
-                "driver {} cannot run CUDA {version} ({source}): CUDA {major}.x needs {fam} or newer",
+                "driver {}{runs} cannot run CUDA {version} ({source}): CUDA {major}.x needs {fam} or newer",
                 driver.version
             ),
             update_hint,
@@ -648,7 +739,7 @@ fn check_driver_cuda(driver: Option<&Driver>, cuda: &(String, String), facts: &H
         (Some(min), Some(_)) => Check::warn(
             "driver-cuda",
             format!(
-                "driver {} is older than CUDA {version} asks for ({min}; {source}): minor version compatibility runs most programs, but PTX compiled for newer CUDA fails to load",
+                "driver {}{runs} is older than CUDA {version} asks for ({min}; {source}): minor version compatibility runs most programs, but PTX compiled for newer CUDA fails to load",
                 driver.version
             ),
             update_hint,
@@ -672,6 +763,21 @@ fn check_driver_cuda(driver: Option<&Driver>, cuda: &(String, String), facts: &H
             ),
         ),
     }
+}
+
+/// The newest CUDA release in the host data whose minimum driver `driver`
+/// meets: what the loaded driver supports, as far as cargo-nixcuda knows.
+fn newest_cuda_for<'a>(driver: &str, facts: &'a HostFacts) -> Option<&'a str> {
+    facts
+        .cuda_drivers
+        .iter()
+        .filter(|(_, min)| version_at_least(driver, min))
+        .map(|(cuda, _)| cuda.as_str())
+        .max_by_key(|cuda| {
+            cuda.split('.')
+                .map(|p| p.parse::<u64>().unwrap_or(0))
+                .collect::<Vec<_>>()
+        })
 }
 
 fn check_libcuda(host: &Host, nvidia: &[&Gpu], nixos: bool) -> Check {
@@ -821,6 +927,11 @@ struct ProjectCuda {
 }
 
 impl Project {
+    /// flake.nix, or nothing when there is none.
+    fn flake(&self) -> String {
+        std::fs::read_to_string(self.root.join("flake.nix")).unwrap_or_default()
+    }
+
     fn find(start: &Path) -> Option<Project> {
         let start = std::path::absolute(start).ok()?;
         start
@@ -835,7 +946,7 @@ impl Project {
     /// `pkgs.cudaPackages...;` binding in flake.nix, else the recorded
     /// `cuda` answer.
     fn cuda(&self, facts: &HostFacts) -> std::result::Result<ProjectCuda, Check> {
-        let flake = std::fs::read_to_string(self.root.join("flake.nix")).unwrap_or_default();
+        let flake = self.flake();
         let re = regex::Regex::new(r"pkgs\.(cudaPackages(?:_[0-9]+)*)\s*;").expect("valid regex");
         let mut sets: Vec<String> = re.captures_iter(&flake).map(|c| c[1].to_string()).collect();
         sets.sort();
@@ -1038,6 +1149,16 @@ mod tests {
             Some("2.91.1")
         );
         assert_eq!(first_version("nothing here"), None);
+    }
+
+    #[test]
+    fn drivers_map_to_the_newest_cuda_they_run() {
+        let facts = HostFacts::embedded().unwrap();
+        assert_eq!(newest_cuda_for("570.86.16", &facts), Some("12.8"));
+        assert_eq!(newest_cuda_for("580.95.05", &facts), Some("13.0"));
+        assert_eq!(newest_cuda_for("595.45.04", &facts), Some("13.2"));
+        assert_eq!(newest_cuda_for("610.43.02", &facts), Some("13.2"));
+        assert_eq!(newest_cuda_for("550.163.01", &facts), None);
     }
 
     #[test]

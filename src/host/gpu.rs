@@ -115,9 +115,10 @@ fn read_hex(host: &Host, path: &str) -> Option<u32> {
     u32::from_str_radix(text.strip_prefix("0x").unwrap_or(text), 16).ok()
 }
 
-/// The display controllers under /sys/bus/pci/devices, by address.
-pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
-    let mut gpus = Vec::new();
+/// Every readable device under /sys/bus/pci/devices: address, vendor,
+/// device, class.
+fn pci_devices(host: &Host) -> Vec<(PciAddress, u16, u16, u32)> {
+    let mut devices = Vec::new();
     for name in host.list(PCI_DEVICES) {
         let Some(pci) = PciAddress::parse(&name) else {
             continue;
@@ -130,12 +131,45 @@ pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
         ) else {
             continue;
         };
-        if class >> 16 != 0x03 {
-            continue;
-        }
         let (Ok(vendor), Ok(device)) = (u16::try_from(vendor), u16::try_from(device)) else {
             continue;
         };
+        devices.push((pci, vendor, device, class));
+    }
+    devices.sort_by_key(|d| d.0);
+    devices
+}
+
+/// An NVSwitch of an HGX/DGX board (an NVIDIA PCI bridge, class 0x0680).
+#[derive(Debug, Clone, Serialize)]
+pub struct NvSwitch {
+    pub address: String,
+    pub device_id: String,
+    /// From the table, when the ID is known.
+    pub name: Option<String>,
+}
+
+/// NVSwitches seen on PCI. Their presence is what makes a board need the
+/// data-centre driver with fabric manager.
+pub fn nvswitches(host: &Host, table: &GpuTable) -> Vec<NvSwitch> {
+    pci_devices(host)
+        .into_iter()
+        .filter(|(_, vendor, _, class)| *vendor == NVIDIA && class >> 8 == 0x0680)
+        .map(|(pci, _, device, _)| NvSwitch {
+            address: pci.short(),
+            device_id: format!("{device:04x}"),
+            name: table.nvswitch_name(device).map(str::to_string),
+        })
+        .collect()
+}
+
+/// The display controllers under /sys/bus/pci/devices, by address.
+pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
+    let mut gpus = Vec::new();
+    for (pci, vendor, device, class) in pci_devices(host) {
+        if class >> 16 != 0x03 {
+            continue;
+        }
         gpus.push(Gpu {
             address: pci.short(),
             bus_id: pci.nixos_bus_id(),
@@ -157,7 +191,6 @@ pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
             device_code: device,
         });
     }
-    gpus.sort_by_key(|g| g.pci);
     let has_nvidia = gpus.iter().any(Gpu::is_nvidia);
     for gpu in &mut gpus {
         gpu.integrated = has_nvidia && matches!(gpu.vendor_code, INTEL | AMD);
@@ -239,5 +272,39 @@ mod tests {
             ]
         );
         assert_eq!(gpus[1].generation.as_ref().unwrap().arch, "Ada Lovelace");
+    }
+
+    #[test]
+    fn nvswitches_are_nvidia_bridges() {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = |name: &str, vendor: &str, device: &str, class: &str| {
+            let d = dir.path().join("sys/bus/pci/devices").join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("vendor"), format!("{vendor}\n")).unwrap();
+            std::fs::write(d.join("device"), format!("{device}\n")).unwrap();
+            std::fs::write(d.join("class"), format!("{class}\n")).unwrap();
+        };
+        dev("0000:18:00.0", "0x10de", "0x2330", "0x030200"); // H100 SXM5
+        dev("0000:06:00.0", "0x10de", "0x22a3", "0x068000"); // its NVSwitch
+        dev("0000:05:00.0", "0x10de", "0x22a3", "0x068000");
+        dev("0000:07:00.0", "0x10de", "0x9999", "0x068000"); // an unknown one
+        dev("0000:00:1f.4", "0x8086", "0x1bc9", "0x068000"); // not NVIDIA
+        dev("0000:01:00.0", "0x10de", "0x1ad9", "0x060400"); // a PCI-PCI bridge
+        let host = Host::at(dir.path());
+        let table = GpuTable::embedded().unwrap();
+        let found: Vec<(String, Option<String>)> = nvswitches(&host, &table)
+            .into_iter()
+            .map(|s| (s.address, s.name))
+            .collect();
+        let gen3 = Some("gen3 NVSwitch of HGX H100/H200".to_string());
+        assert_eq!(
+            found,
+            [
+                ("05:00.0".to_string(), gen3.clone()),
+                ("06:00.0".to_string(), gen3),
+                ("07:00.0".to_string(), None)
+            ]
+        );
+        assert_eq!(scan(&host, &table).len(), 1);
     }
 }

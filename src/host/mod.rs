@@ -4,10 +4,14 @@
 //! `probe` is the only way this module reads the machine (files under a root
 //! that tests move with `CARGO_NIXCUDA_HOST_ROOT`, commands found on PATH);
 //! `data` holds the embedded facts (`scaffolds/_host/*.yaml`); `gpu` turns
-//! PCI devices into GPUs, bus IDs and generations; `doctor` and `nixos` build
-//! their results without printing; `command` is the command layer that prints
-//! them.
+//! PCI devices into GPUs, NVSwitches, bus IDs and generations; `capability`
+//! compares compute capabilities with what nixpkgs' CUDA builds for;
+//! `doctor` (with `build_plan`, its `nix build --dry-run` check) and `nixos`
+//! build their results without printing; `command` is the command layer that
+//! prints them.
 
+pub mod build_plan;
+pub mod capability;
 pub mod command;
 pub mod data;
 pub mod doctor;

@@ -7,8 +7,10 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::json;
 
-use super::data::{self, DriverKind, GpuTable, HostFacts};
-use super::gpu::{self, Gpu};
+use super::capability::{self, CudaTarget, Verdict};
+use super::data::{self, DriverKind, Form, GpuTable, HostFacts};
+use super::doctor::Status;
+use super::gpu::{self, Gpu, NvSwitch};
 use super::probe::Host;
 use crate::error::{Error, Result};
 
@@ -41,12 +43,19 @@ pub struct Prime {
 #[derive(Debug, Clone, Serialize)]
 pub struct HostModule {
     pub gpus: Vec<Gpu>,
+    pub nvswitches: Vec<NvSwitch>,
+    /// `hardware.nvidia.datacenter.enable` (fabric manager) instead of
+    /// `services.xserver.videoDrivers`.
+    pub datacenter: bool,
     pub open: bool,
     /// Why `open` has its value (the module's comment).
     pub open_reason: Vec<String>,
-    /// `stable`, `legacy_580` or `legacy_470`.
+    /// `stable`, `legacy_580`, `legacy_470` or `dc`.
     pub package: &'static str,
     pub prime: Option<Prime>,
+    /// `powerManagement.enable` and `.finegrained` (PRIME offload laptops).
+    pub power_management: bool,
+    pub persistenced: bool,
     pub container_toolkit: bool,
     /// Things the user asked for that will not work well.
     pub warnings: Vec<String>,
@@ -58,6 +67,7 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
     let facts = HostFacts::embedded()?;
     let table = GpuTable::embedded()?;
     let gpus = gpu::scan(host, &table);
+    let switches = gpu::nvswitches(host, &table);
     let nvidia: Vec<&Gpu> = gpus.iter().filter(|g| g.is_nvidia()).collect();
     let Some(primary) = nvidia.first() else {
         return Err(Error::NoNvidiaGpu {
@@ -92,11 +102,60 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
             open_only: named(o),
         });
     }
+    let form_of = |g: &Gpu| g.generation.as_ref().and_then(|generation| generation.form);
+    let nvlink5 = nvidia.iter().find(|g| form_of(g) == Some(Form::SxmNvlink5));
+    let datacenter_reason: Option<Vec<String>> = if !switches.is_empty() {
+        let addresses: Vec<&str> = switches.iter().map(|s| s.address.as_str()).collect();
+        let mut kinds: Vec<String> = switches
+            .iter()
+            .map(|s| {
+                s.name
+                    .clone()
+                    .unwrap_or_else(|| format!("10de:{}", s.device_id))
+            })
+            .collect();
+        kinds.dedup();
+        Some(wrap(&format!(
+            "Data-centre driver: this HGX board has {} NVSwitch(es) at {} ({}). They need NVIDIA's fabric manager, which `datacenter.enable` runs, with the data-centre driver.",
+            switches.len(),
+            addresses.join(", "),
+            kinds.join("; ")
+        )))
+    } else {
+        nvlink5.map(|g| {
+            wrap(&format!(
+                "Data-centre driver: the {} is an HGX B200-class SXM module, whose NVSwitches are not PCI devices on the host (NVIDIA's Fabric Manager user guide), so none were found; the board needs fabric manager, which `datacenter.enable` runs, with the data-centre driver. These boards also need NVIDIA's NVLink subnet manager (NVLSM) next to fabric manager: check that `nvidia-smi -q | grep -A2 Fabric` says Completed after `nixos-rebuild switch`.",
+                named(g)
+            ))
+        })
+    };
+    let datacenter = datacenter_reason.is_some();
     let package = match nvidia.iter().map(|g| kind_of(g)).max() {
+        _ if datacenter => "dc",
         Some(DriverKind::Legacy470) => "legacy_470",
         Some(DriverKind::Legacy580) => "legacy_580",
         _ => "stable",
     };
+    // Why the normal driver, for data-centre parts that might suggest otherwise.
+    let mut driver_comment = Vec::new();
+    if !datacenter {
+        if let Some(g) = nvidia.iter().find(|g| form_of(g) == Some(Form::Sxm)) {
+            let text = format!(
+                "The {} is an SXM module, but no NVSwitch is on PCI, so the normal driver (without fabric manager) is used. Inside a VM of an HGX board the host runs fabric manager; CUDA fails with error 802 (\"system not yet initialized\") until it does.",
+                named(g)
+            );
+            warnings.push(format!(
+                "{} On a bare-metal HGX board with NVSwitch run `cargo nixcuda nixos` there; to force the data-centre driver, set `hardware.nvidia.datacenter.enable = true;` and remove `services.xserver.videoDrivers`.",
+                text
+            ));
+            driver_comment.extend(wrap(&text));
+        } else if let Some(g) = nvidia.iter().find(|g| form_of(g) == Some(Form::Pcie)) {
+            driver_comment.extend(wrap(&format!(
+                "The {} is a data-centre PCIe card without NVSwitch: the normal driver runs it. The data-centre driver (`hardware.nvidia.datacenter.enable`, fabric manager) is for HGX boards with NVSwitch.",
+                named(g)
+            )));
+        }
+    }
     let detected_open = legacy.is_none();
     let deciding = legacy.or(open_only).copied().unwrap_or(primary);
     let mut open_reason = Vec::new();
@@ -132,7 +191,12 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
             open_reason.push("for which NVIDIA recommends them.".into());
         }
     }
-    open_reason.push("It must be set explicitly for drivers >= 560 (NixOS asserts it).".into());
+    if datacenter {
+        open_reason
+            .push("Set explicitly, although NixOS asserts it only for the normal driver.".into());
+    } else {
+        open_reason.push("It must be set explicitly for drivers >= 560 (NixOS asserts it).".into());
+    }
     let open = match opts.open {
         None => detected_open,
         Some(forced) => {
@@ -166,11 +230,55 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
             "The 470 series is the last NVIDIA driver for Kepler; the CUDA versions".to_string(),
             "in nixpkgs do not support Kepler any more.".to_string(),
         ],
-        _ => vec![
-            "The driver series NixOS recommends (`production` is the more".to_string(),
-            "conservative one).".to_string(),
-        ],
+        "dc" => wrap(
+            "The data-centre driver series with fabric manager (`dc`, which nixpkgs keeps compatible with its default cudaPackages); `datacenter.enable` would choose it too.",
+        ),
+        _ => wrap(
+            "The driver series NixOS recommends; `stable` is the same driver as `production` (except on i686).",
+        ),
     };
+
+    // GPUs the binary caches' CUDA packages have no kernels for.
+    let target = CudaTarget {
+        version: &facts.default_cuda,
+        source: "the default cudaPackages",
+        explicit: None,
+    };
+    let mut cuda_note = Vec::new();
+    for g in &nvidia {
+        let Some(generation) = &g.generation else {
+            continue;
+        };
+        let shown = generation.compute_capability.as_str();
+        let Some(Verdict::Below {
+            status,
+            message,
+            hint,
+        }) = capability::assess(shown, &target, &facts)
+        else {
+            continue;
+        };
+        let floor = facts
+            .cuda_capabilities
+            .get(facts.default_cuda.split('.').next().unwrap_or_default())
+            .map_or("7.5", |f| f.default_min.as_str());
+        cuda_note.extend(wrap(&if status == Status::Fail {
+            format!(
+                "CUDA: the {} has compute capability {shown}, which no CUDA in nixpkgs supports any more ({message}): CUDA programs cannot use it.",
+                named(g)
+            )
+        } else {
+            format!(
+                "CUDA: the {} has compute capability {shown}, below {floor}, the lowest that nixpkgs builds its CUDA packages (and so the binary caches) for: the cached torch fails with \"no kernel image is available\". In a project, set {} in its nixpkgs config: every CUDA package then compiles locally, for hours. CUDA 13 does not support this GPU at all.",
+                named(g),
+                capability::capability_list(shown)
+            )
+        }));
+        warnings.push(format!(
+            "the {}, compute capability {shown}: {message}; {hint}",
+            named(g)
+        ));
+    }
 
     let integrated = gpus.iter().find(|g| g.integrated);
     let mode = match (opts.prime, integrated) {
@@ -188,6 +296,7 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
             });
         }
     };
+    let mode = mode.filter(|_| !datacenter);
     let prime = mode.zip(integrated).map(|(mode, igpu)| Prime {
         mode,
         igpu_option: if igpu.vendor_code == gpu::AMD {
@@ -211,6 +320,14 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
             })
         })
         .collect();
+    // Fine-grained power management (RTD3) needs offload and Turing or newer.
+    let power_management = prime.as_ref().is_some_and(|p| p.mode == "offload")
+        && !matches!(
+            kind_of(primary),
+            DriverKind::Legacy580 | DriverKind::Legacy470
+        );
+    // A laptop's GPU should sleep; only desktops and servers keep it awake.
+    let persistenced = integrated.is_none();
     let prime_data = prime.as_ref().map(|p| {
         json!({
             "offload": p.mode == "offload",
@@ -224,26 +341,73 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
     let data = json!({
         "tool_version": env!("CARGO_PKG_VERSION"),
         "gpus": gpu_rows,
+        "nvswitches": switches,
+        "datacenter": datacenter,
+        "datacenter_reason": datacenter_reason.unwrap_or_default(),
+        "driver_comment": driver_comment,
         "open": open,
         "open_reason": open_reason,
         "package": package,
         "package_reason": package_reason,
-        "persistenced": prime.is_none(),
+        "cuda_note": cuda_note,
+        "power_management": power_management,
+        "persistenced": persistenced,
         "prime": prime_data,
         "container_toolkit": opts.container_toolkit,
-        "caches": facts.caches,
+        "caches": facts
+            .caches
+            .iter()
+            .map(|c| json!({
+                "url": c.url,
+                "key": c.key,
+                // Continuation lines are indented under the dash.
+                "about_lines": wrap_at(&format!("- {}: {}.", c.url, c.about), 72)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, l)| if i == 0 { l } else { format!("  {l}") })
+                    .collect::<Vec<_>>(),
+            }))
+            .collect::<Vec<_>>(),
     });
     let text = render(&data)?;
     Ok(HostModule {
         gpus,
+        nvswitches: switches,
+        datacenter,
         open,
         open_reason,
         package,
         prime,
+        power_management,
+        persistenced,
         container_toolkit: opts.container_toolkit,
         warnings,
         text,
     })
+}
+
+/// `text` as comment lines of at most 74 characters (the module's comments
+/// sit at an indent of up to four).
+fn wrap(text: &str) -> Vec<String> {
+    wrap_at(text, 74)
+}
+
+fn wrap_at(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 fn render(data: &serde_json::Value) -> Result<String> {
@@ -401,7 +565,135 @@ mod tests {
         )
         .unwrap();
         assert!(m.open);
+        // The --open conflict, and the GTX 1080's compute capability.
+        assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+        assert!(m.warnings[0].starts_with("--open:"), "{:?}", m.warnings);
+    }
+
+    #[test]
+    fn data_centre_boards_get_the_data_centre_driver() {
+        let with_class = |devices: &[(&str, &str, &str)]| {
+            let dir = machine(&[]);
+            for (name, device, class) in devices {
+                let d = dir.path().join("sys/bus/pci/devices").join(name);
+                std::fs::create_dir_all(&d).unwrap();
+                std::fs::write(d.join("vendor"), "0x10de\n").unwrap();
+                std::fs::write(d.join("device"), format!("0x{device}\n")).unwrap();
+                std::fs::write(d.join("class"), format!("0x{class}\n")).unwrap();
+            }
+            dir
+        };
+        let nvidia_lines = |m: &HostModule| {
+            m.text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        // H100 SXM with its NVSwitch.
+        let dir = with_class(&[
+            ("0000:18:00.0", "2330", "030200"),
+            ("0000:05:00.0", "22a3", "068000"),
+        ]);
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        let code = nvidia_lines(&m);
+        assert!(m.datacenter && m.package == "dc" && m.open, "{}", m.text);
+        assert!(code.contains("datacenter.enable = true;"), "{code}");
+        assert!(!code.contains("videoDrivers"), "{code}");
+        assert!(code.contains("nvidiaSettings = false;"), "{code}");
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+
+        // B200: no NVSwitch on PCI, the GPU ID decides.
+        let dir = with_class(&[("0000:18:00.0", "2901", "030200")]);
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(m.datacenter && m.nvswitches.is_empty(), "{}", m.text);
+        assert!(m.text.contains("NVLSM"), "{}", m.text);
+
+        // An H100 SXM alone (a VM): the normal driver, and a warning.
+        let dir = with_class(&[("0000:07:00.0", "2330", "030200")]);
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(!m.datacenter && m.package == "stable", "{}", m.text);
+        assert!(nvidia_lines(&m).contains("videoDrivers = [ \"nvidia\" ];"));
         assert_eq!(m.warnings.len(), 1);
+        assert!(m.warnings[0].contains("error 802"), "{:?}", m.warnings);
+
+        // A PCIe data-centre card: the normal driver, with the reason.
+        let dir = with_class(&[("0000:41:00.0", "26b9", "030200")]);
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(!m.datacenter && m.warnings.is_empty());
+        assert!(m.text.contains("data-centre PCIe card"), "{}", m.text);
+    }
+
+    #[test]
+    fn laptops_power_the_gpu_down_and_desktops_keep_it_up() {
+        // Turing dGPU with an Intel iGPU: offload and fine-grained power
+        // management, no persistenced.
+        let dir = machine(&[
+            ("0000:00:02.0", "8086", "9bc4"),
+            ("0000:01:00.0", "10de", "1f15"),
+        ]);
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(m.power_management && !m.persistenced);
+        assert!(m.text.contains("powerManagement.finegrained = true;"));
+        assert!(!m.text.contains("nvidiaPersistenced"));
+        // Sync cannot power the GPU down; no fine-grained management.
+        let sync = NixosOptions {
+            prime: PrimeChoice::Sync,
+            ..opts()
+        };
+        let m = generate(&Host::at(dir.path()), &sync).unwrap();
+        assert!(!m.power_management && !m.text.contains("finegrained"));
+        // A Pascal laptop: RTD3 needs Turing.
+        let dir = machine(&[
+            ("0000:00:02.0", "8086", "9bc4"),
+            ("0000:01:00.0", "10de", "1c8d"),
+        ]);
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(!m.power_management && !m.persistenced);
+        // A desktop.
+        let dir = machine(&[("0000:01:00.0", "10de", "2684")]);
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(!m.power_management && m.persistenced);
+    }
+
+    #[test]
+    fn old_gpus_are_told_about_the_cache() {
+        let dir = machine(&[("0000:01:00.0", "10de", "1b80")]); // GTX 1080
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert_eq!(m.package, "legacy_580");
+        assert!(
+            m.text.contains("cudaCapabilities = [ \"6.1\" ]"),
+            "{}",
+            m.text
+        );
+        assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+        assert!(m.warnings[0].contains("6.1") && m.warnings[0].contains("no kernel image"));
+        let dir = machine(&[("0000:01:00.0", "10de", "1e07")]); // RTX 2080 Ti
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(m.warnings.is_empty() && !m.text.contains("cudaCapabilities"));
+        // Maxwell: the table knows a range, the comment says how to pick.
+        let dir = machine(&[("0000:01:00.0", "10de", "13c2")]); // GTX 970
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert!(m.text.contains("one of 5.0-5.2"), "{}", m.text);
+        // Kepler: no CUDA in nixpkgs supports it.
+        let dir = machine(&[("0000:01:00.0", "10de", "1180")]); // GTX 680
+        let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+        assert_eq!(m.package, "legacy_470");
+        assert!(
+            m.text.contains("cannot use it") && !m.text.contains("cudaCapabilities = ["),
+            "{}",
+            m.text
+        );
+    }
+
+    #[test]
+    fn comments_wrap() {
+        let lines = wrap(&"word ".repeat(40));
+        assert!(
+            lines.len() > 1 && lines.iter().all(|l| l.len() <= 74),
+            "{lines:?}"
+        );
+        assert_eq!(wrap("short text"), ["short text"]);
     }
 
     #[test]

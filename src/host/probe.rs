@@ -5,7 +5,10 @@
 //! Paths are given and reported as they are on a real machine (`/proc/...`).
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 /// Testing hook: the directory that stands for `/` (for /proc, /sys, /run, /etc).
 pub const HOST_ROOT_ENV: &str = "CARGO_NIXCUDA_HOST_ROOT";
@@ -107,6 +110,81 @@ impl Host {
     }
 }
 
+/// How a time-bounded command ended.
+#[derive(Debug, Clone)]
+pub enum Bounded {
+    Finished(Output),
+    /// Killed after the limit.
+    TimedOut,
+    /// Could not be started (not installed).
+    NotFound,
+}
+
+impl Host {
+    /// Like `run`, but kills the command once `limit` has passed: for
+    /// commands that may evaluate nixpkgs or download flake inputs.
+    pub fn run_bounded(&self, program: &str, args: &[&str], limit: Duration) -> Bounded {
+        let child = std::process::Command::new(program)
+            .args(args.iter().map(OsString::from))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let Ok(mut child) = child else {
+            return Bounded::NotFound;
+        };
+        // Both pipes are drained while waiting: a full pipe would block the
+        // child and turn a fast command into a timeout.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut pipe) = pipe {
+                    let _ = pipe.read_to_end(&mut bytes);
+                }
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+        };
+        let stdout = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let stderr = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        let (stdout, stderr) = (
+            stdout.join().unwrap_or_default(),
+            stderr.join().unwrap_or_default(),
+        );
+        match status {
+            Some(status) => Bounded::Finished(Output {
+                success: status.success(),
+                stdout,
+                stderr,
+            }),
+            None => Bounded::TimedOut,
+        }
+    }
+}
+
 /// Names in `dir`, sorted; empty when it cannot be read.
 fn sorted_names(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -136,5 +214,35 @@ mod tests {
         assert!(host.list("/nope").is_empty());
         assert!(host.read_home(".bashrc").is_none());
         assert!(host.run("cargo-nixcuda-no-such-program", &[]).is_none());
+    }
+
+    #[test]
+    fn bounded_commands_are_stopped_at_the_limit() {
+        let host = Host::at(Path::new("/"));
+        let second = Duration::from_secs(1);
+        match host.run_bounded("sh", &["-c", "echo out; echo err >&2; exit 3"], second * 10) {
+            Bounded::Finished(out) => {
+                assert!(!out.success);
+                assert_eq!(
+                    (out.stdout.as_str(), out.stderr.as_str()),
+                    ("out\n", "err\n")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let started = Instant::now();
+        assert!(matches!(
+            host.run_bounded(
+                "sh",
+                &["-c", "while :; do :; done"],
+                Duration::from_millis(300)
+            ),
+            Bounded::TimedOut
+        ));
+        assert!(started.elapsed() < second * 5);
+        assert!(matches!(
+            host.run_bounded("cargo-nixcuda-no-such-program", &[], second),
+            Bounded::NotFound
+        ));
     }
 }

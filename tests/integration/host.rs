@@ -16,6 +16,24 @@ const SCENARIOS: &[&str] = &[
     "non-nixos",
     "no-gpu",
     "broken",
+    "pascal-gtx1080",
+    "volta-v100-pcie",
+    "laptop-turing-intel",
+    "blackwell-rtx5090",
+    "hgx-h100",
+    "pcie-l40s",
+    "unknown-nvidia",
+];
+
+/// One machine per GPU generation and kind (see tests/fixtures/hosts/README.md).
+const GENERATIONS: &[&str] = &[
+    "pascal-gtx1080",
+    "volta-v100-pcie",
+    "laptop-turing-intel",
+    "blackwell-rtx5090",
+    "hgx-h100",
+    "pcie-l40s",
+    "unknown-nvidia",
 ];
 
 /// The scenarios with an NVIDIA GPU, for which `nixos` writes a module.
@@ -24,6 +42,13 @@ const WITH_NVIDIA: &[&str] = &[
     "desktop-nvidia",
     "non-nixos",
     "broken",
+    "pascal-gtx1080",
+    "volta-v100-pcie",
+    "laptop-turing-intel",
+    "blackwell-rtx5090",
+    "hgx-h100",
+    "pcie-l40s",
+    "unknown-nvidia",
 ];
 
 fn scenario(name: &str) -> PathBuf {
@@ -60,15 +85,21 @@ fn doctor_json(name: &str, cwd: &Path) -> (Value, Option<i32>) {
     (json, out.status.code())
 }
 
-fn status_of<'a>(report: &'a Value, id: &str) -> &'a str {
+fn check_of<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .unwrap()
         .iter()
         .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("no check `{id}` in {report:#}"))["status"]
-        .as_str()
-        .unwrap()
+        .unwrap_or_else(|| panic!("no check `{id}` in {report:#}"))
+}
+
+fn status_of<'a>(report: &'a Value, id: &str) -> &'a str {
+    check_of(report, id)["status"].as_str().unwrap()
+}
+
+fn text_of<'a>(report: &'a Value, id: &str, field: &str) -> &'a str {
+    check_of(report, id)[field].as_str().unwrap_or_default()
 }
 
 #[test]
@@ -178,6 +209,17 @@ fn doctor_finds_what_each_machine_lacks() {
                 ("nix-cache", "fail"),
             ],
         ),
+        // Below compute capability 7.5: no kernels in the cached packages.
+        ("pascal-gtx1080", &[("gpu", "warn"), ("driver-cuda", "ok")]),
+        ("volta-v100-pcie", &[("gpu", "warn"), ("driver", "ok")]),
+        ("laptop-turing-intel", &[("gpu", "ok"), ("driver", "ok")]),
+        (
+            "blackwell-rtx5090",
+            &[("gpu", "ok"), ("driver", "ok"), ("driver-cuda", "ok")],
+        ),
+        ("hgx-h100", &[("gpu", "ok"), ("driver-cuda", "ok")]),
+        ("pcie-l40s", &[("gpu", "ok")]),
+        ("unknown-nvidia", &[("gpu", "warn"), ("driver-cuda", "ok")]),
     ];
     for (name, checks) in expect {
         let (report, _) = doctor_json(name, cwd.path());
@@ -185,6 +227,214 @@ fn doctor_finds_what_each_machine_lacks() {
             assert_eq!(status_of(&report, id), *status, "{name}/{id}: {report:#}");
         }
     }
+}
+
+#[test]
+fn doctor_json_of_each_gpu_generation() {
+    let cwd = TempDir::new().unwrap();
+    for name in GENERATIONS {
+        let (report, _) = doctor_json(name, cwd.path());
+        insta::assert_snapshot!(
+            format!("doctor_json_{name}"),
+            serde_json::to_string_pretty(&report).unwrap()
+        );
+    }
+}
+
+#[test]
+fn doctor_names_the_compute_capability_and_what_to_do() {
+    let cwd = TempDir::new().unwrap();
+    for (name, cc) in [("pascal-gtx1080", "6.1"), ("volta-v100-pcie", "7.0")] {
+        let (report, code) = doctor_json(name, cwd.path());
+        let (message, hint) = (
+            text_of(&report, "gpu", "message"),
+            text_of(&report, "gpu", "hint"),
+        );
+        assert!(
+            message.contains(&format!("compute capability {cc}"))
+                && message.contains("below 7.5")
+                && message.contains("no kernel image is available"),
+            "{name}: {message}"
+        );
+        assert!(
+            hint.contains(&format!("cudaCapabilities = [ \"{cc}\" ]"))
+                && hint.contains("compiles locally")
+                && hint.contains("legacy_580"),
+            "{name}: {hint}"
+        );
+        // A warning: the machine can still run CUDA, built for it locally.
+        assert_eq!(code, Some(0), "{name}");
+    }
+    let (report, _) = doctor_json("hgx-h100", cwd.path());
+    let message = text_of(&report, "gpu", "message");
+    assert!(
+        message.contains("4 NVSwitch(es)") && message.contains("fabric manager"),
+        "{message}"
+    );
+}
+
+/// A generated project in a temporary directory, with a flake.lock.
+fn locked_project(work: &TempDir) -> PathBuf {
+    let project = work.path().join("gpu-demo");
+    copy_tree(&scenario("project"), &project);
+    std::fs::write(
+        project.join("flake.lock"),
+        "{ \"nodes\": {}, \"version\": 7 }\n",
+    )
+    .unwrap();
+    project
+}
+
+/// `doctor --json` in `project` on machine `name`, with the build-plan stub
+/// `nix` of tests/fixtures/hosts/build-plan/`plan` first on PATH.
+fn doctor_with_plan(
+    name: &str,
+    plan: &str,
+    project: &Path,
+    timeout: Option<&str>,
+) -> (Value, Option<i32>) {
+    let path = std::env::join_paths([
+        scenario(&format!("build-plan/{plan}")),
+        scenario(name).join("bin"),
+    ])
+    .unwrap();
+    let mut cmd = on_host(name, project, &["doctor", "--json"]);
+    cmd.env("PATH", path);
+    if let Some(secs) = timeout {
+        cmd.env("CARGO_NIXCUDA_BUILD_PLAN_TIMEOUT", secs);
+    }
+    let out = cmd.output().unwrap();
+    let json = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)));
+    (json, out.status.code())
+}
+
+#[test]
+fn doctor_build_plan_passes_when_the_cache_has_everything() {
+    let work = TempDir::new().unwrap();
+    let project = locked_project(&work);
+    let (report, code) = doctor_with_plan("laptop-intel-nvidia", "fetched", &project, None);
+    assert_eq!(status_of(&report, "build-plan"), "ok", "{report:#}");
+    let message = text_of(&report, "build-plan", "message");
+    assert!(
+        message.contains("fetches 5 path(s)") && message.contains("2 small"),
+        "{message}"
+    );
+    assert_eq!(code, Some(0), "{report:#}");
+}
+
+#[test]
+fn doctor_build_plan_fails_naming_what_would_compile() {
+    let work = TempDir::new().unwrap();
+    let project = locked_project(&work);
+    let (report, code) = doctor_with_plan("laptop-intel-nvidia", "local-torch", &project, None);
+    assert_eq!(status_of(&report, "build-plan"), "fail", "{report:#}");
+    assert_eq!(code, Some(1));
+    let message = text_of(&report, "build-plan", "message");
+    for name in ["torch", "magma", "cuda_nvcc", "libcublas"] {
+        assert!(message.contains(name), "{name}: {message}");
+    }
+    // The light derivations are not blamed.
+    assert!(
+        !message.contains("nix-shell-env") && !message.contains("python3,"),
+        "{message}"
+    );
+    let hint = text_of(&report, "build-plan", "hint");
+    for needle in [
+        "not configured",
+        "not built this nixpkgs revision",
+        "cargo nixcuda nixos",
+        "nixos-rebuild switch",
+        "github:nixos-cuda/nixpkgs/nixos-unstable-cuda",
+        "nix develop .#cpu",
+    ] {
+        assert!(hint.contains(needle), "{needle}: {hint}");
+    }
+
+    // Outside NixOS the fix is nix.conf, with both caches and keys.
+    let (report, _) = doctor_with_plan("non-nixos", "local-torch", &project, None);
+    let hint = text_of(&report, "build-plan", "hint");
+    assert!(
+        hint.contains("/etc/nix/nix.conf")
+            && hint.contains("https://cache.flox.dev")
+            && hint.contains("cache.nixos-cuda.org:74DUi4Ye579gUqzH4ziL9IyiJBlDpMRn9MBN8oNan9M="),
+        "{hint}"
+    );
+}
+
+#[test]
+fn doctor_build_plan_expects_local_builds_for_explicit_capabilities() {
+    let work = TempDir::new().unwrap();
+    let project = locked_project(&work);
+    let flake = project.join("flake.nix");
+    let text = std::fs::read_to_string(&flake).unwrap();
+    std::fs::write(
+        &flake,
+        text.replace(
+            "cudarcFeature",
+            "cudaCapabilities = [ \"6.1\" ];\n      cudarcFeature",
+        ),
+    )
+    .unwrap();
+    let (report, _) = doctor_with_plan("pascal-gtx1080", "local-torch", &project, None);
+    assert_eq!(status_of(&report, "build-plan"), "warn", "{report:#}");
+    assert!(text_of(&report, "build-plan", "message").contains("expected"));
+    // The GPU is covered by the project's own capability list.
+    assert_eq!(status_of(&report, "gpu"), "ok", "{report:#}");
+    assert!(text_of(&report, "gpu", "message").contains("6.1 itself"));
+}
+
+#[test]
+fn doctor_build_plan_is_bounded_and_reports_nix_errors() {
+    let work = TempDir::new().unwrap();
+    let project = locked_project(&work);
+    let started = std::time::Instant::now();
+    let (report, _) = doctor_with_plan("laptop-intel-nvidia", "hangs", &project, Some("1"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert_eq!(status_of(&report, "build-plan"), "warn", "{report:#}");
+    assert!(text_of(&report, "build-plan", "message").contains("did not finish within 1 s"));
+
+    let (report, _) = doctor_with_plan("laptop-intel-nvidia", "eval-error", &project, None);
+    assert_eq!(status_of(&report, "build-plan"), "warn", "{report:#}");
+    assert!(
+        text_of(&report, "build-plan", "message").contains("attribute 'cudaPackages_14' missing"),
+        "{report:#}"
+    );
+
+    // Without flake.lock nothing is asked (and nothing written).
+    std::fs::remove_file(project.join("flake.lock")).unwrap();
+    let (report, _) = doctor_with_plan("laptop-intel-nvidia", "local-torch", &project, None);
+    assert_eq!(status_of(&report, "build-plan"), "skip", "{report:#}");
+    assert!(text_of(&report, "build-plan", "message").contains("nix flake lock"));
+    assert!(!project.join("flake.lock").exists());
+}
+
+#[test]
+fn doctor_compares_the_project_cuda_with_the_gpu_and_driver() {
+    let work = TempDir::new().unwrap();
+    let project = work.path().join("gpu-demo");
+    copy_tree(&scenario("project"), &project);
+    let flake = project.join("flake.nix");
+    let text = std::fs::read_to_string(&flake).unwrap();
+    std::fs::write(&flake, text.replace("cudaPackages_12_8", "cudaPackages_13")).unwrap();
+    // CUDA 13 on a GTX 1080: not supported at all.
+    let (report, code) = doctor_json("pascal-gtx1080", &project);
+    assert_eq!(status_of(&report, "gpu"), "fail", "{report:#}");
+    assert!(text_of(&report, "gpu", "message").contains("CUDA 13.2"));
+    assert!(text_of(&report, "gpu", "hint").contains("CUDA 12"));
+    assert_eq!(code, Some(1));
+    // Driver 580.95.05 runs CUDA 13.0; the project's 13.2 asks for 595.45.04.
+    assert_eq!(status_of(&report, "driver-cuda"), "warn", "{report:#}");
+    let message = text_of(&report, "driver-cuda", "message");
+    assert!(
+        message.contains("runs CUDA 13.0 and older") && message.contains("595.45.04"),
+        "{message}"
+    );
+    // The RTX 5090 with driver 595.71.05 runs it.
+    let (report, _) = doctor_json("blackwell-rtx5090", &project);
+    assert_eq!(status_of(&report, "gpu"), "ok", "{report:#}");
+    assert_eq!(status_of(&report, "driver-cuda"), "ok", "{report:#}");
+    assert!(text_of(&report, "driver-cuda", "message").contains("CUDA 13.2"));
 }
 
 #[test]
@@ -254,6 +504,15 @@ fn nixos_module_of_each_machine_passes_the_module_checker() {
             String::from_utf8_lossy(&out.stderr)
         );
         insta::assert_snapshot!(format!("nixos_{name}"), module);
+        // NixOS asserts this; the module checker does not model assertions.
+        let code: String = module
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect();
+        assert!(
+            !(code.contains("datacenter.enable = true") && code.contains("videoDrivers")),
+            "{name}: both driver kinds:\n{module}"
+        );
 
         let file = out_dir.path().join(format!("{name}.nix"));
         std::fs::write(&file, &module).unwrap();
@@ -345,6 +604,135 @@ fn nixos_choices_follow_the_hardware_and_the_options() {
         .collect();
     assert_eq!(ids, ["PCI:0:2:0", "PCI:1:0:0"]);
     assert!(json["text"].as_str().unwrap().contains("hardware.nvidia"));
+}
+
+#[test]
+fn nixos_fits_each_gpu_generation() {
+    let cwd = TempDir::new().unwrap();
+    let module = |name: &str| {
+        let out = on_host(name, cwd.path(), &["nixos"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let code: Vec<String> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        (
+            text,
+            code,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let has = |code: &[String], line: &str| code.iter().any(|l| l == line);
+    // The comments as one line, so that a phrase may wrap.
+    let prose = |text: &str| {
+        text.split_whitespace()
+            .filter(|w| *w != "#")
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+
+    // HGX H100: the data-centre driver, fabric manager, no X11 driver.
+    let (text, code, _) = module("hgx-h100");
+    assert!(has(&code, "datacenter.enable = true;"), "{text}");
+    assert!(
+        has(
+            &code,
+            "package = config.boot.kernelPackages.nvidiaPackages.dc;"
+        ),
+        "{text}"
+    );
+    assert!(
+        has(&code, "nvidiaSettings = false;") && has(&code, "open = true;"),
+        "{text}"
+    );
+    assert!(!code.iter().any(|l| l.contains("videoDrivers")), "{text}");
+    assert!(has(&code, "nvidiaPersistenced = true;"), "{text}");
+    assert!(prose(&text).contains("4 NVSwitch(es)"), "{text}");
+
+    // A PCIe data-centre card keeps the normal driver and says why.
+    for name in ["pcie-l40s", "volta-v100-pcie"] {
+        let (text, code, _) = module(name);
+        assert!(
+            has(&code, "services.xserver.videoDrivers = [ \"nvidia\" ];"),
+            "{text}"
+        );
+        assert!(!code.iter().any(|l| l.contains("datacenter")), "{text}");
+        assert!(
+            prose(&text).contains("data-centre PCIe card without"),
+            "{text}"
+        );
+    }
+
+    // Pascal and Volta: closed modules, the 580 driver, and the cache warning.
+    for (name, cc) in [("pascal-gtx1080", "6.1"), ("volta-v100-pcie", "7.0")] {
+        let (text, code, stderr) = module(name);
+        assert!(has(&code, "open = false;"), "{text}");
+        assert!(
+            has(
+                &code,
+                "package = config.boot.kernelPackages.nvidiaPackages.legacy_580;"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("cudaCapabilities = [ \"{cc}\" ]")),
+            "{text}"
+        );
+        assert!(
+            stderr.contains("warning:") && stderr.contains(&format!("compute capability {cc}")),
+            "{stderr}"
+        );
+    }
+
+    // Turing laptop with an Intel iGPU: offload, fine-grained power
+    // management, the GPU may sleep.
+    let (text, code, stderr) = module("laptop-turing-intel");
+    for line in [
+        "offload.enable = true;",
+        "intelBusId = \"PCI:0:2:0\";",
+        "nvidiaBusId = \"PCI:1:0:0\";",
+        "powerManagement.enable = true;",
+        "powerManagement.finegrained = true;",
+        "open = true;",
+    ] {
+        assert!(has(&code, line), "{line}:\n{text}");
+    }
+    assert!(
+        !text.contains("nvidiaPersistenced") && !stderr.contains("warning"),
+        "{text}{stderr}"
+    );
+
+    // Blackwell: open modules are required.
+    let (text, code, _) = module("blackwell-rtx5090");
+    assert!(
+        has(&code, "open = true;") && prose(&text).contains("REQUIRED"),
+        "{text}"
+    );
+
+    // An unknown device: taken as newer, and said so.
+    let (text, code, _) = module("unknown-nvidia");
+    assert!(
+        has(&code, "open = true;") && prose(&text).contains("not in cargo-nixcuda's"),
+        "{text}"
+    );
+
+    // Every module says what each cache is.
+    for name in GENERATIONS {
+        let (text, _, _) = module(name);
+        assert!(
+            prose(&text).contains("internal development purposes only")
+                && prose(&text).contains("licensed redistribution"),
+            "{name}: {text}"
+        );
+        assert!(!text.contains("conservative"), "{name}");
+    }
 }
 
 #[test]

@@ -1,0 +1,359 @@
+//! The `build-plan` check of `doctor`: asks Nix what `nix develop` would do
+//! for the project's dev shell (`nix build --dry-run`), and fails when torch,
+//! tensorflow, triton, magma or the CUDA libraries would be compiled locally
+//! instead of fetched from a binary cache: hours of building, often ending
+//! out of memory, which nothing else announces.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::data::HostFacts;
+use super::doctor::Check;
+use super::probe::{Bounded, Host};
+
+const ID: &str = "build-plan";
+
+/// What `nix build --dry-run` says it would do.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Store names of the derivations to build (`…-python3.13-torch-2.9.0.drv`).
+    pub built: Vec<String>,
+    /// How many paths would be fetched from a substituter.
+    pub fetched: usize,
+}
+
+/// Reads the "will be built" / "will be fetched" lists of `nix build
+/// --dry-run` (Nix 2.18 and newer, Lix: "these N derivations will be built:",
+/// "this derivation will be built:", "these N paths will be fetched (…):").
+/// `None` when neither list is there.
+pub fn parse_dry_run(text: &str) -> Option<Plan> {
+    #[derive(PartialEq)]
+    enum Section {
+        None,
+        Built,
+        Fetched,
+    }
+    let mut plan = Plan::default();
+    let mut section = Section::None;
+    let mut seen = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        let header = |what: &str| {
+            (trimmed.starts_with("these ") || trimmed.starts_with("this "))
+                && trimmed.contains(what)
+        };
+        if header(" will be built") {
+            section = Section::Built;
+            seen = true;
+        } else if header(" will be fetched") {
+            section = Section::Fetched;
+            seen = true;
+        } else if line.starts_with(char::is_whitespace) && trimmed.starts_with('/') {
+            match section {
+                Section::Built => plan.built.push(store_name(trimmed).to_string()),
+                Section::Fetched => plan.fetched += 1,
+                Section::None => {}
+            }
+        } else {
+            section = Section::None;
+        }
+    }
+    seen.then_some(plan)
+}
+
+/// `/nix/store/<hash>-python3.13-torch-2.9.0.drv` -> `python3.13-torch-2.9.0.drv`
+/// (also with an output suffix such as `^out`, as some Nix versions print).
+fn store_name(path: &str) -> &str {
+    let path = path.split('^').next().unwrap_or(path);
+    let base = path.rsplit('/').next().unwrap_or(path);
+    match base.split_once('-') {
+        Some((hash, rest)) if hash.len() == 32 => rest,
+        _ => base,
+    }
+}
+
+/// The package name in a store name: without `.drv`, the version and a
+/// `pythonX.Y-` or `cudaX.Y-` prefix (`python3.13-torch-2.9.0.drv` ->
+/// `torch`, `cuda12.9-cuda_cudart-12.9.79` -> `cuda_cudart`).
+pub fn package_name(store_name: &str) -> String {
+    let name = store_name.trim_end_matches(".drv");
+    let mut parts: Vec<&str> = name
+        .split('-')
+        .take_while(|p| !p.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    let versioned_prefix = |p: &str, prefix: &str| {
+        p.strip_prefix(prefix)
+            .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    };
+    if parts.len() > 1
+        && (versioned_prefix(parts[0], "python") || versioned_prefix(parts[0], "cuda"))
+    {
+        parts.remove(0);
+    }
+    if parts.is_empty() {
+        name.to_string()
+    } else {
+        parts.join("-")
+    }
+}
+
+/// Whether building `name` locally is the hours-long kind.
+pub fn is_heavy(name: &str, facts: &HostFacts) -> bool {
+    let plan = &facts.build_plan;
+    plan.heavy_names.iter().any(|n| n == name)
+        || plan
+            .heavy_prefixes
+            .iter()
+            .any(|p| name.starts_with(p.as_str()))
+}
+
+/// What the check needs to know besides the machine.
+pub struct PlanContext<'a> {
+    pub root: &'a Path,
+    /// The `nix` check passed (Nix is there and new enough).
+    pub nix_ok: bool,
+    pub nixos: bool,
+    /// The project's explicit `cudaCapabilities`, if any.
+    pub explicit_capabilities: Option<&'a [String]>,
+    pub timeout: Duration,
+}
+
+/// `x86_64-linux`, the system whose dev shell `nix develop` would use.
+fn nix_system() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    format!("{}-{os}", std::env::consts::ARCH)
+}
+
+pub fn check(host: &Host, ctx: &PlanContext, facts: &HostFacts) -> Check {
+    if !ctx.nix_ok {
+        return Check::skip(
+            ID,
+            "Nix is missing or too old to evaluate current nixpkgs (see the `nix` check)",
+        );
+    }
+    if !ctx.root.join("flake.nix").is_file() {
+        return Check::skip(ID, "the project has no flake.nix");
+    }
+    if !ctx.root.join("flake.lock").is_file() {
+        // Without a lock, Nix would pick today's revisions and write a
+        // flake.lock; doctor changes nothing in the project.
+        return Check::skip(
+            ID,
+            "no flake.lock yet, so there is no pinned nixpkgs to ask about: run `nix flake lock` in the project, commit flake.lock, then `cargo nixcuda doctor` again",
+        );
+    }
+    let system = nix_system();
+    let installable = format!("{}#devShells.{system}.default", ctx.root.display());
+    let command = format!("nix build --dry-run .#devShells.{system}.default");
+    let args = [
+        "build",
+        "--dry-run",
+        "--no-write-lock-file",
+        "--extra-experimental-features",
+        "nix-command flakes",
+        installable.as_str(),
+    ];
+    let out = match host.run_bounded("nix", &args, ctx.timeout) {
+        Bounded::Finished(out) => out,
+        Bounded::NotFound => return Check::skip(ID, "no `nix` on PATH"),
+        Bounded::TimedOut => {
+            return Check::warn(
+                ID,
+                format!(
+                    "`{command}` did not finish within {} s (it evaluates nixpkgs, and first downloads the flake inputs)",
+                    ctx.timeout.as_secs()
+                ),
+                format!(
+                    "run `{command}` in the project yourself and look for torch, magma, triton or cuda_* under \"will be built\"; those would compile locally"
+                ),
+            );
+        }
+    };
+    let text = format!("{}\n{}", out.stderr, out.stdout);
+    let plan = match parse_dry_run(&text) {
+        Some(plan) => plan,
+        None if out.success => Plan::default(),
+        None => {
+            let error = text
+                .lines()
+                .rev()
+                .find(|l| l.trim_start().starts_with("error:"))
+                .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+                .unwrap_or("no output")
+                .trim()
+                .to_string();
+            return Check::warn(
+                ID,
+                format!("could not ask Nix what `nix develop` would build: {error}"),
+                format!(
+                    "run `{command}` in the project and fix the error it shows (`nix develop` fails the same way)"
+                ),
+            );
+        }
+    };
+    let mut heavy: Vec<String> = plan
+        .built
+        .iter()
+        .map(|n| package_name(n))
+        .filter(|n| is_heavy(n, facts))
+        .collect();
+    heavy.sort();
+    heavy.dedup();
+    if heavy.is_empty() {
+        let message = match (plan.built.len(), plan.fetched) {
+            (0, 0) => "the dev shell is already in the Nix store: `nix develop` builds and fetches nothing".to_string(),
+            (built, fetched) => format!(
+                "`nix develop` fetches {fetched} path(s) from the caches and builds {built} small derivation(s) locally; torch and the CUDA libraries come prebuilt"
+            ),
+        };
+        return Check::ok(ID, message);
+    }
+    let named = match heavy.len() {
+        n if n <= 8 => heavy.join(", "),
+        n => format!("{} and {} more", heavy[..8].join(", "), n - 8),
+    };
+    let message = format!(
+        "`nix develop` would compile {} derivation(s) locally, among them {named}: hours of building, often ending out of memory",
+        plan.built.len()
+    );
+    if let Some(caps) = ctx.explicit_capabilities {
+        return Check::warn(
+            ID,
+            format!(
+                "{message}; expected, because the project sets cudaCapabilities = [ {} ], which no binary cache builds",
+                caps.iter()
+                    .map(|c| format!("\"{c}\""))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            "let it compile once (the result stays until garbage collection; keep it with a GC root such as nix-direnv's), or remove cudaCapabilities when this machine's GPU has compute capability 7.5 or newer",
+        );
+    }
+    let cache = if ctx.nixos {
+        "the caches for every user: `cargo nixcuda nixos --output nvidia-host.nix`, import it in your NixOS configuration, `sudo nixos-rebuild switch`".to_string()
+    } else {
+        let urls: Vec<&str> = facts.caches.iter().map(|c| c.url.as_str()).collect();
+        let keys: Vec<&str> = facts.caches.iter().map(|c| c.key.as_str()).collect();
+        format!(
+            "the caches in /etc/nix/nix.conf, then `sudo systemctl restart nix-daemon`: `extra-substituters = {}` and `extra-trusted-public-keys = {}`",
+            urls.join(" "),
+            keys.join(" ")
+        )
+    };
+    Check::fail(
+        ID,
+        message,
+        format!(
+            "likely causes: the CUDA binary cache is not configured for this user (see `nix-cache`), or the CUDA Hydra has not built this nixpkgs revision yet\n\
+             1. add {cache}\n\
+             2. follow the revision the CUDA cache has built: `inputs.nixpkgs.url = \"{}\";` in flake.nix, then `nix flake update nixpkgs`\n\
+             3. meanwhile the CPU shell needs no CUDA: `nix develop .#cpu`",
+            facts.build_plan.cuda_branch
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DRY_RUN: &str = "\
+these 3 derivations will be built:
+  /nix/store/0123456789abcdfghijklmnpqrsvwxyz-python3.13-torch-2.9.0.drv
+  /nix/store/1123456789abcdfghijklmnpqrsvwxyz-cuda12.9-magma-2.9.0.drv
+  /nix/store/2123456789abcdfghijklmnpqrsvwxyz-nix-shell-env.drv
+these 2 paths will be fetched (1.5 GiB download, 6.1 GiB unpacked):
+  /nix/store/3123456789abcdfghijklmnpqrsvwxyz-cuda_cudart-12.9.79
+  /nix/store/4123456789abcdfghijklmnpqrsvwxyz-python3.13-numpy-2.3.1
+";
+
+    #[test]
+    fn dry_run_lists_are_read() {
+        let plan = parse_dry_run(DRY_RUN).unwrap();
+        assert_eq!(
+            plan.built,
+            [
+                "python3.13-torch-2.9.0.drv",
+                "cuda12.9-magma-2.9.0.drv",
+                "nix-shell-env.drv"
+            ]
+        );
+        assert_eq!(plan.fetched, 2);
+        let one = "this derivation will be built:\n  /nix/store/0123456789abcdfghijklmnpqrsvwxyz-nix-shell-env.drv\nthis path will be fetched (0.1 MiB download, 0.4 MiB unpacked):\n  /nix/store/4123456789abcdfghijklmnpqrsvwxyz-hello-2.12\n";
+        assert_eq!(
+            parse_dry_run(one),
+            Some(Plan {
+                built: vec!["nix-shell-env.drv".into()],
+                fetched: 1
+            })
+        );
+        assert_eq!(parse_dry_run("warning: Git tree is dirty\n"), None);
+        let outputs = "warning: Git tree '/p' is dirty\nthis derivation will be built:\n  /nix/store/0123456789abcdfghijklmnpqrsvwxyz-python3.13-torch-2.9.0.drv^out,lib\n";
+        assert_eq!(
+            parse_dry_run(outputs).unwrap().built,
+            ["python3.13-torch-2.9.0.drv"]
+        );
+    }
+
+    #[test]
+    fn package_names_drop_prefix_and_version() {
+        for (store, name) in [
+            ("python3.13-torch-2.9.0.drv", "torch"),
+            ("python3.14-triton-3.4.0.drv", "triton"),
+            ("cuda12.9-cuda_cudart-12.9.79.drv", "cuda_cudart"),
+            ("cuda13.2-libcublas-13.1.0.3.drv", "libcublas"),
+            ("magma-2.9.0.drv", "magma"),
+            ("nix-shell-env.drv", "nix-shell-env"),
+            ("python3-3.13.5-env.drv", "python3"),
+            ("python3.13-tensorflow-bin-2.21.0.drv", "tensorflow-bin"),
+        ] {
+            assert_eq!(package_name(store), name, "{store}");
+        }
+    }
+
+    #[test]
+    fn nothing_is_asked_without_nix_or_a_locked_flake() {
+        let facts = HostFacts::embedded().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let host = Host::at(dir.path());
+        let ctx = |nix_ok| PlanContext {
+            root: dir.path(),
+            nix_ok,
+            nixos: true,
+            explicit_capabilities: None,
+            timeout: Duration::from_secs(1),
+        };
+        let status = |c: &Check| (c.status, c.message.clone());
+        let (s, m) = status(&check(&host, &ctx(false), &facts));
+        assert_eq!(s, super::super::doctor::Status::Skip);
+        assert!(m.contains("too old"), "{m}");
+        let (s, m) = status(&check(&host, &ctx(true), &facts));
+        assert_eq!(s, super::super::doctor::Status::Skip);
+        assert!(m.contains("no flake.nix"), "{m}");
+        std::fs::write(dir.path().join("flake.nix"), "{ }").unwrap();
+        let (_, m) = status(&check(&host, &ctx(true), &facts));
+        assert!(m.contains("nix flake lock"), "{m}");
+    }
+
+    #[test]
+    fn heavy_packages_are_the_cuda_ones() {
+        let facts = HostFacts::embedded().unwrap();
+        for heavy in [
+            "torch",
+            "magma",
+            "triton",
+            "cuda_nvcc",
+            "libcublas",
+            "cudnn",
+            "nccl",
+        ] {
+            assert!(is_heavy(heavy, &facts), "{heavy}");
+        }
+        for light in ["nix-shell-env", "python3", "numpy", "pandas", "cudarc-demo"] {
+            assert!(!is_heavy(light, &facts), "{light}");
+        }
+    }
+}
