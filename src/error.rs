@@ -323,8 +323,9 @@ impl Error {
                 ids.join(", ")
             ),
             Error::TemplateLimit { .. } => format!(
-                "templates are limited to {} files, 1 MiB per file and 16 MiB in all; keep large data out of the template and download it in the generated project",
-                crate::scaffold::source::MAX_FILES
+                "templates are limited to {} files, 1 MiB per file, 16 MiB in all and {} directories deep; keep large data out of the template and download it in the generated project",
+                crate::scaffold::source::MAX_FILES,
+                crate::scaffold::source::MAX_DEPTH
             ),
             Error::GitMissing { .. } => {
                 "install git (`nix profile install nixpkgs#git`, or `programs.git.enable = true;` on NixOS), or clone the template yourself and pass its directory".into()

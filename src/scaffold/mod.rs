@@ -5,6 +5,7 @@ pub mod chunk;
 pub mod helpers;
 pub mod lint;
 pub mod manifest;
+pub mod partials;
 pub mod registry;
 pub mod render;
 pub mod source;

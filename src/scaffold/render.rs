@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use globset::{GlobBuilder, GlobMatcher};
 use handlebars::Handlebars;
@@ -12,6 +13,11 @@ use super::Scaffold;
 use crate::error::{Error, Result};
 
 const TEMPLATE_SUFFIX: &str = ".hbs";
+
+/// Bounds on what rendering may produce: a template is untrusted, and a
+/// few kilobytes of handlebars can ask for gigabytes.
+pub const MAX_RENDERED_FILE: usize = 8 << 20;
+pub const MAX_RENDERED_TOTAL: usize = 64 << 20;
 
 /// A file of the generated project; `path` is relative and checked safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +140,8 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         });
     }
 
+    let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
+    let budget = &budget;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -149,7 +157,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
                         .iter()
                         .enumerate()
                         .filter(|(i, _)| i % workers == worker)
-                        .map(|(i, p)| (i, produce(&mut hb, p, ctx)))
+                        .map(|(i, p)| (i, produce(&mut hb, p, ctx, budget)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -175,7 +183,12 @@ struct Planned<'a> {
     format: bool,
 }
 
-fn produce(hb: &mut Handlebars, p: &Planned, ctx: &Value) -> Result<RenderedFile> {
+fn produce(
+    hb: &mut Handlebars,
+    p: &Planned,
+    ctx: &Value,
+    budget: &AtomicUsize,
+) -> Result<RenderedFile> {
     let render_error = |message: String| Error::Render {
         file: p.where_.clone(),
         message,
@@ -183,12 +196,22 @@ fn produce(hb: &mut Handlebars, p: &Planned, ctx: &Value) -> Result<RenderedFile
     let mut contents = if p.is_template {
         let source = std::str::from_utf8(&p.file.contents)
             .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
+        super::partials::check(source).map_err(render_error)?;
         render_text(hb, &p.file.path, source, ctx)
             .map_err(render_error)?
             .into_bytes()
     } else {
         p.file.contents.to_vec()
     };
+    let taken = budget.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+        left.checked_sub(contents.len())
+    });
+    if taken.is_err() {
+        return Err(render_error(format!(
+            "the rendered project would be larger than {} MiB; a scaffold may render at most that much",
+            MAX_RENDERED_TOTAL >> 20
+        )));
+    }
     if p.format {
         contents = format_nix(&p.path, contents).map_err(render_error)?;
     }
@@ -307,18 +330,52 @@ fn render_text(
                 }
                 None => e.reason().to_string(),
             })?;
-        let text = hb
-            .render(&key, ctx)
-            .map_err(|e| match (e.line_no, e.column_no) {
-                (Some(line), Some(col)) => {
-                    format!("line {}, column {col}: {}", line + before, e.reason())
-                }
-                _ => e.reason().to_string(),
-            })?;
+        let mut sink = Capped {
+            bytes: Vec::new(),
+            left: MAX_RENDERED_FILE.saturating_sub(out.len()),
+            overflowed: false,
+        };
+        let rendered = hb.render_to_write(&key, ctx, &mut sink);
         hb.unregister_template(&key);
+        if sink.overflowed {
+            return Err(format!(
+                "renders to more than {} MiB; a rendered file may have at most that much",
+                MAX_RENDERED_FILE >> 20
+            ));
+        }
+        rendered.map_err(|e| match (e.line_no, e.column_no) {
+            (Some(line), Some(col)) => {
+                format!("line {}, column {col}: {}", line + before, e.reason())
+            }
+            _ => e.reason().to_string(),
+        })?;
+        let text = String::from_utf8(sink.bytes).expect("handlebars writes UTF-8");
         out.push_str(&super::chunk::expand(&text, &originals));
     }
     Ok(out)
+}
+
+/// A render target that stops the render once it would overflow.
+struct Capped {
+    bytes: Vec<u8>,
+    left: usize,
+    overflowed: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if data.len() > self.left {
+            self.overflowed = true;
+            return Err(std::io::Error::other("rendered file too large"));
+        }
+        self.left -= data.len();
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -31,6 +31,9 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 pub const MAX_TOTAL_BYTES: u64 = 16 << 20;
 /// Most files in one template.
 pub const MAX_FILES: usize = 2000;
+/// Deepest directory nesting in a template (a git tree can nest far deeper
+/// than any file system, and reading it recursively would exhaust memory).
+pub const MAX_DEPTH: usize = 32;
 
 /// Test hook: fetch `file://` URLs with the git command line, as remote URLs
 /// are, so that code path runs without a network.
@@ -436,6 +439,12 @@ impl Budget {
 /// Refuses template paths that could never be written safely, whatever the
 /// answers: `.git` as any file system reads it, `.`/`..`, empty components.
 fn check_template_path(origin: &str, path: &str) -> Result<()> {
+    if path.split('/').count() > MAX_DEPTH {
+        return Err(Error::TemplateLimit {
+            path: format!("{origin}/template/{path}"),
+            message: format!("is nested more than {MAX_DEPTH} directories deep"),
+        });
+    }
     for component in path.split('/') {
         let problem = if component.is_empty() || component == "." || component == ".." {
             Some("has an empty, `.` or `..` component")

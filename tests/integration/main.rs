@@ -5,6 +5,7 @@ mod escaping;
 mod example;
 mod generate;
 mod host;
+mod hostile_render;
 mod merge_base;
 mod ml;
 mod records;
