@@ -38,7 +38,10 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
         }
         Command::Completions { shell } => {
             let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when a write fails.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut script);
+            crate::printer::out_bytes(&script);
             Ok(())
         }
     }
@@ -216,7 +219,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         }
     }
     if args.dry_run {
-        print!("{}", update::diff(&plan)?);
+        crate::out!("{}", update::diff(&plan)?);
         printer.status(
             "Dry run",
             &format!("{} -> {}: nothing was written", plan.from, plan.to),
@@ -248,7 +251,7 @@ fn check(args: &crate::cli::CheckArgs, printer: &Printer) -> Result<()> {
     let registry = chosen_registry(&team, &mut embedded)?;
     let report = crate::update::check(&args.path, registry)?;
     if args.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("JSON serializes")
         );
@@ -334,7 +337,7 @@ fn list(args: &ListArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&out).expect("JSON serializes")
         );
@@ -348,7 +351,7 @@ fn list(args: &ListArgs) -> Result<()> {
         } else {
             ""
         };
-        println!("{id}{default}: {}", newest.manifest.description);
+        crate::outln!("{id}{default}: {}", newest.manifest.description);
         let list: Vec<String> = versions
             .iter()
             .rev()
@@ -362,7 +365,7 @@ fn list(args: &ListArgs) -> Result<()> {
                 }
             })
             .collect();
-        println!("  versions: {}", list.join(", "));
+        crate::outln!("  versions: {}", list.join(", "));
         if args.id.is_none() {
             let keys: Vec<&str> = newest
                 .manifest
@@ -370,34 +373,34 @@ fn list(args: &ListArgs) -> Result<()> {
                 .iter()
                 .map(|q| q.key.as_str())
                 .collect();
-            println!(
+            crate::outln!(
                 "  questions: {}  (details: cargo nixcuda list {id})",
                 keys.join(", ")
             );
             continue;
         }
         let shown = registry.resolve(args.id.as_deref().unwrap_or(id))?;
-        println!(
+        crate::outln!(
             "  questions of {} (answer with -d KEY=VALUE):",
             shown.label()
         );
         for q in &shown.manifest.questions {
             let kind = format!("{:?}", q.kind).to_lowercase();
-            println!("    {} ({kind}): {}", q.key, q.prompt);
+            crate::outln!("    {} ({kind}): {}", q.key, q.prompt);
             if let Some(help) = &q.help {
-                println!("        {help}");
+                crate::outln!("        {help}");
             }
             if let Some(d) = &q.default {
                 let text = match d {
                     serde_yaml::Value::String(s) => s.clone(),
                     other => serde_json::to_string(other).unwrap_or_default(),
                 };
-                println!("        default: {text}");
+                crate::outln!("        default: {text}");
             } else if q.kind != QuestionKind::Bool {
-                println!("        required (no default)");
+                crate::outln!("        required (no default)");
             }
             for c in &q.choices {
-                println!(
+                crate::outln!(
                     "        - {}{}",
                     c.value(),
                     if c.label() != c.value() {

@@ -183,19 +183,19 @@ pub fn list_template(template: &str, id: Option<&str>, json: bool, offline: bool
                 })
             })
             .collect();
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&out).expect("JSON serializes")
         );
         return Ok(());
     }
-    println!("template {}", set.source.display());
+    crate::outln!("template {}", set.source.display());
     for id in &ids {
         let versions = set.registry.versions(id);
         let Some(newest) = versions.last() else {
             continue;
         };
-        println!("{id}: {}", newest.manifest.description);
+        crate::outln!("{id}: {}", newest.manifest.description);
         let list: Vec<String> = versions
             .iter()
             .rev()
@@ -215,12 +215,12 @@ pub fn list_template(template: &str, id: Option<&str>, json: bool, offline: bool
                 text
             })
             .collect();
-        println!("  versions: {}", list.join(", "));
+        crate::outln!("  versions: {}", list.join(", "));
         let shown = match spec.version.as_ref().map(|v| format!("{id}@{v}")) {
             Some(s) => set.registry.resolve(&s)?,
             None => newest,
         };
-        println!(
+        crate::outln!(
             "  questions of {} (answer with -d KEY=VALUE):",
             shown.label()
         );
@@ -228,9 +228,9 @@ pub fn list_template(template: &str, id: Option<&str>, json: bool, offline: bool
             let kind = format!("{:?}", q.kind).to_lowercase();
             let choices: Vec<&str> = q.choices.iter().map(|c| c.value()).collect();
             if choices.is_empty() {
-                println!("    {} ({kind}): {}", q.key, q.prompt);
+                crate::outln!("    {} ({kind}): {}", q.key, q.prompt);
             } else {
-                println!(
+                crate::outln!(
                     "    {} ({kind}): {} [{}]",
                     q.key,
                     q.prompt,
@@ -268,7 +268,7 @@ pub fn config_cmd(json: bool) -> Result<()> {
             "templates": config.file.templates,
             "cache": crate::scaffold::source::cache_root(),
         });
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&out).expect("JSON serializes")
         );
@@ -279,40 +279,42 @@ pub fn config_cmd(json: bool) -> Result<()> {
     } else {
         "does not exist; built-in defaults apply"
     };
-    println!(
+    crate::outln!(
         "config file: {path} ({state}; chosen by {})",
         config.path_from
     );
-    println!(
+    crate::outln!(
         "default_scaffold: {default_scaffold}  ({})",
         from_file(config.file.default_scaffold.is_some())
     );
     match &config.file.default_template {
-        Some(t) => println!("default_template: {t}  (config file)"),
-        None => println!("default_template: none, the embedded scaffolds  (built-in)"),
+        Some(t) => crate::outln!("default_template: {t}  (config file)"),
+        None => crate::outln!("default_template: none, the embedded scaffolds  (built-in)"),
     }
     let answers = config.default_answers();
     if answers.is_empty() {
-        println!("defaults: none  (answers come from -d, the prompt or the scaffold)");
+        crate::outln!("defaults: none  (answers come from -d, the prompt or the scaffold)");
     } else {
-        println!("defaults (taken as -d KEY=VALUE where a scaffold has the question; -d wins):");
+        crate::outln!(
+            "defaults (taken as -d KEY=VALUE where a scaffold has the question; -d wins):"
+        );
         for (k, v) in answers {
-            println!("  {k} = {v}  (config file)");
+            crate::outln!("  {k} = {v}  (config file)");
         }
     }
     if config.file.templates.is_empty() {
-        println!("templates: none  (favorites for --template NAME)");
+        crate::outln!("templates: none  (favorites for --template NAME)");
     } else {
-        println!("templates (favorites for --template NAME):");
+        crate::outln!("templates (favorites for --template NAME):");
         for (k, v) in &config.file.templates {
-            println!("  {k} = {v}  (config file)");
+            crate::outln!("  {k} = {v}  (config file)");
         }
     }
     if let Some(cache) = crate::scaffold::source::cache_root() {
-        println!("template cache: {}", cache.display());
+        crate::outln!("template cache: {}", cache.display());
     }
     if !config.exists {
-        println!(
+        crate::outln!(
             "\nExample {path}:\n  defaults:\n    author: Ada Lovelace <ada@example.org>\n    frameworks: both\n  templates:\n    work: gh:acme/ml-template\n  default_scaffold: ml"
         );
     }
@@ -436,7 +438,7 @@ fn template_id(dest: &Path) -> String {
 pub fn scaffold_check(dir: &Path, json: bool, printer: &Printer) -> Result<()> {
     let report = crate::scaffold::lint::check_dir(dir)?;
     if json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("JSON serializes")
         );

@@ -49,7 +49,15 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Verbosity::Normal
     };
     let printer = Printer::new(verbosity);
-    match commands::dispatch(cli.command, &printer) {
+    let result = commands::dispatch(cli.command, &printer);
+    if let Some(e) = printer::stdout_error() {
+        printer.error(
+            &format!("could not write to standard output: {e}"),
+            Some("check where the output goes (a full disk, a closed file)"),
+        );
+        return ExitCode::FAILURE;
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let mut message = e.to_string();

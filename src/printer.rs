@@ -1,12 +1,77 @@
 //! All user-facing output goes through here: cargo-style status lines on
 //! stderr, colour only on a terminal and never with NO_COLOR, a spinner only
-//! on a terminal.
+//! on a terminal, and reports on stdout (`outln!`). No write here panics: a
+//! closed pipe (`| head`) ends stdout quietly, and any other failure to
+//! write stdout is reported once at the end (`stdout_error`).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use console::style;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// `println!` for reports on stdout, through `out`.
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::printer::out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::printer::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for reports on stdout, through `out`.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::printer::out(format_args!($($arg)*)) };
+}
+
+/// `eprintln!` that never panics (nothing to report a broken stderr to).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::printer::err(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+enum StdoutState {
+    Open,
+    /// The reader went away (`| head`): the rest is dropped, quietly.
+    Closed,
+    Failed(std::io::Error),
+}
+
+static STDOUT: Mutex<StdoutState> = Mutex::new(StdoutState::Open);
+
+/// Writes to stdout without panicking.
+pub fn out(args: std::fmt::Arguments) {
+    let mut state = STDOUT.lock().unwrap_or_else(|e| e.into_inner());
+    if !matches!(*state, StdoutState::Open) {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        *state = if e.kind() == std::io::ErrorKind::BrokenPipe {
+            StdoutState::Closed
+        } else {
+            StdoutState::Failed(e)
+        };
+    }
+}
+
+/// Raw bytes on stdout (completion scripts), like `out`.
+pub fn out_bytes(bytes: &[u8]) {
+    out(format_args!("{}", String::from_utf8_lossy(bytes)));
+}
+
+/// Writes to stderr, ignoring failures.
+pub fn err(args: std::fmt::Arguments) {
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// Why stdout could not be written (a full disk), other than a closed pipe.
+pub fn stdout_error() -> Option<String> {
+    match &*STDOUT.lock().unwrap_or_else(|e| e.into_inner()) {
+        StdoutState::Failed(e) => Some(e.to_string()),
+        _ => None,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verbosity {
@@ -35,33 +100,33 @@ impl Printer {
     /// `   Created ml@1.0.0 project ...` (verb right-aligned like cargo).
     pub fn status(&self, verb: &str, message: &str) {
         if self.verbosity >= Verbosity::Normal {
-            eprintln!("{} {message}", style(format!("{verb:>12}")).green().bold());
+            errln!("{} {message}", style(format!("{verb:>12}")).green().bold());
         }
     }
 
     pub fn detail(&self, verb: &str, message: &str) {
         if self.verbosity >= Verbosity::Verbose {
-            eprintln!("{} {message}", style(format!("{verb:>12}")).cyan().bold());
+            errln!("{} {message}", style(format!("{verb:>12}")).cyan().bold());
         }
     }
 
     /// Plain lines (next steps), indented under the status line.
     pub fn note(&self, message: &str) {
         if self.verbosity >= Verbosity::Normal {
-            eprintln!("{message}");
+            errln!("{message}");
         }
     }
 
     pub fn warn(&self, message: &str) {
-        eprintln!("{} {message}", style("warning:").yellow().bold());
+        errln!("{} {message}", style("warning:").yellow().bold());
     }
 
     pub fn error(&self, message: &str, hint: Option<&str>) {
-        eprintln!("{} {message}", style("error:").red().bold());
+        errln!("{} {message}", style("error:").red().bold());
         if let Some(hint) = hint {
             for (i, line) in hint.lines().enumerate() {
                 let lead = if i == 0 { "help:" } else { "     " };
-                eprintln!("  {} {line}", style(lead).cyan().bold());
+                errln!("  {} {line}", style(lead).cyan().bold());
             }
         }
     }

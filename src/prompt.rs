@@ -34,7 +34,7 @@ impl Asker for TerminalAsker {
             message: e.to_string(),
         };
         if let Some(help) = &q.help {
-            eprintln!("  {}", console::style(help).dim());
+            crate::errln!("  {}", console::style(help).dim());
         }
         let value = match q.kind {
             QuestionKind::String => {
@@ -71,7 +71,7 @@ impl Asker for TerminalAsker {
                     .map_err(failed)?;
                 let choice = &q.choices[index];
                 if let Some(w) = choice.warning() {
-                    eprintln!("  {} {w}", console::style("warning:").yellow().bold());
+                    crate::errln!("  {} {w}", console::style("warning:").yellow().bold());
                 }
                 Value::String(choice.value().to_string())
             }

@@ -36,12 +36,12 @@ pub fn doctor_command(args: &DoctorArgs, printer: &Printer) -> Result<()> {
     };
     let report = doctor::run(&host, &opts)?;
     if args.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&report).expect("JSON serializes")
         );
     } else {
-        print!("{}", render_report(&report));
+        crate::out!("{}", render_report(&report));
         let s = &report.summary;
         printer.note(&format!(
             "{} ok, {} warning(s), {} failed, {} skipped",
@@ -117,14 +117,14 @@ pub fn nixos_command(args: &NixosArgs, printer: &Printer) -> Result<()> {
         if let Some(WriteOutcome::Differs { diff }) = &outcome {
             value["diff"] = serde_json::json!(diff);
         }
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&value).expect("JSON serializes")
         );
     }
     let Some(path) = &args.output else {
         if !args.json {
-            print!("{}", module.text);
+            crate::out!("{}", module.text);
         }
         return Ok(());
     };
@@ -149,7 +149,7 @@ pub fn nixos_command(args: &NixosArgs, printer: &Printer) -> Result<()> {
         }
         WriteOutcome::Differs { diff } => {
             if !args.json {
-                print!("{diff}");
+                crate::out!("{diff}");
             }
             Err(Error::ModuleExists { path: path.clone() })
         }

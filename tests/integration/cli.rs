@@ -111,3 +111,49 @@ fn usage_errors_exit_2() {
         "nothing is created"
     );
 }
+
+#[test]
+fn closed_or_full_output_never_panics() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin!("cargo-nixcuda");
+    // `completions fish | head -c 10`: the reader goes away early.
+    let mut child = Command::new(bin)
+        .args(["completions", "fish"])
+        .env("HOME", env.home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!stderr_of(&out).contains("panicked"), "{}", stderr_of(&out));
+    // A full disk is an error with a message, not a panic.
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        let out = Command::new(bin)
+            .args(["list"])
+            .env("HOME", env.home.path())
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr_of(&out).contains("could not write to standard output"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    // A closed stderr after a successful `new` is still a success.
+    let out = Command::new("sh")
+        .args(["-c", "\"$0\" new quiet --yes --vcs none 2>&-"])
+        .arg(bin)
+        .current_dir(env.work.path())
+        .env("HOME", env.home.path())
+        .status()
+        .unwrap();
+    assert!(out.success(), "{out:?}");
+    assert!(env.path("quiet/flake.nix").exists());
+}
