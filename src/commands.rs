@@ -162,6 +162,10 @@ fn generate_project(
 
 fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     use crate::update::{self, Base, FileAction, Recorded, UpdateOptions};
+    let (_, lock, recovered) = update::open_project(&args.path)?;
+    if let Some(message) = recovered {
+        printer.status("Recovered", &message);
+    }
     let (team, base_note) = crate::commands_team::project_set(&args.path, args.offline)?;
     let mut embedded = None;
     let registry = chosen_registry(&team, &mut embedded)?;
@@ -226,7 +230,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         );
         return Ok(());
     }
-    let recorded = update::apply(&plan, args.commit)?;
+    let recorded = update::apply(&plan, args.commit, &lock)?;
     let conflicts: Vec<std::path::PathBuf> =
         plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
     printer.status("Updated", &format!("{} -> {}", plan.from, plan.to));
@@ -246,6 +250,10 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
 }
 
 fn check(args: &crate::cli::CheckArgs, printer: &Printer) -> Result<()> {
+    let (_, _lock, recovered) = crate::update::open_project(&args.path)?;
+    if let Some(message) = recovered {
+        printer.status("Recovered", &message);
+    }
     let (team, _) = crate::commands_team::project_set(&args.path, args.offline)?;
     let mut embedded = None;
     let registry = chosen_registry(&team, &mut embedded)?;

@@ -106,6 +106,12 @@ pub enum Error {
         reason: String,
     },
 
+    #[error("another cargo-nixcuda is changing the project at {}{}", root.display(), if holder.is_empty() { String::new() } else { format!(" ({holder})") })]
+    ProjectBusy { root: PathBuf, holder: String },
+
+    #[error("the journal of an interrupted change, `{}`, cannot be read: {message}", path.display())]
+    BadJournal { path: PathBuf, message: String },
+
     #[error("the git index is locked (`{}` exists)", lock.display())]
     IndexLocked { lock: PathBuf },
 
@@ -276,6 +282,13 @@ impl Error {
             }
             Error::RecordedAnswer { key, .. } => format!(
                 "`cargo nixcuda new` never records such a value: fix or remove `{key}` under `answers:` in `.nixcuda.yaml` (`git log -p .nixcuda.yaml` shows who changed it), or pass `-d {key}=...`"
+            ),
+            Error::ProjectBusy { .. } => {
+                "wait for it to finish, then run the command again".into()
+            }
+            Error::BadJournal { path, .. } => format!(
+                "its `old/` directory holds the originals and `new/` the new contents: restore by hand (or with `git checkout -- .` in a repository), then remove `{}`",
+                path.parent().unwrap_or(path).display()
             ),
             Error::IndexLocked { lock } => format!(
                 "another git command is running in this repository, or one crashed: wait for it, or, if none is running, remove `{}`; nothing was changed",

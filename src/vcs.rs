@@ -164,6 +164,11 @@ pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
     Ok(Some(paths))
 }
 
+/// The git directory of the repository that holds `dir`.
+pub fn git_dir(dir: &Path) -> Option<PathBuf> {
+    discover(dir).ok().map(|repo| repo.path().to_path_buf())
+}
+
 /// Fails when git could not write the index of the repository holding
 /// `dir` (a leftover `index.lock`, no permission), before anything is
 /// written: staging afterwards must not be what fails.

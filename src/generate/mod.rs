@@ -1,5 +1,6 @@
 //! `new` and `init`: name -> answers -> render -> write -> git.
 
+pub mod journal;
 pub mod write;
 
 use std::collections::BTreeMap;

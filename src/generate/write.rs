@@ -14,6 +14,9 @@ use crate::scaffold::render::RenderedFile;
 /// Set in tests to make the Nth file write fail, to prove that a failure in
 /// the middle of a write leaves nothing behind.
 const FAIL_AFTER_ENV: &str = "CARGO_NIXCUDA_FAIL_AFTER_WRITES";
+/// Set in tests to SIGKILL the process at the Nth step (a write or a
+/// rename), to prove that a kill anywhere is recovered from.
+const KILL_AFTER_ENV: &str = "CARGO_NIXCUDA_KILL_AFTER_STEPS";
 
 /// Catches SIGINT/SIGTERM while files are written, so an interrupt becomes
 /// an error that cleans up instead of a process killed halfway.
@@ -86,27 +89,34 @@ impl Drop for Undo {
     }
 }
 
-struct Writer {
+pub(crate) struct Writer {
     interrupt: InterruptGuard,
     fail_after: Option<usize>,
+    kill_after: Option<usize>,
     written: usize,
+    steps: usize,
 }
 
 impl Writer {
-    fn new() -> Writer {
+    pub(crate) fn new() -> Writer {
+        let number = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
         Writer {
             interrupt: InterruptGuard::install(),
-            fail_after: std::env::var(FAIL_AFTER_ENV)
-                .ok()
-                .and_then(|v| v.parse().ok()),
+            fail_after: number(FAIL_AFTER_ENV),
+            kill_after: number(KILL_AFTER_ENV),
             written: 0,
+            steps: 0,
         }
     }
 
-    /// Before each change to the filesystem: stop on Ctrl-C, and fail where
-    /// a test asked for it.
-    fn before_step(&self, action: &'static str, path: &Path) -> Result<()> {
+    /// Before each change to the filesystem: stop on Ctrl-C, and fail (or
+    /// die) where a test asked for it.
+    pub(crate) fn before_step(&mut self, action: &'static str, path: &Path) -> Result<()> {
         self.interrupt.check()?;
+        if self.kill_after == Some(self.steps) {
+            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGKILL);
+        }
+        self.steps += 1;
         if self.fail_after == Some(self.written) {
             return Err(Error::io(
                 action,
@@ -114,6 +124,27 @@ impl Writer {
                 std::io::Error::other("failure injected by CARGO_NIXCUDA_FAIL_AFTER_WRITES"),
             ));
         }
+        Ok(())
+    }
+
+    /// A step that is not a write (a rename) done.
+    pub(crate) fn count_step(&mut self) {
+        self.written += 1;
+    }
+
+    /// Creates `path` (which must not exist) with `contents`, on disk
+    /// before this returns.
+    pub(crate) fn write_synced(&mut self, path: &Path, contents: &[u8]) -> Result<()> {
+        self.before_step("write", path)?;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
+        file.write_all(contents)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("write", path, e))?;
+        self.written += 1;
         Ok(())
     }
 
@@ -131,6 +162,17 @@ impl Writer {
         self.written += 1;
         Ok(())
     }
+}
+
+/// Creates `dirs` (relative to `root`, outermost first) where missing.
+pub(crate) fn create_dirs_listed(root: &Path, dirs: &[PathBuf]) -> Result<()> {
+    for dir in dirs {
+        let path = root.join(dir);
+        if fs::symlink_metadata(&path).is_err() {
+            fs::create_dir(&path).map_err(|e| Error::io("create directory", &path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates the missing ancestors of `dir` (and `dir`), recording each.
@@ -336,10 +378,9 @@ impl Change {
     }
 }
 
-/// Applies `changes` under `root` all or nothing: new contents are staged
-/// beside the project first, originals are moved aside, and any failure
-/// puts every original back.
-pub fn apply_changes(root: &Path, changes: &[Change]) -> Result<()> {
+/// Refuses changes that would write outside `root`, through a link, or over
+/// something that is not a regular file, before anything is written.
+pub fn check_changes(root: &Path, changes: &[Change]) -> Result<()> {
     for change in changes {
         let rel = change.path().to_string_lossy();
         crate::scaffold::render::check_output_path(&rel).map_err(|reason| Error::UnsafePath {
@@ -357,7 +398,7 @@ pub fn apply_changes(root: &Path, changes: &[Change]) -> Result<()> {
             }
         }
         // Only regular files are ever moved aside: a directory there (an
-        // ignored data directory, say) would be lost with the staging tree.
+        // ignored data directory, say) would be lost with the journal.
         if fs::symlink_metadata(&probe).is_ok_and(|m| !m.is_file()) {
             return Err(Error::UnsafePath {
                 path: probe.display().to_string(),
@@ -365,63 +406,5 @@ pub fn apply_changes(root: &Path, changes: &[Change]) -> Result<()> {
             });
         }
     }
-    let mut writer = Writer::new();
-    let mut undo = Undo::arm();
-    let work = make_staging_dir(root, Path::new("update"))?;
-    undo.trees.push(work.clone());
-    // 1. Stage every new content; the project is untouched so far.
-    let mut staged = Vec::new();
-    for (i, change) in changes.iter().enumerate() {
-        if let Change::Write { contents, .. } = change {
-            let file = work.join(format!("new-{i}"));
-            writer.write_new(&file, contents, &mut undo)?;
-            staged.push((i, file));
-        }
-    }
-    // 2. Swap them in, keeping originals until everything succeeded.
-    let backup = work.join("originals");
-    fs::create_dir(&backup).map_err(|e| Error::io("create directory", &backup, e))?;
-    let mut restore: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
-    let result = (|| -> Result<()> {
-        for (i, change) in changes.iter().enumerate() {
-            writer.before_step("update", change.path())?;
-            let target = root.join(change.path());
-            let saved = if target.exists() {
-                let keep = backup.join(format!("old-{i}"));
-                fs::rename(&target, &keep).map_err(|e| Error::io("move aside", &target, e))?;
-                Some(keep)
-            } else {
-                None
-            };
-            restore.push((target.clone(), saved));
-            if let Some((_, file)) = staged.iter().find(|(j, _)| *j == i) {
-                if let Some(dir) = target.parent() {
-                    create_dirs(dir, &mut undo)?;
-                }
-                fs::rename(file, &target).map_err(|e| Error::io("write", &target, e))?;
-            }
-            writer.written += 1;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for (target, saved) in restore.into_iter().rev() {
-            let _ = fs::remove_file(&target);
-            if let Some(saved) = saved {
-                let _ = fs::rename(saved, &target);
-            }
-        }
-        return Err(e);
-    }
-    // Directories emptied by deletions go too, as git would leave them.
-    for change in changes {
-        if let Change::Delete { path } = change {
-            let mut dir = root.join(path);
-            while dir.pop() && dir != root && fs::remove_dir(&dir).is_ok() {}
-        }
-    }
-    undo.files.clear();
-    undo.dirs.clear();
-    drop(undo); // removes the staging tree
     Ok(())
 }

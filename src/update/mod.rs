@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::generate::write::{Change, apply_changes};
+use crate::generate::journal::{self, ProjectLock};
+use crate::generate::write::{Change, check_changes};
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::scaffold::Scaffold;
 use crate::scaffold::answers::{self, Asker, Resolution};
@@ -105,12 +106,14 @@ impl UpdatePlan {
 }
 
 /// The project root: the nearest directory at or above `start` that has a
-/// `.nixcuda.yaml`.
+/// `.nixcuda.yaml` (or the journal of an interrupted change).
 pub fn find_project(start: &Path) -> Result<PathBuf> {
     let start = crate::generate::absolute(start)?;
     let mut dir = start.as_path();
     loop {
-        if dir.join(RECORD_FILE).is_file() {
+        // An interrupted update may have moved the record aside; its
+        // journal marks the project root as well.
+        if dir.join(RECORD_FILE).is_file() || dir.join(journal::JOURNAL_DIR).is_dir() {
             return Ok(dir.to_path_buf());
         }
         dir = match dir.parent() {
@@ -122,6 +125,15 @@ pub fn find_project(start: &Path) -> Result<PathBuf> {
             }
         };
     }
+}
+
+/// The project at or above `start`, locked against other runs, with any
+/// interrupted change rolled back first (and what was done, to tell).
+pub fn open_project(start: &Path) -> Result<(PathBuf, ProjectLock, Option<String>)> {
+    let root = find_project(start)?;
+    let lock = journal::lock(&root)?;
+    let recovered = journal::recover(&root, &lock)?;
+    Ok((root, lock, recovered))
 }
 
 /// Reads and checks `.nixcuda.yaml`. It comes with the project, so also
@@ -544,8 +556,10 @@ pub enum Recorded {
     NotInGit,
 }
 
-/// Writes the plan (all or nothing), then stages or commits it.
-pub fn apply(plan: &UpdatePlan, commit: bool) -> Result<Recorded> {
+/// Writes the plan (all or nothing, even when killed), then stages or
+/// commits it.
+pub fn apply(plan: &UpdatePlan, commit: bool, lock: &ProjectLock) -> Result<Recorded> {
+    check_changes(&plan.root, &plan.changes)?;
     vcs::check_index_writable(&plan.root)?;
     // The pristine objects first: the record written next names them.
     if let Some(files) = &plan.pristine {
@@ -555,7 +569,12 @@ pub fn apply(plan: &UpdatePlan, commit: bool) -> Result<Recorded> {
             &format!("Pristine render of {}", plan.to),
         )?;
     }
-    apply_changes(&plan.root, &plan.changes)?;
+    journal::apply(
+        &plan.root,
+        &plan.changes,
+        &format!("cargo nixcuda update ({} -> {})", plan.from, plan.to),
+        lock,
+    )?;
     let Some(workdir) = vcs::enclosing_work_tree(&plan.root) else {
         return Ok(Recorded::NotInGit);
     };

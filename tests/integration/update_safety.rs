@@ -227,3 +227,120 @@ fn git_directory_look_alikes_are_never_written() {
         std::fs::remove_dir_all(&tpl).unwrap();
     }
 }
+
+fn copy_all(from: &Path, to: &Path) {
+    copy_dir(from, to);
+}
+
+/// SIGKILL at every step of an update: the next command rolls the project
+/// back (and says so), so it is always the old or the new version, every
+/// user edit in it.
+#[test]
+fn an_update_killed_at_any_step_is_rolled_back_by_the_next_command() {
+    let env = Env::new();
+    let base = new_project(&env);
+    let notes = base.join("notes.md");
+    let text = std::fs::read_to_string(&notes).unwrap();
+    std::fs::write(
+        &notes,
+        text.replacen("line 2\n", "line 2 with my note\n", 1),
+    )
+    .unwrap();
+    commit_all(&base, "my edit");
+    let old = crate::support::tree(&base);
+
+    let done = env.path("done");
+    copy_all(&base, &done);
+    let out = update(&env, &done);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let new = crate::support::tree(&done);
+    assert_ne!(old, new);
+
+    let (mut kills, mut recovered) = (0, 0);
+    for step in 0.. {
+        let p = env.path(&format!("k{step}"));
+        copy_all(&base, &p);
+        let out = env
+            .cmd_with_scaffolds("updates", &["update", "--yes"])
+            .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", step.to_string())
+            .current_dir(&p)
+            .output()
+            .unwrap();
+        if out.status.code().is_some() {
+            // Past the last step: the update ran to its end.
+            assert!(out.status.success(), "{}", stderr_of(&out));
+            crate::support::assert_same_tree(&crate::support::tree(&p), &new, "completed");
+            break;
+        }
+        kills += 1;
+        let out = env
+            .cmd_with_scaffolds("updates", &["check"])
+            .current_dir(&p)
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        let now = crate::support::tree(&p);
+        if now == new {
+            continue; // killed after the last rename: complete
+        }
+        crate::support::assert_same_tree(&now, &old, &format!("killed at step {step}"));
+        assert!(
+            !p.join(".nixcuda-journal").exists(),
+            "step {step}: the journal is gone after recovery"
+        );
+        assert!(
+            std::fs::read_to_string(p.join("notes.md"))
+                .unwrap()
+                .contains("line 2 with my note"),
+            "step {step}"
+        );
+        if err.contains("Recovered") {
+            assert!(
+                err.contains("was interrupted here; its changes were rolled back"),
+                "{err}"
+            );
+            recovered += 1;
+        }
+        // And the update then goes through as if nothing had happened.
+        let out = update(&env, &p);
+        assert!(out.status.success(), "step {step}: {}", stderr_of(&out));
+        crate::support::assert_same_tree(
+            &crate::support::tree(&p),
+            &new,
+            &format!("step {step}, rerun"),
+        );
+    }
+    assert!(kills >= 10, "only {kills} kill points");
+    assert!(
+        recovered >= 5,
+        "only {recovered} of {kills} kills needed a rollback"
+    );
+    eprintln!("{kills} kill points, {recovered} rolled back");
+}
+
+#[test]
+fn a_second_update_while_one_runs_fails_at_once_naming_the_other() {
+    let env = Env::new();
+    let p = new_project(&env);
+    // Hold the lock as a running update would.
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(p.join(".git/nixcuda.lock"))
+        .unwrap();
+    lock.try_lock().unwrap();
+    std::fs::write(p.join(".git/nixcuda.lock"), "cargo-nixcuda, process 4242\n").unwrap();
+    let before = crate::support::tree(&p);
+    let out = update(&env, &p);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("another cargo-nixcuda is changing the project"),
+        "{err}"
+    );
+    assert!(err.contains("process 4242"), "{err}");
+    crate::support::assert_same_tree(&crate::support::tree(&p), &before, "untouched");
+    drop(lock);
+    assert!(update(&env, &p).status.success());
+}

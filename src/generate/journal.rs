@@ -1,0 +1,262 @@
+//! Crash-safe changes to an existing project (`update`, `init`), and the
+//! lock that keeps two runs from changing one project at once.
+//!
+//! A change set is applied through a journal in `<root>/.nixcuda-journal/`:
+//! 1. every new content is written to `new/` and synced;
+//! 2. `journal.json` (what goes where) is written and synced: from here on
+//!    the project may be half changed, and the journal says how to undo it;
+//! 3. each original is moved to `old/`, each new content into place;
+//! 4. the directories are synced, then `journal.json` is removed: the change
+//!    is complete, and what is left of the journal directory is garbage.
+//!
+//! A run killed at any point (SIGKILL, the OOM killer, power loss) leaves
+//! either no `journal.json` (nothing was touched, or everything was) or one
+//! that `recover` rolls back exactly, before any other command reads the
+//! project. So a project is always the old or the new version, and a file
+//! missing in the middle of an update is never read as a user deletion.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::write::{Change, Writer, create_dirs_listed};
+use crate::error::{Error, Result};
+
+pub const JOURNAL_DIR: &str = ".nixcuda-journal";
+const JOURNAL_FILE: &str = "journal.json";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Journal {
+    /// The command that wrote it, for the recovery message.
+    command: String,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Entry {
+    /// Relative to the project root.
+    path: PathBuf,
+    /// The staged content (`new/<n>`), for writes.
+    new: Option<String>,
+    /// Where the original goes (`old/<n>`).
+    old: String,
+    /// Directories this change creates, outermost first.
+    created_dirs: Vec<PathBuf>,
+}
+
+/// Holds the project's lock; released on drop and when the process dies.
+pub struct ProjectLock {
+    _file: File,
+}
+
+/// The lock file: in the git directory when there is one, so the work tree
+/// (and `git status`) never shows it.
+fn lock_path(root: &Path) -> PathBuf {
+    match crate::vcs::git_dir(root) {
+        Some(git_dir) => git_dir.join("nixcuda.lock"),
+        None => root.join(".nixcuda.lock"),
+    }
+}
+
+/// Takes the project's exclusive lock, or fails at once naming the process
+/// that holds it.
+pub fn lock(root: &Path) -> Result<ProjectLock> {
+    let path = lock_path(root);
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| Error::io("open the lock file", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            let holder = fs::read_to_string(&path).unwrap_or_default();
+            return Err(Error::ProjectBusy {
+                root: root.to_path_buf(),
+                holder: holder.trim().to_string(),
+            });
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+    }
+    let _ = file.set_len(0);
+    let _ = writeln!(file, "cargo-nixcuda, process {}", std::process::id());
+    Ok(ProjectLock { _file: file })
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync", dir, e))
+}
+
+/// Rolls back an interrupted change set, if there is one. Needs the lock,
+/// so a journal that a running command is still writing is never touched.
+/// Returns what was done, for the user.
+pub fn recover(root: &Path, _lock: &ProjectLock) -> Result<Option<String>> {
+    roll_back(root)
+}
+
+fn roll_back(root: &Path) -> Result<Option<String>> {
+    let dir = root.join(JOURNAL_DIR);
+    if fs::symlink_metadata(&dir).is_err() {
+        return Ok(None);
+    }
+    let journal_path = dir.join(JOURNAL_FILE);
+    let Ok(text) = fs::read_to_string(&journal_path) else {
+        // Killed before the journal was written (nothing was touched) or
+        // after it was removed (everything was): only leftovers.
+        fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
+        return Ok(None);
+    };
+    let journal: Journal = serde_json::from_str(&text).map_err(|e| Error::BadJournal {
+        path: journal_path.clone(),
+        message: e.to_string(),
+    })?;
+    let mut touched = BTreeSet::new();
+    for entry in journal.entries.iter().rev() {
+        let target = root.join(&entry.path);
+        let staged = entry
+            .new
+            .as_ref()
+            .is_some_and(|n| dir.join("new").join(n).exists());
+        let saved = dir.join("old").join(&entry.old);
+        // Moved in already: the new content goes.
+        if entry.new.is_some() && !staged && fs::symlink_metadata(&target).is_ok() {
+            fs::remove_file(&target).map_err(|e| Error::io("remove", &target, e))?;
+        }
+        if fs::symlink_metadata(&saved).is_ok() {
+            fs::rename(&saved, &target).map_err(|e| Error::io("restore", &target, e))?;
+        }
+        for created in entry.created_dirs.iter().rev() {
+            let _ = fs::remove_dir(root.join(created));
+        }
+        if let Some(parent) = target.parent() {
+            touched.insert(parent.to_path_buf());
+        }
+    }
+    for parent in touched.iter().filter(|p| p.is_dir()) {
+        sync_dir(parent)?;
+    }
+    fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))?;
+    sync_dir(&dir)?;
+    fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
+    Ok(Some(format!(
+        "`{}` was interrupted here; its changes were rolled back, so the project is as it was before it",
+        journal.command
+    )))
+}
+
+/// Applies `changes` under `root` through the journal (see the module
+/// comment); `command` names the run for a later recovery message.
+pub fn apply(root: &Path, changes: &[Change], command: &str, _lock: &ProjectLock) -> Result<()> {
+    let dir = root.join(JOURNAL_DIR);
+    if fs::symlink_metadata(&dir).is_ok() {
+        return Err(Error::Interrupted);
+    }
+    let mut writer = Writer::new();
+    fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+    let result = stage_and_swap(root, &dir, changes, command, &mut writer);
+    if result.is_err() {
+        // A failure we saw (not a kill): undo now, as a later run would.
+        let _ = roll_back(root);
+        let _ = fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn stage_and_swap(
+    root: &Path,
+    dir: &Path,
+    changes: &[Change],
+    command: &str,
+    writer: &mut Writer,
+) -> Result<()> {
+    let new_dir = dir.join("new");
+    let old_dir = dir.join("old");
+    for d in [&new_dir, &old_dir] {
+        fs::create_dir(d).map_err(|e| Error::io("create directory", d, e))?;
+    }
+    // 1. New contents, synced.
+    let mut entries = Vec::new();
+    for (i, change) in changes.iter().enumerate() {
+        let new = match change {
+            Change::Write { contents, .. } => {
+                let name = i.to_string();
+                writer.write_synced(&new_dir.join(&name), contents)?;
+                Some(name)
+            }
+            Change::Delete { .. } => None,
+        };
+        entries.push(Entry {
+            path: change.path().to_path_buf(),
+            new,
+            old: i.to_string(),
+            created_dirs: missing_parents(root, change.path()),
+        });
+    }
+    sync_dir(&new_dir)?;
+    // 2. The journal: the point after which a kill needs a rollback.
+    let journal = Journal {
+        command: command.to_string(),
+        entries,
+    };
+    let text = serde_json::to_vec_pretty(&journal).expect("a journal serializes");
+    let tmp = dir.join("journal.json.tmp");
+    writer.write_synced(&tmp, &text)?;
+    let journal_path = dir.join(JOURNAL_FILE);
+    fs::rename(&tmp, &journal_path).map_err(|e| Error::io("write", &journal_path, e))?;
+    sync_dir(dir)?;
+    sync_dir(root)?;
+    // 3. Swap.
+    let mut touched = BTreeSet::new();
+    for entry in &journal.entries {
+        let target = root.join(&entry.path);
+        writer.before_step("update", &entry.path)?;
+        if fs::symlink_metadata(&target).is_ok() {
+            fs::rename(&target, old_dir.join(&entry.old))
+                .map_err(|e| Error::io("move aside", &target, e))?;
+        }
+        if let Some(new) = &entry.new {
+            create_dirs_listed(root, &entry.created_dirs)?;
+            writer.before_step("update", &entry.path)?;
+            fs::rename(new_dir.join(new), &target).map_err(|e| Error::io("write", &target, e))?;
+        }
+        writer.count_step();
+        if let Some(parent) = target.parent() {
+            touched.insert(parent.to_path_buf());
+        }
+    }
+    // 4. Durable, then done.
+    for parent in touched.iter().filter(|p| p.is_dir()) {
+        sync_dir(parent)?;
+    }
+    sync_dir(&old_dir)?;
+    fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))?;
+    sync_dir(dir)?;
+    // Directories emptied by deletions go too, as git would leave them.
+    for entry in journal.entries.iter().filter(|e| e.new.is_none()) {
+        let mut d = root.join(&entry.path);
+        while d.pop() && d != root && fs::remove_dir(&d).is_ok() {}
+    }
+    fs::remove_dir_all(dir).map_err(|e| Error::io("remove", dir, e))
+}
+
+/// The directories between `root` and `rel` that do not exist yet.
+fn missing_parents(root: &Path, rel: &Path) -> Vec<PathBuf> {
+    let mut missing = Vec::new();
+    let mut probe = rel.parent();
+    while let Some(dir) = probe.filter(|d| !d.as_os_str().is_empty()) {
+        if fs::symlink_metadata(root.join(dir)).is_ok() {
+            break;
+        }
+        missing.push(dir.to_path_buf());
+        probe = dir.parent();
+    }
+    missing.reverse();
+    missing
+}
