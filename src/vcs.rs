@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{IndexAddOption, Repository, RepositoryInitOptions, Signature};
+use git2::{Repository, RepositoryInitOptions, Signature};
 
 use crate::error::{Error, Result};
 
@@ -78,11 +78,7 @@ const FALLBACK_EMAIL: &str = "cargo-nixcuda@localhost";
 /// `git init` in `dir` (branch from `init.defaultBranch`, else `main`), stage
 /// `files` (relative to `dir`) and commit them.
 pub fn init_and_commit(dir: &Path, files: &[PathBuf], message: &str) -> Result<VcsOutcome> {
-    let branch = git2::Config::open_default()
-        .ok()
-        .and_then(|c| c.get_string("init.defaultBranch").ok())
-        .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| "main".to_string());
+    let branch = default_branch();
     let mut opts = RepositoryInitOptions::new();
     // No copy of git's template directory (sample hooks): nothing a new
     // project needs, and a dozen files to write.
@@ -97,14 +93,7 @@ pub fn init_and_commit(dir: &Path, files: &[PathBuf], message: &str) -> Result<V
     index.write().map_err(Error::git("write the index"))?;
     let tree_id = index.write_tree().map_err(Error::git("write a tree"))?;
     let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
-    let (signature, fallback_identity) = match repo.signature() {
-        Ok(sig) => (sig, false),
-        Err(_) => (
-            Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)
-                .map_err(Error::git("make a signature"))?,
-            true,
-        ),
-    };
+    let (signature, fallback_identity) = signature(&repo)?;
     let commit = repo
         .commit(Some("HEAD"), &signature, &signature, message, &tree, &[])
         .map_err(Error::git("commit"))?;
@@ -115,22 +104,82 @@ pub fn init_and_commit(dir: &Path, files: &[PathBuf], message: &str) -> Result<V
     })
 }
 
+/// Builds, at `git_dir`, the `.git` directory of a new repository whose
+/// first commit holds `files` (from memory: nothing is read from the work
+/// tree, which does not hold them yet), with its index, and the pristine
+/// render. `init` moves it into place in one rename, so no run leaves a
+/// repository without its commit.
+pub fn build_repository(
+    git_dir: &Path,
+    files: &Files,
+    message: &str,
+    pristine: Option<(&Files, &str)>,
+) -> Result<VcsOutcome> {
+    let branch = default_branch();
+    let mut opts = RepositoryInitOptions::new();
+    opts.bare(true)
+        .initial_head(&branch)
+        .mkdir(true)
+        .external_template(false);
+    let repo = Repository::init_opts(git_dir, &opts).map_err(Error::git("create a repository"))?;
+    let tree_id = write_tree(&repo, files)?;
+    let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
+    let (signature, fallback_identity) = signature(&repo)?;
+    let commit = repo
+        .commit(Some("HEAD"), &signature, &signature, message, &tree, &[])
+        .map_err(Error::git("commit"))?;
+    let mut index =
+        git2::Index::open(&git_dir.join("index")).map_err(Error::git("open the index"))?;
+    index
+        .read_tree(&tree)
+        .map_err(Error::git("fill the index"))?;
+    index.write().map_err(Error::git("write the index"))?;
+    repo.config()
+        .and_then(|mut c| c.set_bool("core.bare", false))
+        .map_err(Error::git("configure the repository"))?;
+    if let Some((pristine, message)) = pristine {
+        store_pristine_in(&repo, pristine, message)?;
+    }
+    Ok(VcsOutcome::Initialized {
+        branch,
+        commit: commit.to_string(),
+        fallback_identity,
+    })
+}
+
+fn default_branch() -> String {
+    git2::Config::open_default()
+        .ok()
+        .and_then(|c| c.get_string("init.defaultBranch").ok())
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| "main".to_string())
+}
+
+/// The user's identity, else the fallback (true when it is the fallback).
+fn signature(repo: &Repository) -> Result<(Signature<'static>, bool)> {
+    match repo.signature() {
+        Ok(sig) => Ok((sig, false)),
+        Err(_) => Ok((
+            Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)
+                .map_err(Error::git("make a signature"))?,
+            true,
+        )),
+    }
+}
+
 /// Stages `files` (absolute paths inside `workdir`) in the repository there.
 pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
     let repo = Repository::open(workdir).map_err(Error::git("open the enclosing repository"))?;
     let mut index = repo.index().map_err(Error::git("open the index"))?;
     let root = repo.workdir().unwrap_or(workdir).to_path_buf();
     let root = root.canonicalize().unwrap_or(root);
-    let rel: Vec<PathBuf> = files
-        .iter()
-        .map(|f| {
-            let f = f.canonicalize().unwrap_or_else(|_| f.clone());
-            f.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(f)
-        })
-        .collect();
-    index
-        .add_all(rel.iter(), IndexAddOption::DEFAULT, None)
-        .map_err(Error::git("stage the new files"))?;
+    // Path by path, never a pathspec: an empty list must stage nothing,
+    // and nothing but these paths (an untracked `.env` stays untracked).
+    for file in files {
+        let abs = file.canonicalize().unwrap_or_else(|_| file.clone());
+        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
+        index.add_path(rel).map_err(Error::git("stage a file"))?;
+    }
     index.write().map_err(Error::git("write the index"))?;
     Ok(VcsOutcome::Staged { workdir: root })
 }
@@ -296,7 +345,11 @@ fn write_tree(repo: &Repository, files: &Files) -> Result<git2::Oid> {
 /// holds `dir`; returns the tree id (equal to `tree_id(files)`).
 pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String> {
     let repo = discover(dir).map_err(Error::git("open the repository"))?;
-    let tree_id = write_tree(&repo, files)?;
+    store_pristine_in(&repo, files, message)
+}
+
+fn store_pristine_in(repo: &Repository, files: &Files, message: &str) -> Result<String> {
+    let tree_id = write_tree(repo, files)?;
     let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
     let signature =
         Signature::now(FALLBACK_NAME, FALLBACK_EMAIL).map_err(Error::git("make a signature"))?;

@@ -45,6 +45,9 @@ struct Entry {
     old: String,
     /// Directories this change creates, outermost first.
     created_dirs: Vec<PathBuf>,
+    /// The new content is a directory (the `.git` that `init` makes).
+    #[serde(default)]
+    is_dir: bool,
 }
 
 /// Holds the project's lock; released on drop and when the process dies.
@@ -52,39 +55,46 @@ pub struct ProjectLock {
     _file: File,
 }
 
-/// The lock file: in the git directory when there is one, so the work tree
-/// (and `git status`) never shows it.
-fn lock_path(root: &Path) -> PathBuf {
-    match crate::vcs::git_dir(root) {
-        Some(git_dir) => git_dir.join("nixcuda.lock"),
-        None => root.join(".nixcuda.lock"),
-    }
-}
-
 /// Takes the project's exclusive lock, or fails at once naming the process
-/// that holds it.
+/// that holds it. The lock is a file in the git directory when there is
+/// one (so neither the work tree nor `git status` ever shows it), else the
+/// project directory itself.
 pub fn lock(root: &Path) -> Result<ProjectLock> {
-    let path = lock_path(root);
-    let mut file = OpenOptions::new()
+    let Some(git_dir) = crate::vcs::git_dir(root) else {
+        let file = File::open(root).map_err(|e| Error::io("open", root, e))?;
+        return try_lock(file, root, root, false);
+    };
+    let path = git_dir.join("nixcuda.lock");
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::io("open the lock file", &path, e))?;
+    try_lock(file, &path, root, true)
+}
+
+fn try_lock(mut file: File, path: &Path, root: &Path, named: bool) -> Result<ProjectLock> {
     match file.try_lock() {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
-            let holder = fs::read_to_string(&path).unwrap_or_default();
+            let holder = if named {
+                fs::read_to_string(path).unwrap_or_default()
+            } else {
+                String::new()
+            };
             return Err(Error::ProjectBusy {
                 root: root.to_path_buf(),
                 holder: holder.trim().to_string(),
             });
         }
-        Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
+        Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", path, e)),
     }
-    let _ = file.set_len(0);
-    let _ = writeln!(file, "cargo-nixcuda, process {}", std::process::id());
+    if named {
+        let _ = file.set_len(0);
+        let _ = writeln!(file, "cargo-nixcuda, process {}", std::process::id());
+    }
     Ok(ProjectLock { _file: file })
 }
 
@@ -127,7 +137,12 @@ fn roll_back(root: &Path) -> Result<Option<String>> {
         let saved = dir.join("old").join(&entry.old);
         // Moved in already: the new content goes.
         if entry.new.is_some() && !staged && fs::symlink_metadata(&target).is_ok() {
-            fs::remove_file(&target).map_err(|e| Error::io("remove", &target, e))?;
+            let removed = if entry.is_dir {
+                fs::remove_dir_all(&target)
+            } else {
+                fs::remove_file(&target)
+            };
+            removed.map_err(|e| Error::io("remove", &target, e))?;
         }
         if fs::symlink_metadata(&saved).is_ok() {
             fs::rename(&saved, &target).map_err(|e| Error::io("restore", &target, e))?;
@@ -151,16 +166,34 @@ fn roll_back(root: &Path) -> Result<Option<String>> {
     )))
 }
 
+/// A directory to move into the project with the files: `path` (relative
+/// to the root, which must not exist) is built by `build` in the journal.
+pub struct NewDir<'a> {
+    pub path: PathBuf,
+    pub build: &'a mut dyn FnMut(&Path) -> Result<()>,
+}
+
 /// Applies `changes` under `root` through the journal (see the module
 /// comment); `command` names the run for a later recovery message.
-pub fn apply(root: &Path, changes: &[Change], command: &str, _lock: &ProjectLock) -> Result<()> {
+pub fn apply(root: &Path, changes: &[Change], command: &str, lock: &ProjectLock) -> Result<()> {
+    apply_with_dir(root, changes, None, command, lock)
+}
+
+/// `apply`, with a directory built and moved in along with the files.
+pub fn apply_with_dir(
+    root: &Path,
+    changes: &[Change],
+    new_dir: Option<NewDir>,
+    command: &str,
+    _lock: &ProjectLock,
+) -> Result<()> {
     let dir = root.join(JOURNAL_DIR);
     if fs::symlink_metadata(&dir).is_ok() {
         return Err(Error::Interrupted);
     }
     let mut writer = Writer::new();
     fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
-    let result = stage_and_swap(root, &dir, changes, command, &mut writer);
+    let result = stage_and_swap(root, &dir, changes, new_dir, command, &mut writer);
     if result.is_err() {
         // A failure we saw (not a kill): undo now, as a later run would.
         let _ = roll_back(root);
@@ -173,6 +206,7 @@ fn stage_and_swap(
     root: &Path,
     dir: &Path,
     changes: &[Change],
+    extra: Option<NewDir>,
     command: &str,
     writer: &mut Writer,
 ) -> Result<()> {
@@ -197,6 +231,18 @@ fn stage_and_swap(
             new,
             old: i.to_string(),
             created_dirs: missing_parents(root, change.path()),
+            is_dir: false,
+        });
+    }
+    if let Some(extra) = extra {
+        writer.before_step("write", &extra.path)?;
+        (extra.build)(&new_dir.join("dir"))?;
+        entries.push(Entry {
+            path: extra.path.clone(),
+            new: Some("dir".into()),
+            old: "dir".into(),
+            created_dirs: missing_parents(root, &extra.path),
+            is_dir: true,
         });
     }
     sync_dir(&new_dir)?;

@@ -134,6 +134,93 @@ pub fn prepare<'a>(
     })
 }
 
+/// Creates `dir` when missing; true when it did.
+fn fs_create_dir(dir: &Path) -> Result<bool> {
+    if dir.exists() {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    Ok(true)
+}
+
+/// `init`: the scaffold's missing files (and a new repository's `.git`)
+/// go in through the journal, so a killed run leaves the directory as it
+/// was or complete; every scaffold path ends up tracked.
+fn init_into(
+    prepared: &Prepared,
+    opts: &GenerateOptions,
+    enclosing: Option<&Path>,
+    message: &str,
+    store_pristine: &dyn Fn(&Path) -> Result<()>,
+) -> Result<(VcsOutcome, usize, usize)> {
+    let dest = &prepared.dest;
+    let lock = journal::lock(dest)?;
+    journal::recover(dest, &lock)?;
+    let plan = write::plan_init(dest, &prepared.files)?;
+    if !plan.conflicts.is_empty() {
+        return Err(Error::Conflicts {
+            dest: dest.clone(),
+            paths: plan.conflicts,
+        });
+    }
+    let changes: Vec<write::Change> = prepared
+        .files
+        .iter()
+        .filter(|f| plan.create.contains(&f.path))
+        .map(|f| write::Change::Write {
+            path: f.path.clone(),
+            contents: f.contents.clone(),
+        })
+        .collect();
+    write::check_changes(dest, &changes)?;
+    let command = format!("cargo nixcuda init ({})", prepared.scaffold.label());
+    let counts = (plan.create.len(), plan.identical.len());
+    match (opts.vcs, enclosing) {
+        (Vcs::Git, None) => {
+            let all: vcs::Files = prepared
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.contents.clone()))
+                .collect();
+            let pristine = pristine_of(&prepared.files);
+            let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
+            let mut outcome = None;
+            let mut build = |git_dir: &Path| {
+                outcome = Some(vcs::build_repository(
+                    git_dir,
+                    &all,
+                    message,
+                    Some((&pristine, &pristine_message)),
+                )?);
+                Ok(())
+            };
+            let new_dir = journal::NewDir {
+                path: PathBuf::from(".git"),
+                build: &mut build,
+            };
+            journal::apply_with_dir(dest, &changes, Some(new_dir), &command, &lock)?;
+            Ok((
+                outcome.expect("the repository was built"),
+                counts.0,
+                counts.1,
+            ))
+        }
+        (Vcs::Git, Some(workdir)) => {
+            vcs::check_index_writable(workdir)?;
+            journal::apply(dest, &changes, &command, &lock)?;
+            let every_path: Vec<PathBuf> =
+                prepared.files.iter().map(|f| dest.join(&f.path)).collect();
+            let outcome = vcs::stage_in(workdir, &every_path)?;
+            store_pristine(workdir)?;
+            Ok((outcome, counts.0, counts.1))
+        }
+        (Vcs::None, _) => {
+            journal::apply(dest, &changes, &command, &lock)?;
+            Ok((VcsOutcome::None, counts.0, counts.1))
+        }
+    }
+}
+
 fn check_tool_version(scaffold: &Scaffold) -> Result<()> {
     let current = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("valid version");
     match &scaffold.manifest.min_tool_version {
@@ -209,31 +296,19 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
             (vcs, prepared.files.len(), 0)
         }
         Mode::Init => {
-            let plan = write::plan_init(&prepared.dest, &prepared.files)?;
-            if !plan.conflicts.is_empty() {
-                return Err(Error::Conflicts {
-                    dest: prepared.dest.clone(),
-                    paths: plan.conflicts,
-                });
-            }
             let dest = prepared.dest.clone();
-            let vcs = write::write_into(&dest, &prepared.files, &plan, |written| {
-                match (opts.vcs, &enclosing) {
-                    (Vcs::Git, None) => {
-                        let outcome = vcs::init_and_commit(&dest, written, &message)?;
-                        store_pristine(&dest)?;
-                        Ok(outcome)
-                    }
-                    (Vcs::Git, Some(workdir)) => {
-                        let abs: Vec<PathBuf> = written.iter().map(|p| dest.join(p)).collect();
-                        let outcome = vcs::stage_in(workdir, &abs)?;
-                        store_pristine(workdir)?;
-                        Ok(outcome)
-                    }
-                    (Vcs::None, _) => Ok(VcsOutcome::None),
-                }
-            })?;
-            (vcs, plan.create.len(), plan.identical.len())
+            let created_dest = fs_create_dir(&dest)?;
+            let result = init_into(
+                &prepared,
+                opts,
+                enclosing.as_deref(),
+                &message,
+                &store_pristine,
+            );
+            if result.is_err() && created_dest {
+                let _ = std::fs::remove_dir(&dest);
+            }
+            result?
         }
     };
     Ok(Outcome {

@@ -333,36 +333,6 @@ pub fn plan_init(dest: &Path, files: &[RenderedFile]) -> Result<InitPlan> {
     Ok(plan)
 }
 
-/// Writes the files `plan` creates into the existing directory `dest`, then
-/// runs `finish`; on failure removes everything it created.
-pub fn write_into<T>(
-    dest: &Path,
-    files: &[RenderedFile],
-    plan: &InitPlan,
-    finish: impl FnOnce(&[PathBuf]) -> Result<T>,
-) -> Result<T> {
-    let mut undo = Undo::arm();
-    let mut writer = Writer::new();
-    create_dirs(dest, &mut undo)?;
-    let mut written = Vec::new();
-    for file in files.iter().filter(|f| plan.create.contains(&f.path)) {
-        let target = dest.join(&file.path);
-        if let Some(dir) = target.parent() {
-            create_dirs(dir, &mut undo)?;
-        }
-        writer.write_new(&target, &file.contents, &mut undo)?;
-        written.push(file.path.clone());
-    }
-    // A repository that `finish` creates is ours to remove on failure.
-    if fs::symlink_metadata(dest.join(".git")).is_err() {
-        undo.trees.push(dest.join(".git"));
-    }
-    let result = finish(&written)?;
-    writer.interrupt.check()?;
-    undo.disarm();
-    Ok(result)
-}
-
 /// One change `update` makes to an existing project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -344,3 +344,75 @@ fn a_second_update_while_one_runs_fails_at_once_naming_the_other() {
     drop(lock);
     assert!(update(&env, &p).status.success());
 }
+
+/// `init` goes through the same journal: SIGKILL at any step leaves the
+/// directory as it was or complete, and the next `init` finishes the job
+/// with a repository whose commit tracks every scaffold path.
+#[test]
+fn init_killed_at_any_step_is_recovered_and_completed_by_the_next_init() {
+    let env = Env::new();
+    let base = env.path("base");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(base.join("my-notes.txt"), "mine\n").unwrap();
+    let init = |dir: &Path, kill: Option<usize>| {
+        let mut c = env.cmd_with_scaffolds(
+            "updates",
+            &["init", ".", "--yes", "--name", "p", "--scaffold", "t@1.0.0"],
+        );
+        c.current_dir(dir);
+        if let Some(step) = kill {
+            c.env("CARGO_NIXCUDA_KILL_AFTER_STEPS", step.to_string());
+        }
+        c.output().unwrap()
+    };
+    let complete = env.path("complete");
+    copy_dir(&base, &complete);
+    assert!(init(&complete, None).status.success());
+    let expected = crate::support::tree(&complete);
+    let mut kills = 0;
+    for step in 0.. {
+        let dir = env.path(&format!("i{step}"));
+        copy_dir(&base, &dir);
+        let out = init(&dir, Some(step));
+        if out.status.code().is_some() {
+            assert!(out.status.success(), "{}", stderr_of(&out));
+            break;
+        }
+        kills += 1;
+        let now = crate::support::tree(&dir);
+        let untouched = now
+            .keys()
+            .all(|k| k == "my-notes.txt" || k.starts_with(".nixcuda-journal/"));
+        assert!(
+            untouched || now == expected || dir.join(".nixcuda-journal").exists(),
+            "step {step}: {:?}",
+            now.keys()
+        );
+        if dir.join(".git").exists() && !dir.join(".nixcuda-journal").exists() {
+            continue; // killed after the last rename: complete
+        }
+        let out = init(&dir, None);
+        assert!(out.status.success(), "step {step}: {}", stderr_of(&out));
+        crate::support::assert_same_tree(
+            &crate::support::tree(&dir),
+            &expected,
+            &format!("step {step}"),
+        );
+        let repo = git2::Repository::open(&dir).unwrap();
+        let head = repo.head().unwrap().peel_to_tree().unwrap();
+        for path in expected.keys().filter(|k| *k != "my-notes.txt") {
+            assert!(
+                head.get_path(Path::new(path)).is_ok(),
+                "step {step}: {path} is not committed"
+            );
+        }
+        assert!(
+            repo.statuses(None)
+                .unwrap()
+                .iter()
+                .all(|s| s.path() == Ok("my-notes.txt")),
+            "step {step}: clean but for the user's file"
+        );
+    }
+    assert!(kills >= 5, "only {kills} kill points");
+}
