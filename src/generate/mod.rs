@@ -271,6 +271,14 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
     let (vcs, written, skipped) = match opts.mode {
         Mode::New => {
+            if let Some(parent) = prepared.dest.parent() {
+                for orphan in write::remove_orphaned_staging(parent) {
+                    prepared.warnings.push(format!(
+                        "removed {}, left by an interrupted `cargo nixcuda new` whose process is gone",
+                        orphan.display()
+                    ));
+                }
+            }
             let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
                 match (opts.vcs, &enclosing) {
                     (Vcs::Git, None) => {

@@ -15,10 +15,12 @@ use crate::scaffold::render::RenderedFile;
 /// the middle of a write leaves nothing behind.
 const FAIL_AFTER_ENV: &str = "CARGO_NIXCUDA_FAIL_AFTER_WRITES";
 /// Set in tests to SIGKILL the process at the Nth step (a write or a
-/// rename), to prove that a kill anywhere is recovered from.
+/// rename), to prove that a kill anywhere is recovered from; with
+/// `CARGO_NIXCUDA_KILL_SIGNAL` (INT, TERM, HUP, QUIT) another signal.
 const KILL_AFTER_ENV: &str = "CARGO_NIXCUDA_KILL_AFTER_STEPS";
+const KILL_SIGNAL_ENV: &str = "CARGO_NIXCUDA_KILL_SIGNAL";
 
-/// Catches SIGINT/SIGTERM while files are written, so an interrupt becomes
+/// Catches SIGINT/SIGTERM/SIGHUP/SIGQUIT while files are written, so an interrupt becomes
 /// an error that cleans up instead of a process killed halfway.
 struct InterruptGuard {
     flag: Arc<AtomicBool>,
@@ -28,7 +30,9 @@ struct InterruptGuard {
 impl InterruptGuard {
     fn install() -> InterruptGuard {
         let flag = Arc::new(AtomicBool::new(false));
-        let ids = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM]
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        // A closed terminal (SIGHUP) and Ctrl-\ (SIGQUIT) clean up too.
+        let ids = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
             .into_iter()
             .filter_map(|sig| signal_hook::flag::register(sig, Arc::clone(&flag)).ok())
             .collect();
@@ -114,7 +118,16 @@ impl Writer {
     pub(crate) fn before_step(&mut self, action: &'static str, path: &Path) -> Result<()> {
         self.interrupt.check()?;
         if self.kill_after == Some(self.steps) {
-            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGKILL);
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
+            let signal = match std::env::var(KILL_SIGNAL_ENV).as_deref() {
+                Ok("INT") => SIGINT,
+                Ok("TERM") => SIGTERM,
+                Ok("HUP") => SIGHUP,
+                Ok("QUIT") => SIGQUIT,
+                _ => SIGKILL,
+            };
+            let _ = signal_hook::low_level::raise(signal);
+            self.interrupt.check()?;
         }
         self.steps += 1;
         if self.fail_after == Some(self.written) {
@@ -251,6 +264,45 @@ pub fn create_tree<T>(
     fs::rename(&staging, dest).map_err(|e| Error::io("move the project into", dest, e))?;
     undo.disarm();
     Ok(result)
+}
+
+/// Removes the staging directories (`.NAME.nixcuda-PID-N`) in `parent`
+/// whose process is gone: what a SIGKILL or a power loss during `new`
+/// leaves. Returns them, to tell the user. Where processes cannot be looked
+/// up (no `/proc`), nothing is removed.
+pub fn remove_orphaned_staging(parent: &Path) -> Vec<PathBuf> {
+    if !Path::new("/proc/self").exists() {
+        return Vec::new();
+    }
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = staging_pid(&name) else {
+            continue;
+        };
+        let path = entry.path();
+        let ours = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if ours
+            && !Path::new("/proc").join(pid.to_string()).exists()
+            && fs::remove_dir_all(&path).is_ok()
+        {
+            removed.push(path);
+        }
+    }
+    removed.sort();
+    removed
+}
+
+/// The process id in `.NAME.nixcuda-PID-N`.
+fn staging_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (_, tail) = rest.rsplit_once(".nixcuda-")?;
+    let (pid, nanos) = tail.split_once('-')?;
+    nanos.parse::<u32>().ok()?;
+    pid.parse().ok()
 }
 
 fn make_staging_dir(parent: &Path, dest: &Path) -> Result<PathBuf> {

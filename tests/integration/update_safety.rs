@@ -416,3 +416,60 @@ fn init_killed_at_any_step_is_recovered_and_completed_by_the_next_init() {
     }
     assert!(kills >= 5, "only {kills} kill points");
 }
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".nixcuda-"))
+        .collect()
+}
+
+#[test]
+fn hangup_and_quit_clean_up_like_ctrl_c() {
+    let env = Env::new();
+    for signal in ["INT", "TERM", "HUP", "QUIT"] {
+        let out = env
+            .cmd(&["new", "p", "--yes"])
+            .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", "3")
+            .env("CARGO_NIXCUDA_KILL_SIGNAL", signal)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "SIG{signal}: {}",
+            stderr_of(&out)
+        );
+        assert!(!env.path("p").exists(), "SIG{signal}");
+        assert_eq!(
+            leftovers(env.work.path()),
+            Vec::<String>::new(),
+            "SIG{signal}"
+        );
+    }
+}
+
+#[test]
+fn staging_left_by_a_killed_new_is_removed_by_the_next_one() {
+    let env = Env::new();
+    let out = env
+        .cmd(&["new", "p", "--yes"])
+        .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", "5")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "killed");
+    let left = leftovers(env.work.path());
+    assert_eq!(left.len(), 1, "{left:?}");
+    let out = env
+        .cmd(&["new", "q", "--yes", "--vcs", "none"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&left[0]) && err.contains("interrupted `cargo nixcuda new`"),
+        "{err}"
+    );
+    assert_eq!(leftovers(env.work.path()), Vec::<String>::new());
+}
