@@ -136,6 +136,7 @@ pub fn stamp_plan(set: &TemplateSet, plan: &mut UpdatePlan) -> Result<()> {
         plan.changes.push(crate::generate::write::Change::Write {
             path: record_path,
             contents: text,
+            executable: false,
         });
     }
     Ok(())
@@ -383,16 +384,19 @@ pub fn scaffold_new(dir: &Path, printer: &Printer) -> Result<()> {
         RenderedFile {
             path: PathBuf::from("scaffold.yaml"),
             contents: manifest_text.into_bytes(),
+            executable: false,
         },
         RenderedFile {
             path: PathBuf::from("README.md"),
             contents: AUTHOR_README.as_bytes().to_vec(),
+            executable: false,
         },
     ];
     for f in &base.files {
         files.push(RenderedFile {
             path: Path::new("template").join(&f.path),
             contents: f.contents.to_vec(),
+            executable: f.executable,
         });
     }
     let count = files.len();

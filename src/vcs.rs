@@ -112,6 +112,7 @@ pub fn init_and_commit(dir: &Path, files: &[PathBuf], message: &str) -> Result<V
 pub fn build_repository(
     git_dir: &Path,
     files: &Files,
+    executable: &std::collections::BTreeSet<PathBuf>,
     message: &str,
     pristine: Option<(&Files, &str)>,
 ) -> Result<VcsOutcome> {
@@ -122,7 +123,7 @@ pub fn build_repository(
         .mkdir(true)
         .external_template(false);
     let repo = Repository::init_opts(git_dir, &opts).map_err(Error::git("create a repository"))?;
-    let tree_id = write_tree(&repo, files)?;
+    let tree_id = write_tree_with_modes(&repo, files, executable)?;
     let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
     let (signature, fallback_identity) = signature(&repo)?;
     let commit = repo
@@ -310,7 +311,16 @@ pub fn tree_id(files: &Files) -> Result<String> {
     write_tree(&repo, files).map(|id| id.to_string())
 }
 
+/// Pristine trees hold contents only: every file is 100644 there.
 fn write_tree(repo: &Repository, files: &Files) -> Result<git2::Oid> {
+    write_tree_with_modes(repo, files, &std::collections::BTreeSet::new())
+}
+
+fn write_tree_with_modes(
+    repo: &Repository,
+    files: &Files,
+    executable: &std::collections::BTreeSet<PathBuf>,
+) -> Result<git2::Oid> {
     // Children first: a directory's tree needs the ids of what it holds.
     let mut dirs: std::collections::BTreeMap<String, Files> = Default::default();
     let mut builder = repo.treebuilder(None).map_err(Error::git("build a tree"))?;
@@ -323,8 +333,13 @@ fn write_tree(repo: &Repository, files: &Files) -> Result<git2::Oid> {
         let rest = parts.as_path();
         if rest.as_os_str().is_empty() {
             let blob = repo.blob(contents).map_err(Error::git("write a blob"))?;
+            let mode = if executable.contains(path) {
+                0o100755
+            } else {
+                0o100644
+            };
             builder
-                .insert(&first, blob, 0o100644)
+                .insert(&first, blob, mode)
                 .map_err(Error::git("build a tree"))?;
         } else {
             dirs.entry(first)
@@ -333,7 +348,12 @@ fn write_tree(repo: &Repository, files: &Files) -> Result<git2::Oid> {
         }
     }
     for (name, children) in &dirs {
-        let sub = write_tree(repo, children)?;
+        let prefix = Path::new(name);
+        let inner = executable
+            .iter()
+            .filter_map(|p| p.strip_prefix(prefix).ok().map(Path::to_path_buf))
+            .collect();
+        let sub = write_tree_with_modes(repo, children, &inner)?;
         builder
             .insert(name, sub, 0o040000)
             .map_err(Error::git("build a tree"))?;

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::write::{Change, Writer, create_dirs_listed};
+use super::write::{Change, Writer, create_dirs_listed, make_executable};
 use crate::error::{Error, Result};
 
 pub const JOURNAL_DIR: &str = ".nixcuda-journal";
@@ -219,9 +219,22 @@ fn stage_and_swap(
     let mut entries = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let new = match change {
-            Change::Write { contents, .. } => {
+            Change::Write {
+                path,
+                contents,
+                executable,
+            } => {
                 let name = i.to_string();
-                writer.write_synced(&new_dir.join(&name), contents)?;
+                let staged = new_dir.join(&name);
+                writer.write_synced(&staged, contents)?;
+                // The user's mode stays on a file that is there; a new
+                // one gets the template's executable bit.
+                match fs::symlink_metadata(root.join(path)) {
+                    Ok(meta) if meta.is_file() => fs::set_permissions(&staged, meta.permissions())
+                        .map_err(|e| Error::io("set the mode of", &staged, e))?,
+                    _ if *executable => make_executable(&staged)?,
+                    _ => {}
+                }
                 Some(name)
             }
             Change::Delete { .. } => None,

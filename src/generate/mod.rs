@@ -170,6 +170,7 @@ fn init_into(
         .map(|f| write::Change::Write {
             path: f.path.clone(),
             contents: f.contents.clone(),
+            executable: f.executable,
         })
         .collect();
     write::check_changes(dest, &changes)?;
@@ -182,6 +183,12 @@ fn init_into(
                 .iter()
                 .map(|f| (f.path.clone(), f.contents.clone()))
                 .collect();
+            let executable = prepared
+                .files
+                .iter()
+                .filter(|f| f.executable)
+                .map(|f| f.path.clone())
+                .collect();
             let pristine = pristine_of(&prepared.files);
             let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
             let mut outcome = None;
@@ -189,6 +196,7 @@ fn init_into(
                 outcome = Some(vcs::build_repository(
                     git_dir,
                     &all,
+                    &executable,
                     message,
                     Some((&pristine, &pristine_message)),
                 )?);
@@ -266,6 +274,7 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     prepared.files.push(RenderedFile {
         path: PathBuf::from(RECORD_FILE),
         contents: prepared.record.to_yaml().into_bytes(),
+        executable: false,
     });
     prepared.files.sort_by(|a, b| a.path.cmp(&b.path));
     let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();

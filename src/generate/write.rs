@@ -177,6 +177,20 @@ impl Writer {
     }
 }
 
+/// Adds `x` wherever `r` is set (what `chmod +x` does under a usual umask).
+pub(crate) fn make_executable(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .map_err(|e| Error::io("inspect", path, e))?
+        .permissions()
+        .mode();
+    fs::set_permissions(
+        path,
+        fs::Permissions::from_mode(mode | ((mode & 0o444) >> 2)),
+    )
+    .map_err(|e| Error::io("make executable", path, e))
+}
+
 /// Creates `dirs` (relative to `root`, outermost first) where missing.
 pub(crate) fn create_dirs_listed(root: &Path, dirs: &[PathBuf]) -> Result<()> {
     for dir in dirs {
@@ -256,6 +270,9 @@ pub fn create_tree<T>(
             fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
         }
         writer.write_new(&target, &file.contents, &mut undo)?;
+        if file.executable {
+            make_executable(&target)?;
+        }
     }
     let result = finish(&staging)?;
     writer.interrupt.check()?;
@@ -388,8 +405,16 @@ pub fn plan_init(dest: &Path, files: &[RenderedFile]) -> Result<InitPlan> {
 /// One change `update` makes to an existing project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Write { path: PathBuf, contents: Vec<u8> },
-    Delete { path: PathBuf },
+    Write {
+        path: PathBuf,
+        contents: Vec<u8>,
+        /// For a file that does not exist yet; an existing file keeps the
+        /// user's mode.
+        executable: bool,
+    },
+    Delete {
+        path: PathBuf,
+    },
 }
 
 impl Change {

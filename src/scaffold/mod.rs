@@ -19,6 +19,8 @@ pub use manifest::Manifest;
 pub struct TemplateFile {
     pub path: String,
     pub contents: Cow<'static, [u8]>,
+    /// Mode 755 in the template: the generated file is executable too.
+    pub executable: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -177,6 +177,8 @@ fn collect_embedded(dir: &Dir<'static>, root: &Path, out: &mut Vec<TemplateFile>
         out.push(TemplateFile {
             path: slash_path(rel),
             contents: Cow::Borrowed(file.contents()),
+            // include_dir keeps no modes; no embedded file is executable.
+            executable: false,
         });
     }
     for sub in dir.dirs() {
@@ -200,6 +202,7 @@ fn collect_disk(dir: &Path, root: &Path, out: &mut Vec<TemplateFile>) -> Result<
             out.push(TemplateFile {
                 path: slash_path(rel),
                 contents: Cow::Owned(contents),
+                executable: is_executable(&meta),
             });
         }
     }
@@ -214,6 +217,11 @@ pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         .map_err(|e| Error::io("read directory", dir, e))?;
     paths.sort();
     Ok(paths)
+}
+
+pub(crate) fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
 }
 
 fn is_private(dir: &Path) -> bool {

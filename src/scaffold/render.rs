@@ -24,6 +24,7 @@ pub const MAX_RENDERED_TOTAL: usize = 64 << 20;
 pub struct RenderedFile {
     pub path: PathBuf,
     pub contents: Vec<u8>,
+    pub executable: bool,
 }
 
 pub fn compile_glob(glob: &str) -> std::result::Result<GlobMatcher, globset::Error> {
@@ -218,6 +219,7 @@ fn produce(
     Ok(RenderedFile {
         path: PathBuf::from(&p.path),
         contents,
+        executable: p.file.executable,
     })
 }
 
@@ -394,6 +396,7 @@ mod tests {
                 .map(|(p, c)| TemplateFile {
                     path: p.to_string(),
                     contents: Cow::Owned(c.as_bytes().to_vec()),
+                    executable: false,
                 })
                 .collect(),
         }

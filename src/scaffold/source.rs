@@ -565,6 +565,7 @@ fn collect_disk(
             out.push(TemplateFile {
                 path: rel,
                 contents: Cow::Owned(contents),
+                executable: super::registry::is_executable(&meta),
             });
         } else {
             return Err(Error::UnsafePath {
@@ -846,6 +847,7 @@ fn collect_tree(
                 out.push(TemplateFile {
                     path: rel,
                     contents: Cow::Owned(contents),
+                    executable: entry.filemode() == MODE_EXEC,
                 });
             }
             MODE_LINK => {

@@ -172,7 +172,7 @@ fn render_with(
     provided: &BTreeMap<String, String>,
     recorded: &Map<String, Value>,
     asker: Option<&mut dyn Asker>,
-) -> Result<(Resolution, BTreeMap<PathBuf, Vec<u8>>)> {
+) -> Result<(Resolution, BTreeMap<PathBuf, Vec<u8>>, BTreeSet<PathBuf>)> {
     let resolution = answers::resolve_with_recorded(
         &scaffold.manifest,
         answers::builtins(scaffold, project_name),
@@ -181,12 +181,17 @@ fn render_with(
         asker,
     )?;
     let files = render::render(scaffold, &resolution.context)?;
+    let executable = files
+        .iter()
+        .filter(|f| f.executable)
+        .map(|f| f.path.clone())
+        .collect();
     let files = files
         .into_iter()
         .filter(|f| f.path != Path::new(RECORD_FILE))
-        .map(|RenderedFile { path, contents }| (path, contents))
+        .map(|RenderedFile { path, contents, .. }| (path, contents))
         .collect();
-    Ok((resolution, files))
+    Ok((resolution, files, executable))
 }
 
 /// Renames answers and paths as the target's migrations say, for projects
@@ -331,7 +336,7 @@ pub fn plan(
     let (base, base_source) = merge_base(&root, &record, &from, registry, &recorded, opts)?;
     let mut migrated = recorded.clone();
     let renames = migrate(target, &from_version, &mut migrated);
-    let (resolution, theirs) = render_with(
+    let (resolution, theirs, their_exec) = render_with(
         target,
         &record.project_name,
         &opts.defines,
@@ -409,12 +414,14 @@ pub fn plan(
                     changes.push(Change::Write {
                         path: new_path.clone(),
                         contents: merged.content,
+                        executable: their_exec.contains(&new_path),
                     });
                     actions.push((new_path, action));
                 } else if merged.content != ours {
                     changes.push(Change::Write {
                         path: new_path.clone(),
                         contents: merged.content,
+                        executable: their_exec.contains(&new_path),
                     });
                     actions.push((new_path, action));
                 } else if action == FileAction::Conflict {
@@ -432,6 +439,7 @@ pub fn plan(
                 changes.push(Change::Write {
                     path: path.clone(),
                     contents: theirs_bytes.clone(),
+                    executable: their_exec.contains(path),
                 });
                 actions.push((path.clone(), FileAction::Create));
             }
@@ -455,6 +463,7 @@ pub fn plan(
                     changes.push(Change::Write {
                         path: path.clone(),
                         contents: merged.content,
+                        executable: their_exec.contains(path),
                     });
                 }
                 actions.push((path.clone(), action));
@@ -477,6 +486,7 @@ pub fn plan(
         changes.push(Change::Write {
             path: PathBuf::from(RECORD_FILE),
             contents: record_text,
+            executable: false,
         });
     }
     actions.sort_by(|a, b| a.0.cmp(&b.0));
@@ -518,7 +528,7 @@ fn merge_base(
         },
         team_template: record.scaffold.source != "embedded",
     })?;
-    let (_, files) = render_with(
+    let (_, files, _) = render_with(
         scaffold,
         &record.project_name,
         &BTreeMap::new(),

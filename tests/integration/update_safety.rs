@@ -473,3 +473,61 @@ fn staging_left_by_a_killed_new_is_removed_by_the_next_one() {
     );
     assert_eq!(leftovers(env.work.path()), Vec::<String>::new());
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn executable_template_files_stay_executable_and_update_keeps_the_users_modes() {
+    let env = Env::new();
+    let tpl = env.path("tpl");
+    copy_dir(&fixture("teams/basic"), &tpl);
+    let script = tpl.join("template/run.sh");
+    std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+    set_mode(&script, 0o755);
+    for command in ["new", "init"] {
+        let dir = env.path(command);
+        let out = env
+            .cmd(&[
+                command,
+                dir.to_str().unwrap(),
+                "--yes",
+                "--template",
+                tpl.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}: {}", stderr_of(&out));
+        assert_eq!(mode(&dir.join("run.sh")) & 0o111, 0o111, "{command}");
+        assert_eq!(mode(&dir.join("README.md")) & 0o111, 0, "{command}");
+        let repo = git2::Repository::open(&dir).unwrap();
+        let entry = repo
+            .index()
+            .unwrap()
+            .get_path(Path::new("run.sh"), 0)
+            .unwrap();
+        assert_eq!(entry.mode, 0o100755, "{command}: committed executable");
+        assert!(repo.statuses(None).unwrap().is_empty(), "{command}: clean");
+    }
+
+    let p = new_project(&env);
+    set_mode(&p.join("notes.md"), 0o755);
+    set_mode(&p.join("config.txt"), 0o444);
+    commit_all(&p, "my modes");
+    let out = update(&env, &p);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        std::fs::read_to_string(p.join("config.txt"))
+            .unwrap()
+            .contains("1.1.0")
+    );
+    assert_eq!(mode(&p.join("notes.md")), 0o755);
+    assert_eq!(mode(&p.join("config.txt")), 0o444);
+}
