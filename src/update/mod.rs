@@ -172,7 +172,7 @@ fn render_with(
     provided: &BTreeMap<String, String>,
     recorded: &Map<String, Value>,
     asker: Option<&mut dyn Asker>,
-) -> Result<(Resolution, BTreeMap<PathBuf, Vec<u8>>, BTreeSet<PathBuf>)> {
+) -> Result<(Resolution, vcs::Files, BTreeSet<PathBuf>)> {
     let resolution = answers::resolve_with_recorded(
         &scaffold.manifest,
         answers::builtins(scaffold, project_name),
