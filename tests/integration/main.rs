@@ -6,6 +6,7 @@ mod example;
 mod generate;
 mod host;
 mod ml;
+mod python_env;
 mod support;
 mod team;
 mod update;
