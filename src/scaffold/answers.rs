@@ -358,7 +358,11 @@ derived:
     #[test]
     fn people_split_into_name_and_email() {
         for (text, name, email) in [
-            ("Ada Lovelace <ada@example.org>", "Ada Lovelace", "ada@example.org"),
+            (
+                "Ada Lovelace <ada@example.org>",
+                "Ada Lovelace",
+                "ada@example.org",
+            ),
             ("  Ada Lovelace  ", "Ada Lovelace", ""),
             ("<ada@example.org>", "", "ada@example.org"),
             ("", "", ""),
