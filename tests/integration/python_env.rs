@@ -354,28 +354,27 @@ fn python_imports(source: &str, file: &str, patterns: &Patterns) -> Vec<Import> 
                 break;
             }
         }
-        if clause {
-            if let Some(Block::Try {
+        if clause
+            && let Some(Block::Try {
                 indent: i,
                 body,
                 end,
             }) = blocks.last_mut()
-                && *i == indent
-            {
-                let body_end = *end.get_or_insert(imports.len());
-                if let Some(caught) = patterns.except.captures(code) {
-                    let caught = caught[1].trim();
-                    if caught.is_empty()
-                        || caught.contains("ImportError")
-                        || caught.contains("ModuleNotFoundError")
-                    {
-                        for import in &mut imports[*body..body_end] {
-                            import.guarded = true;
-                        }
+            && *i == indent
+        {
+            let body_end = *end.get_or_insert(imports.len());
+            if let Some(caught) = patterns.except.captures(code) {
+                let caught = caught[1].trim();
+                if caught.is_empty()
+                    || caught.contains("ImportError")
+                    || caught.contains("ModuleNotFoundError")
+                {
+                    for import in &mut imports[*body..body_end] {
+                        import.guarded = true;
                     }
                 }
-                continue;
             }
+            continue;
         }
         let function = blocks.iter().rev().find_map(|b| match b {
             Block::Def { name, line, .. } => Some((name.clone(), *line)),
@@ -397,10 +396,10 @@ fn python_imports(source: &str, file: &str, patterns: &Patterns) -> Vec<Import> 
                     found(module, false, None);
                 }
             }
-        } else if let Some(from) = patterns.from.captures(code) {
-            if !from[1].starts_with('.') {
-                found(&from[1], false, None);
-            }
+        } else if let Some(from) = patterns.from.captures(code)
+            && !from[1].starts_with('.')
+        {
+            found(&from[1], false, None);
         }
         for (path, pattern, modules) in &patterns.attributes {
             if pattern.is_match(code) {
