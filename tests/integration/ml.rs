@@ -266,6 +266,16 @@ fn generated_rust_crates_build_and_pass_cpu_tests() {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/generated-crates");
     for (name, defines) in [
         ("gpu-kernels", &["example=minimal"][..]),
+        // cudarc's bindings differ per CUDA version: the crate's code must
+        // compile against each set the `cuda` question offers.
+        (
+            "gpu-kernels-13",
+            &["example=minimal", "cuda=cudaPackages_13"][..],
+        ),
+        (
+            "gpu-kernels-12-8",
+            &["example=minimal", "cuda=cudaPackages_12_8"][..],
+        ),
         ("py-native", &["rust_crate=pyo3", "example=minimal"]),
     ] {
         let project = generate(&env, name, defines);
@@ -282,7 +292,7 @@ fn generated_rust_crates_build_and_pass_cpu_tests() {
             ok,
             "{name}: cargo test failed (run `bash .ci/setup` to fetch crates):\n{out}"
         );
-        if name == "gpu-kernels" {
+        if name.starts_with("gpu-kernels") {
             // No GPU here: the GPU test must skip, and fail when a GPU is required.
             assert!(
                 out.to_lowercase().contains("skipped"),
