@@ -157,9 +157,9 @@ fn nix_envs(file: &str, text: &str) -> Vec<NixEnv> {
             word.clear();
             match c {
                 '(' => depth += 1,
-                ')' => depth -= 1,
+                ')' => depth = depth.saturating_sub(1),
                 '[' => brackets += 1,
-                ']' => brackets -= 1,
+                ']' => brackets = brackets.saturating_sub(1),
                 _ => {}
             }
             if depth == 0 {
