@@ -155,6 +155,9 @@ fn generate_project(
         steps.push_str(&format!("  cd {}\n", path.display()));
     }
     steps.push_str("  direnv allow      # or: nix develop  (CPU only: nix develop .#cpu)\n");
+    steps.push_str(
+        "  git add flake.lock && git commit -m 'Lock nixpkgs'   # after the first lock writes flake.lock\n",
+    );
     steps.push_str("  read README.md for the NixOS host module and the binary caches");
     printer.note(&steps);
     Ok(())
@@ -308,6 +311,7 @@ fn scaffold_json(s: &Scaffold) -> Value {
                     "value": c.value(), "label": c.label(), "warn": c.warning()
                 })).collect::<Vec<_>>(),
                 "when": q.when,
+                "warn": q.warn,
             })
         })
         .collect();

@@ -100,6 +100,9 @@ impl Asker for TerminalAsker {
                 )
             }
         };
+        if let Some(w) = q.warning_for(&value) {
+            eprintln!("  {} {w}", console::style("warning:").yellow().bold());
+        }
         Ok(value)
     }
 }

@@ -5,6 +5,10 @@
   # them (it asks once, or `--accept-flake-config`); for everyone else, and
   # always under direnv, it ignores them with a warning. The reliable place is
   # the host configuration: nix/host.nix (see README.md, "Binary caches").
+  #   - cache.nixos-cuda.org: the NixOS CUDA team's Hydra cache, for their
+  #     development ("internal development purposes only").
+  #   - cache.flox.dev: Flox's cache, the licensed redistribution of NVIDIA's
+  #     CUDA binaries.
   nixConfig = {
     extra-substituters = [
       "https://cache.nixos-cuda.org"
@@ -16,47 +20,46 @@
     ];
   };
 
-  # nixos-unstable is what the CUDA caches build. `nix flake update` moves
-  # the pin; flake.lock records it.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-unstable";
+  # nixos-unstable-cuda: the nixos-unstable-small revision whose CUDA packages
+  # the CUDA Hydra has built, so they come from its cache. `nix flake update` moves the pin; commit flake.lock.
+  inputs.nixpkgs.url = "github:nixos-cuda/nixpkgs/nixos-unstable-cuda";
 
   outputs =
     { self, nixpkgs }:
     let
-      # CUDA and the NVIDIA driver are Linux-only.
+      inherit (nixpkgs) lib;
+      # CUDA and the NVIDIA driver are Linux-only. The CUDA Hydra builds
+      # x86_64-linux only: on aarch64-linux CUDA packages compile locally.
       systems = [
         "x86_64-linux"
         "aarch64-linux"
       ];
-      forAllSystems = f: nixpkgs.lib.genAttrs systems f;
+      forAllSystems = f: lib.genAttrs systems f;
 
       nixpkgsFor = forAllSystems (system: {
         # The GPU package set. With `cudaSupport = true`, the plain package
         # attributes (`torch`) ARE the CUDA builds,
         # and exactly the ones the CUDA binary caches hold; per-package CUDA
-        # overrides would only miss the cache. Do not set `cudaCapabilities`
-        # or `cudaForwardCompat` here either: any non-default value changes
-        # every CUDA package's hash, and everything is compiled locally.
+        # overrides would only miss the cache.
         cuda = import nixpkgs {
           inherit system;
           config = {
             allowUnfree = true;
             cudaSupport = true;
+            # No `cudaCapabilities` or `cudaForwardCompat`: a non-default
+            # value changes every CUDA package's hash, and everything is
+            # compiled locally (README.md, "Why this Python, and why these
+            # packages").
           };
         };
-        # The same tools without CUDA: laptops, CI and `nix flake check`.
-        cpu = import nixpkgs {
-          inherit system;
-          config = {
-            allowUnfree = true;
-            cudaSupport = false;
-          };
-        };
+        # Without CUDA: laptops, CI and `nix flake check`. nixpkgs' own
+        # evaluation, so no second import of nixpkgs.
+        cpu = nixpkgs.legacyPackages.${system};
       });
 
       # The Python environment: the packages come from Nix, not pip (see
       # README.md, "pip install"). `python3` is Python 3.14.
-      # nixpkgs' default interpreter is the only one the CUDA caches build.
+      # nixpkgs' default interpreter; the CUDA caches build its packages.
       pythonFor =
         pkgs:
         pkgs.python3.withPackages (
@@ -77,28 +80,39 @@
           ]
         );
 
-      # The CUDA set of the Rust crate: rust/Cargo.toml selects cudarc's
-      # `cuda-12090` feature, which must match it. The Python
+      # The CUDA set of the Rust crate. rust/Cargo.toml's cudarc feature
+      # (`cuda-12090`: CUDA 12.9) is the one place that
+      # chooses the version; Nix warns when `cudaPackages` no longer matches it
+      # (after `nix flake update`, or an edit on one side only). The Python
       # frameworks use nixpkgs' default set, the one the caches build.
+      cudarcFeature = builtins.head (
+        builtins.filter (lib.hasPrefix "cuda-") cargoToml.dependencies.cudarc.features
+      );
       cudaPackagesFor =
         pkgs:
         let
           set = pkgs.cudaPackages;
+          version = set.cudaMajorMinorVersion;
+          feature = "cuda-${lib.versions.major version}0${lib.versions.minor version}0";
         in
-        if set.cudaMajorMinorVersion == "12.9" then
+        if feature == cudarcFeature then
           set
         else
-          pkgs.lib.warn "cudaPackages is now CUDA ${set.cudaMajorMinorVersion}, but rust/Cargo.toml and CUDARC_CUDA_VERSION in flake.nix select 12.9 (cudarc feature cuda-12090): update both" set;
+          lib.warn "cudaPackages is CUDA ${version} now, but rust/Cargo.toml selects cudarc's ${cudarcFeature}: change that feature to ${feature}, or choose another CUDA set in flake.nix" set;
 
-      # The development shell. `gpu` adds the driver and CUDA library paths.
+      # Cargo reads `target.<triple>.rustflags` from CARGO_TARGET_<TRIPLE>_RUSTFLAGS,
+      # the Rust target spelled as Cargo spells it in variable names.
+      cargoTargetOf = {
+        x86_64-linux = "X86_64_UNKNOWN_LINUX_GNU";
+        aarch64-linux = "AARCH64_UNKNOWN_LINUX_GNU";
+      };
+
+      # The development shell; `gpu` selects the CUDA one.
       shellFor =
         pkgs: gpu:
         let
-          inherit (pkgs) lib;
           python = pythonFor pkgs;
           cudaPackages = cudaPackagesFor pkgs;
-          # The cudarc feature that rust/Cargo.toml selects.
-          cudarcFeature = "cuda-12090";
           # Libraries cudarc loads at run time (dlopen by soname).
           cudaLibs = with cudaPackages; [
             cuda_cudart
@@ -123,14 +137,17 @@
           ])
           ++ lib.optionals gpu [ cudaPackages.cuda_nvcc ];
 
-          env = {
-            # cudarc's CUDA version ("12090" for 12.9). It must match the
-            # cudarc feature in rust/Cargo.toml, or the crate fails to build.
-            CUDARC_CUDA_VERSION = lib.removePrefix "cuda-" cudarcFeature;
-          }
-          // lib.optionalAttrs gpu {
-            # The driver directory comes FIRST, so the real libcuda.so.1 wins.
-            LD_LIBRARY_PATH = "${driverLib}:${lib.makeLibraryPath cudaLibs}";
+          # No LD_LIBRARY_PATH: it would override every program's RUNPATH.
+          # Nix-built CUDA programs find the driver through their RUNPATH
+          # already, and the crate's binaries get theirs below.
+          env = lib.optionalAttrs gpu {
+            # `cargo build`, `cargo test` and `cargo run` link the crate's
+            # binaries with the driver and this CUDA set's NVRTC and cuBLAS
+            # on their RUNPATH, where cudarc's dlopen finds them; no other
+            # program sees these libraries. (A RUSTFLAGS of your own
+            # replaces this variable: add the same link argument to it.)
+            "CARGO_TARGET_${cargoTargetOf.${pkgs.stdenv.hostPlatform.system}}_RUSTFLAGS" =
+              "-C link-arg=-Wl,-rpath,${driverLib}:${lib.makeLibraryPath cudaLibs}";
             # torch.compile (Triton) looks for libcuda with ldconfig, which
             # NixOS does not have.
             TRITON_LIBCUDA_PATH = driverLib;
@@ -170,8 +187,8 @@
           # The driver's libcuda.so.1 is found through /run/opengl-driver/lib.
           nativeBuildInputs = [ pkgs.autoAddDriverRunpath ];
           # cudarc opens NVRTC by name at run time: put it on the RUNPATH.
-          postFixup = pkgs.lib.optionalString pkgs.config.cudaSupport ''
-            patchelf --add-rpath ${pkgs.lib.makeLibraryPath [ cudaPackages.cuda_nvrtc ]} $out/bin/*
+          postFixup = lib.optionalString pkgs.config.cudaSupport ''
+            patchelf --add-rpath ${lib.makeLibraryPath [ cudaPackages.cuda_nvrtc ]} $out/bin/*
           '';
         };
     in
@@ -214,7 +231,7 @@
       });
 
       # `nix fmt`: formats every .nix file (official nixfmt style).
-      formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt-tree);
+      formatter = forAllSystems (system: nixpkgsFor.${system}.cpu.nixfmt-tree);
 
       # The host configuration for the NVIDIA driver and the CUDA caches.
       nixosModules.nvidia = import ./nix/host.nix;

@@ -4,8 +4,9 @@
 #   nix-shell                  # CUDA shell, like `nix develop`
 #   nix-shell --arg gpu false  # CPU-only shell, like `nix develop .#cpu`
 #
-# It uses the nixpkgs revision pinned in flake.lock when there is one (the
-# revision the flake uses), otherwise your channel's <nixpkgs>.
+# It uses the nixpkgs revision locked in flake.lock when there is one (the
+# revision the flake uses; commit flake.lock), otherwise the newest revision
+# of the flake's branch (nixos-unstable-cuda).
 {
   gpu ? true,
   nixpkgs ?
@@ -19,10 +20,9 @@
         sha256 = locked.narHash;
       }
     else
-      <nixpkgs>,
+      builtins.fetchTarball "https://github.com/nixos-cuda/nixpkgs/archive/nixos-unstable-cuda.tar.gz",
   # With `cudaSupport = true` the plain package attributes are the CUDA
-  # builds that the CUDA binary caches hold. Do not set `cudaCapabilities`:
-  # a non-default value misses the caches and compiles everything locally.
+  # builds that the CUDA binary caches hold.
   pkgs ? import nixpkgs {
     config = {
       allowUnfree = true;
@@ -52,15 +52,31 @@ let
     ]
   );
 
-  # The Rust crate's CUDA set; cudarc's `cuda-12090` feature in
-  # rust/Cargo.toml matches it.
-  cudaPackages = pkgs.cudaPackages;
-  cudarcFeature = "cuda-12090";
+  # The Rust crate's CUDA set; rust/Cargo.toml's cudarc feature chooses the
+  # version (see flake.nix), and Nix warns when `cudaPackages` no longer matches.
+  cargoToml = builtins.fromTOML (builtins.readFile ./rust/Cargo.toml);
+  cudarcFeature = builtins.head (
+    builtins.filter (lib.hasPrefix "cuda-") cargoToml.dependencies.cudarc.features
+  );
+  cudaPackages =
+    let
+      set = pkgs.cudaPackages;
+      version = set.cudaMajorMinorVersion;
+      feature = "cuda-${lib.versions.major version}0${lib.versions.minor version}0";
+    in
+    if feature == cudarcFeature then
+      set
+    else
+      lib.warn "cudaPackages is CUDA ${version} now, but rust/Cargo.toml selects cudarc's ${cudarcFeature}: change that feature to ${feature}, or choose another CUDA set in shell.nix" set;
   cudaLibs = with cudaPackages; [
     cuda_cudart
     cuda_nvrtc
     libcublas
   ];
+  cargoTargetOf = {
+    x86_64-linux = "X86_64_UNKNOWN_LINUX_GNU";
+    aarch64-linux = "AARCH64_UNKNOWN_LINUX_GNU";
+  };
 
   # The driver's libcuda.so.1 (from the host, never a stub library).
   driverLib = "${pkgs.addDriverRunpath.driverLink}/lib";
@@ -68,6 +84,7 @@ in
 pkgs.mkShell {
   packages = [
     python
+    pkgs.just
   ]
   ++ (with pkgs; [
     rustc
@@ -78,12 +95,13 @@ pkgs.mkShell {
   ])
   ++ lib.optionals gpu [ cudaPackages.cuda_nvcc ];
 
-  env = {
-    CUDARC_CUDA_VERSION = lib.removePrefix "cuda-" cudarcFeature;
-  }
-  // lib.optionalAttrs gpu {
-    # The driver directory comes FIRST, so the real libcuda.so.1 wins.
-    LD_LIBRARY_PATH = "${driverLib}:${lib.makeLibraryPath cudaLibs}";
+  # No LD_LIBRARY_PATH, as in flake.nix: it would override every program's
+  # RUNPATH.
+  env = lib.optionalAttrs gpu {
+    # The crate's binaries find the driver and this CUDA set through their
+    # RUNPATH (see flake.nix).
+    "CARGO_TARGET_${cargoTargetOf.${pkgs.stdenv.hostPlatform.system}}_RUSTFLAGS" =
+      "-C link-arg=-Wl,-rpath,${driverLib}:${lib.makeLibraryPath cudaLibs}";
     TRITON_LIBCUDA_PATH = driverLib;
     TRITON_PTXAS_PATH = "${pkgs.cudaPackages.cuda_nvcc}/bin/ptxas";
   };

@@ -239,6 +239,9 @@ pub fn resolve_with_recorded(
         {
             warnings.push(w.to_string());
         }
+        if let Some(w) = question.warning_for(&value) {
+            warnings.push(w.to_string());
+        }
         ctx[&question.key] = value.clone();
         if asked {
             answers.push((question.key.clone(), value));
@@ -253,6 +256,19 @@ pub fn resolve_with_recorded(
         context: ctx,
         warnings,
     })
+}
+
+/// `Name <email>` -> (name, email); a text without `<...>` at its end is
+/// all name, `<email>` alone is all email. Both are trimmed.
+fn split_person(text: &str) -> (String, String) {
+    let text = text.trim();
+    if let Some(inner) = text.strip_suffix('>')
+        && let Some((name, email)) = inner.rsplit_once('<')
+        && !email.contains('>')
+    {
+        return (name.trim().to_string(), email.trim().to_string());
+    }
+    (text.to_string(), String::new())
 }
 
 fn derive(hb: &Handlebars, d: &Derived, ctx: &Value) -> Result<Value> {
@@ -274,6 +290,8 @@ fn derive(hb: &Handlebars, d: &Derived, ctx: &Value) -> Result<Value> {
             "kebab_case" => source.replace('_', "-").to_ascii_lowercase(),
             "lower" => source.to_lowercase(),
             "upper" => source.to_uppercase(),
+            "person_name" => split_person(&source).0,
+            "person_email" => split_person(&source).1,
             other => return Err(bad(format!("unknown helper `{other}`"))),
         }));
     }
@@ -368,6 +386,37 @@ derived:
         assert_eq!(r.context["tags"], serde_json::json!(["x", "y"]));
         assert_eq!(r.warnings, ["b is slow"]);
         assert_eq!(r.answers.len(), 5);
+    }
+
+    #[test]
+    fn people_split_into_name_and_email() {
+        for (text, name, email) in [
+            (
+                "Ada Lovelace <ada@example.org>",
+                "Ada Lovelace",
+                "ada@example.org",
+            ),
+            ("  Ada Lovelace  ", "Ada Lovelace", ""),
+            ("<ada@example.org>", "", "ada@example.org"),
+            ("", "", ""),
+            ("Ada <a@b> Lovelace", "Ada <a@b> Lovelace", ""),
+            ("Ada > Byron <ada@x.org>", "Ada > Byron", "ada@x.org"),
+        ] {
+            assert_eq!(split_person(text), (name.into(), email.into()), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_set_string_answer_prints_its_warning() {
+        let m = Manifest::parse(
+            "m",
+            "id: t\nversion: 1.0.0\ndescription: d\nquestions:\n  - key: caps\n    type: string\n    prompt: C\n    default: \"\"\n    warn: slow builds\n",
+        )
+        .unwrap();
+        let r = resolve(&m, builtins(), &provided(&[]), None).unwrap();
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let r = resolve(&m, builtins(), &provided(&[("caps", "6.1")]), None).unwrap();
+        assert_eq!(r.warnings, ["slow builds"]);
     }
 
     #[test]

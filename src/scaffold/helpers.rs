@@ -66,6 +66,10 @@ handlebars_helper!(nix_str: |s: str| nix_string(s));
 handlebars_helper!(toml_str: |s: str| toml_string(s));
 handlebars_helper!(json: |v: Json| json_text(v));
 handlebars_helper!(snake: |s: str| crate::names::snake_case(s));
+// `{{#each (split answer ",")}}`: the non-empty parts of a list answer.
+handlebars_helper!(split: |s: str, sep: str| Value::Array(
+    s.split(sep).filter(|p| !p.is_empty()).map(|p| Value::String(p.to_string())).collect()
+));
 
 /// The registry every template is rendered with: strict (an unknown variable
 /// is an error, not an empty string) and without HTML escaping.
@@ -77,6 +81,7 @@ pub fn registry() -> Handlebars<'static> {
     hb.register_helper("toml_str", Box::new(toml_str));
     hb.register_helper("json", Box::new(json));
     hb.register_helper("snake_case", Box::new(snake));
+    hb.register_helper("split", Box::new(split));
     hb
 }
 
@@ -155,6 +160,12 @@ mod tests {
             hb.render_template("{{nix_str a}} {{toml_str a}} {{json a}}", &ctx)
                 .unwrap(),
             r#""<&>\"'" "<&>\"'" "<&>\"'""#
+        );
+        let ctx = serde_json::json!({"caps": "6.1,,8.6"});
+        assert_eq!(
+            hb.render_template(r#"{{#each (split caps ",")}}[{{this}}]{{/each}}"#, &ctx)
+                .unwrap(),
+            "[6.1][8.6]"
         );
     }
 }

@@ -88,6 +88,22 @@ pub struct Question {
     /// A condition over earlier answers; the question is skipped when false.
     #[serde(default)]
     pub when: Option<String>,
+    /// Strings and bools: printed when the answer is set (a non-empty
+    /// string, `true`). Choices warn per choice instead.
+    #[serde(default)]
+    pub warn: Option<String>,
+}
+
+impl Question {
+    /// The question-level warning that `value` triggers, if any.
+    pub fn warning_for(&self, value: &serde_json::Value) -> Option<&str> {
+        let set = match value {
+            serde_json::Value::String(s) => !s.is_empty(),
+            serde_json::Value::Bool(b) => *b,
+            _ => false,
+        };
+        self.warn.as_deref().filter(|_| set)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,7 +198,14 @@ pub struct Derived {
 }
 
 /// Built-in helpers a derived value may name.
-pub const DERIVE_HELPERS: &[&str] = &["snake_case", "kebab_case", "lower", "upper"];
+pub const DERIVE_HELPERS: &[&str] = &[
+    "snake_case",
+    "kebab_case",
+    "lower",
+    "upper",
+    "person_name",
+    "person_email",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -265,6 +288,15 @@ impl Manifest {
             }
             seen.push(&q.key);
             let is_choice = matches!(q.kind, QuestionKind::Choice | QuestionKind::Multichoice);
+            if is_choice && q.warn.is_some() {
+                return Err(fail(
+                    &at,
+                    format!(
+                        "question `{}`: `warn` is for string and bool questions; give each choice its own `warn`",
+                        q.key
+                    ),
+                ));
+            }
             if is_choice && q.choices.is_empty() {
                 return Err(fail(&at, format!("question `{}` needs `choices`", q.key)));
             }

@@ -8,6 +8,7 @@ mod host;
 mod hostile_render;
 mod merge_base;
 mod ml;
+mod python_env;
 mod records;
 mod stored_versions;
 mod support;

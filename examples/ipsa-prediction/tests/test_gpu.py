@@ -38,6 +38,24 @@ def test_require_gpu_turns_a_skip_into_a_failure(monkeypatch):
     skip_or_fail(None)  # no problem: returns
 
 
+def test_without_a_driver_the_problems_name_the_fix(monkeypatch, tmp_path):
+    """A CPU test: the sentences say what to do, and libcuda is looked for
+    where NixOS puts it too (the project's shell sets no LD_LIBRARY_PATH)."""
+    monkeypatch.setattr(gpu, "DRIVER_VERSION_FILE", tmp_path / "version")
+    assert "nix/host.nix" in gpu.driver_problem()
+
+    def cdll(name):
+        if name != str(tmp_path / "libcuda.so.1"):
+            raise OSError(f"{name}: cannot open shared object file")
+        return "the driver library"
+
+    monkeypatch.setattr(gpu, "DRIVER_LIBRARY_DIR", tmp_path)
+    monkeypatch.setattr(gpu.ctypes, "CDLL", cdll)
+    assert "nix/host.nix" in gpu.libcuda_problem()
+    (tmp_path / "libcuda.so.1").touch()
+    assert gpu.load_libcuda() == "the driver library"
+
+
 @pytest.mark.gpu
 def test_nvidia_driver_is_loaded():
     skip_or_fail(gpu.driver_problem())

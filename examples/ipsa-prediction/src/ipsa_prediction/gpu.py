@@ -13,6 +13,10 @@ import sys
 from pathlib import Path
 
 DRIVER_VERSION_FILE = Path("/proc/driver/nvidia/version")
+# Where NixOS puts the host's driver libraries. Nix-built CUDA programs find
+# it through their RUNPATH; Python's ctypes has no such RUNPATH, so the
+# libcuda check looks there itself.
+DRIVER_LIBRARY_DIR = Path("/run/opengl-driver/lib")
 
 
 def driver_problem() -> str | None:
@@ -20,7 +24,8 @@ def driver_problem() -> str | None:
     if not DRIVER_VERSION_FILE.exists():
         return (
             f"no NVIDIA kernel driver ({DRIVER_VERSION_FILE} does not exist); on NixOS "
-            "import nix/nvidia.nix, run `nixos-rebuild switch` and reboot"
+            "import the project's nix/host.nix into your system configuration (README.md, "
+            "'Setup'), run `nixos-rebuild switch` and reboot"
         )
     return None
 
@@ -33,14 +38,26 @@ def driver_version() -> str | None:
         return None
 
 
+def load_libcuda() -> ctypes.CDLL:
+    """The driver library: by name (LD_LIBRARY_PATH, ld.so.cache), else from NixOS' driver directory."""
+    try:
+        return ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        on_nixos = DRIVER_LIBRARY_DIR / "libcuda.so.1"
+        if not on_nixos.exists():
+            raise
+        return ctypes.CDLL(str(on_nixos))
+
+
 def libcuda_problem() -> str | None:
     """The driver library libcuda.so.1: loadable, initialises, sees a device."""
     try:
-        libcuda = ctypes.CDLL("libcuda.so.1")
+        libcuda = load_libcuda()
     except OSError as error:
         return (
-            f"libcuda.so.1 cannot be loaded ({error}); on NixOS it is in "
-            "/run/opengl-driver/lib, which the project's CUDA shell puts on LD_LIBRARY_PATH"
+            f"libcuda.so.1 cannot be loaded ({error}); on NixOS it comes from the host's "
+            f"NVIDIA driver in {DRIVER_LIBRARY_DIR}: import the project's nix/host.nix into "
+            "your system configuration and run `nixos-rebuild switch`"
         )
     status = libcuda.cuInit(0)
     if status != 0:
@@ -65,7 +82,10 @@ def torch_problem() -> str | None:
     try:
         import torch
     except ImportError as error:
-        return f"torch cannot be imported in this Python ({sys.executable}): {error}"
+        return (
+            f"torch cannot be imported in this Python ({sys.executable}): {error}; "
+            "run it in the project's shell (direnv or `nix develop`), whose Python has torch"
+        )
     if torch.version.cuda is None:
         return (
             f"torch {torch.__version__} is a CPU-only build (torch.version.cuda is None); "
