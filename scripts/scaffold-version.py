@@ -29,6 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VERSION_LINE = re.compile(r"^version:\s*(\S+)\s*$", re.M)
+# One line of context: enough to read a difference, and it keeps all
+# stored versions within 1.4 times the newest (3 lines would not).
+CONTEXT_LINES = 1
 
 
 def die(message):
@@ -95,8 +98,8 @@ def diff(newer, older):
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
         write_tree(work, older)
         git(["add", "-A"], work)
-        return git(["diff", "--cached", "-M", "--no-color", "--no-ext-diff",
-                    "--src-prefix=a/", "--dst-prefix=b/"], work)
+        return git(["diff", "--cached", "-M", f"-U{CONTEXT_LINES}", "--no-color",
+                    "--no-ext-diff", "--src-prefix=a/", "--dst-prefix=b/"], work)
 
 
 def apply(tree, patch):

@@ -68,8 +68,12 @@
 
   # Prebuilt CUDA packages. Without these caches, torch, tensorflow and the
   # CUDA libraries are compiled locally, which takes hours.
-  #   - cache.nixos-cuda.org: the NixOS CUDA team's Hydra cache.
-  #   - cache.flox.dev: Flox's cache, licensed by NVIDIA to redistribute CUDA.
+  #   - cache.nixos-cuda.org: the NixOS CUDA team's Hydra cache, which the
+  #     team runs for its own development ("internal development purposes
+  #     only"); it builds nixos-unstable-small, the revisions the
+  #     nixos-cuda/nixpkgs branch nixos-unstable-cuda points to.
+  #   - cache.flox.dev: Flox's cache, the licensed redistribution of NVIDIA's
+  #     CUDA binaries.
   # They are set here, system-wide, because a flake's own `nixConfig` is
   # ignored unless you are a trusted Nix user (see README.md).
   nix.settings = {

@@ -77,21 +77,24 @@ pub fn moving_average_cpu(prices: &[f32], window: usize) -> Result<Vec<f32>, Err
 /// Opens GPU 0, or says why it cannot.
 ///
 /// cudarc panics when it cannot load a CUDA library, so both are probed
-/// first. On NixOS the driver's `libcuda.so.1` is in `/run/opengl-driver/lib`
-/// and the project's shell puts it and NVRTC on `LD_LIBRARY_PATH`.
+/// first. On NixOS the driver's `libcuda.so.1` is in `/run/opengl-driver/lib`;
+/// in the project's CUDA shell cargo links the binaries and tests with that
+/// directory and NVRTC's on their RUNPATH, where dlopen finds them.
 pub fn gpu_context() -> Result<Arc<CudaContext>, Error> {
     // SAFETY: these only try to dlopen the libraries by name.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
         return Err(Error::NoGpu(
-            "libcuda.so (the NVIDIA driver library) cannot be loaded: is the driver \
-             installed and /run/opengl-driver/lib on LD_LIBRARY_PATH (the project's shell sets it)?"
+            "libcuda.so (the NVIDIA driver library) cannot be loaded: is the NVIDIA driver \
+             installed (/run/opengl-driver/lib/libcuda.so.1), and was this binary built in the \
+             project's CUDA shell, which puts that directory on its RUNPATH?"
                 .into(),
         ));
     }
     if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
         return Err(Error::NoGpu(
-            "libnvrtc.so (CUDA's run-time compiler) cannot be loaded: start the project's \
-             CUDA shell, which puts cuda_nvrtc on LD_LIBRARY_PATH"
+            "libnvrtc.so (CUDA's run-time compiler) cannot be loaded: build and run the \
+             crate in the project's CUDA shell (`nix develop`), whose cargo puts cuda_nvrtc \
+             on the binaries' RUNPATH"
                 .into(),
         ));
     }
