@@ -91,6 +91,9 @@ fn generate_project(
     // Team templates and the user's config (commands_team).
     let (config, team) =
         crate::commands_team::setup_generate(args.template.as_deref(), args.offline, &mut opts)?;
+    for warning in team.iter().flat_map(|set| &set.warnings) {
+        printer.warn(warning);
+    }
     let mut embedded = None;
     let registry = chosen_registry(&team, &mut embedded)?;
     crate::commands_team::apply_config_defaults(&config, registry, &mut opts);

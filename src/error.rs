@@ -274,8 +274,23 @@ impl Error {
                 )
             }
             Error::UnsafePath { .. } => "nothing was written outside the destination".into(),
-            Error::Io { .. } => {
-                "nothing was left behind; check permissions and free space, then retry".into()
+            Error::Io { source, path, .. } => {
+                use std::io::ErrorKind;
+                let what = match source.kind() {
+                    ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+                        format!("you may not write there: check the permissions of `{}`", path.display())
+                    }
+                    ErrorKind::StorageFull | ErrorKind::QuotaExceeded => {
+                        "the disk (or your quota) is full: free some space".into()
+                    }
+                    ErrorKind::NotADirectory | ErrorKind::IsADirectory | ErrorKind::AlreadyExists => format!(
+                        "a file stands where a directory is needed, or the reverse, at or above `{}`: move it or choose another path",
+                        path.display()
+                    ),
+                    ErrorKind::NotFound => format!("`{}` or a directory above it does not exist", path.display()),
+                    _ => "see the cause above".into(),
+                };
+                format!("{what}; nothing was left behind, so it is safe to retry")
             }
             Error::Git { .. } => {
                 "the git message above says what failed; `git status` shows the repository as it is now".into()

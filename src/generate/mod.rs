@@ -288,6 +288,27 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                     ));
                 }
             }
+            if prepared.dest.is_dir() {
+                // An existing empty directory (`new .`, a mount point) is
+                // filled in place: renaming over it would replace the
+                // directory the user's shell is in, and its mode.
+                let (vcs, written, _) = init_into(
+                    &prepared,
+                    opts,
+                    enclosing.as_deref(),
+                    &message,
+                    &store_pristine,
+                )?;
+                return Ok(Outcome {
+                    scaffold: prepared.scaffold.label(),
+                    project_name: prepared.project_name,
+                    dest: prepared.dest,
+                    written,
+                    skipped_identical: 0,
+                    vcs,
+                    warnings: prepared.warnings,
+                });
+            }
             let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
                 match (opts.vcs, &enclosing) {
                     (Vcs::Git, None) => {

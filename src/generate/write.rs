@@ -262,7 +262,13 @@ pub fn create_tree<T>(
     let mut undo = Undo::arm();
     let mut writer = Writer::new();
     create_dirs(parent, &mut undo)?;
-    let staging = make_staging_dir(parent, dest)?;
+    // Resolved once: a parent swapped for a link while we write must not
+    // redirect the project somewhere else.
+    let parent = parent
+        .canonicalize()
+        .map_err(|e| Error::io("resolve", parent, e))?;
+    let dest = &parent.join(dest.file_name().unwrap_or(dest.as_os_str()));
+    let staging = make_staging_dir(&parent, dest)?;
     undo.trees.push(staging.clone());
     for file in files {
         let target = staging.join(&file.path);

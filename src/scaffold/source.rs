@@ -225,6 +225,8 @@ pub struct TemplateSet {
     pub registry: Registry,
     /// `(id, version)` -> commit and tag, for git templates.
     pub provenance: BTreeMap<(String, String), Provenance>,
+    /// What was skipped while loading (a semver tag on a tree), to tell.
+    pub warnings: Vec<String>,
 }
 
 impl TemplateSet {
@@ -243,12 +245,14 @@ impl TemplateSet {
     ) -> Result<TemplateSet> {
         let mut scaffolds = Vec::new();
         let mut provenance = BTreeMap::new();
+        let mut warnings = Vec::new();
         match source {
             TemplateSource::Embedded => {
                 return Ok(TemplateSet {
                     source: source.clone(),
                     registry: Registry::embedded()?,
                     provenance,
+                    warnings: Vec::new(),
                 });
             }
             TemplateSource::Dir(path) => {
@@ -265,7 +269,7 @@ impl TemplateSet {
                 let disk = read_disk(path)?;
                 if with_history && let Ok(repo) = Repository::open(path) {
                     let origin = format!("file://{}", path.display());
-                    let (tagged, prov) = read_tags(&repo, &origin)?;
+                    let (tagged, prov) = read_tags(&repo, &origin, &mut warnings)?;
                     for s in tagged {
                         if !disk.iter().any(|d| {
                             d.manifest.id == s.manifest.id
@@ -299,7 +303,7 @@ impl TemplateSet {
                         }
                     }
                     None => {
-                        let (tagged, prov) = read_tags(&repo, &origin)?;
+                        let (tagged, prov) = read_tags(&repo, &origin, &mut warnings)?;
                         if tagged.is_empty() {
                             let commit = head_commit(&repo, cache, url)?;
                             for s in scaffolds_at(&repo, commit, None, &origin)? {
@@ -324,6 +328,7 @@ impl TemplateSet {
             source: source.clone(),
             registry: Registry::from_scaffolds(scaffolds),
             provenance,
+            warnings,
         })
     }
 
@@ -636,6 +641,7 @@ fn open_git(url: &str, rev: Option<&str>, offline: bool) -> Result<(Repository, 
 fn read_tags(
     repo: &Repository,
     origin: &str,
+    warnings: &mut Vec<String>,
 ) -> Result<(Vec<Scaffold>, BTreeMap<(String, String), Provenance>)> {
     let names = repo
         .tag_names(None)
@@ -649,11 +655,13 @@ fn read_tags(
     let mut scaffolds: Vec<Scaffold> = Vec::new();
     let mut provenance = BTreeMap::new();
     for (version, name) in tags {
-        let commit =
-            peel_commit(repo, &format!("refs/tags/{name}")).ok_or_else(|| Error::TemplateSpec {
-                spec: origin.to_string(),
-                message: format!("tag `{name}` does not point at a commit"),
-            })?;
+        // One odd tag must not make every other version unusable.
+        let Some(commit) = peel_commit(repo, &format!("refs/tags/{name}")) else {
+            warnings.push(format!(
+                "{origin}: tag `{name}` does not point at a commit; version {version} is skipped"
+            ));
+            continue;
+        };
         for s in scaffolds_at(repo, commit, Some(&version), origin)? {
             // `v1.0.0` and `1.0.0` may both exist: the first wins.
             if provenance.contains_key(&key(&s)) {

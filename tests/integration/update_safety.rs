@@ -531,3 +531,68 @@ fn executable_template_files_stay_executable_and_update_keeps_the_users_modes() 
     assert_eq!(mode(&p.join("notes.md")), 0o755);
     assert_eq!(mode(&p.join("config.txt")), 0o444);
 }
+
+#[test]
+fn new_into_an_existing_empty_directory_keeps_that_directory() {
+    use std::os::unix::fs::MetadataExt;
+    let env = Env::new();
+    let dir = env.path("here");
+    std::fs::create_dir(&dir).unwrap();
+    set_mode(&dir, 0o751);
+    let inode = std::fs::metadata(&dir).unwrap().ino();
+    let out = env
+        .cmd(&["new", ".", "--yes", "--name", "here"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(meta.ino(), inode, "the same directory, not a replacement");
+    assert_eq!(mode(&dir), 0o751);
+    assert!(dir.join("flake.nix").is_file());
+    let repo = git2::Repository::open(&dir).unwrap();
+    assert!(repo.head().unwrap().peel_to_commit().is_ok());
+    assert!(
+        repo.statuses(None).unwrap().is_empty(),
+        "everything committed"
+    );
+}
+
+#[test]
+fn a_file_where_new_needs_a_directory_gets_a_hint_about_the_path() {
+    let env = Env::new();
+    std::fs::write(env.path("afile"), "x").unwrap();
+    let out = env.cmd(&["new", "afile/sub", "--yes"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("a file stands where a directory is needed"),
+        "{err}"
+    );
+    assert!(!err.contains("free space"), "{err}");
+}
+
+#[test]
+fn a_semver_tag_on_a_tree_is_skipped_with_a_warning() {
+    let env = Env::new();
+    let repo_dir = env.path("repo");
+    copy_dir(&fixture("teams/basic"), &repo_dir);
+    let commit = commit_all(&repo_dir, "v1.0.0");
+    let repo = git2::Repository::open(&repo_dir).unwrap();
+    repo.tag_lightweight("v1.0.0", &repo.find_object(commit, None).unwrap(), false)
+        .unwrap();
+    let tree = repo.find_commit(commit).unwrap().tree().unwrap();
+    repo.tag_lightweight("v0.9.0", tree.as_object(), false)
+        .unwrap();
+    let url = format!("file://{}", repo_dir.display());
+    let out = env
+        .cmd(&["new", "p", "--yes", "--vcs", "none", "--template", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("tag `v0.9.0` does not point at a commit; version 0.9.0 is skipped"),
+        "{err}"
+    );
+}
