@@ -101,7 +101,7 @@ impl Asker for TerminalAsker {
             }
         };
         if let Some(w) = q.warning_for(&value) {
-            eprintln!("  {} {w}", console::style("warning:").yellow().bold());
+            crate::errln!("  {} {w}", console::style("warning:").yellow().bold());
         }
         Ok(value)
     }

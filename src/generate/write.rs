@@ -148,29 +148,32 @@ impl Writer {
     /// Creates `path` (which must not exist) with `contents`, on disk
     /// before this returns.
     pub(crate) fn write_synced(&mut self, path: &Path, contents: &[u8]) -> Result<()> {
-        self.before_step("write", path)?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(|e| Error::io("create", path, e))?;
-        file.write_all(contents)
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io("write", path, e))?;
-        self.written += 1;
-        Ok(())
+        self.create(path, contents, true, |_| {})
     }
 
     /// Creates `path` (which must not exist) with `contents`.
     fn write_new(&mut self, path: &Path, contents: &[u8], undo: &mut Undo) -> Result<()> {
+        self.create(path, contents, false, |p| undo.files.push(p.to_path_buf()))
+    }
+
+    /// `created` runs as soon as the file exists, so an undo list holds it
+    /// even when the write then fails.
+    fn create(
+        &mut self,
+        path: &Path,
+        contents: &[u8],
+        sync: bool,
+        created: impl FnOnce(&Path),
+    ) -> Result<()> {
         self.before_step("write", path)?;
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io("create", path, e))?;
-        undo.files.push(path.to_path_buf());
+        created(path);
         file.write_all(contents)
+            .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
             .map_err(|e| Error::io("write", path, e))?;
         self.written += 1;
         Ok(())

@@ -1,5 +1,6 @@
 //! Integration tests: they drive the real binary, as users do.
 
+mod architecture;
 mod cli;
 mod escaping;
 mod example;
