@@ -16,4 +16,5 @@ mod support;
 mod team;
 mod update;
 mod update_safety;
+mod update_scenarios;
 mod versions;
