@@ -16,7 +16,7 @@ use crate::scaffold::render::RenderedFile;
 const FAIL_AFTER_ENV: &str = "CARGO_NIXCUDA_FAIL_AFTER_WRITES";
 /// Set in tests to SIGKILL the process at the Nth step (a write or a
 /// rename), to prove that a kill anywhere is recovered from; with
-/// `CARGO_NIXCUDA_KILL_SIGNAL` (INT, TERM, HUP, QUIT) another signal.
+/// `CARGO_NIXCUDA_KILL_SIGNAL` (INT, TERM, HUP, QUIT, STOP) another signal.
 const KILL_AFTER_ENV: &str = "CARGO_NIXCUDA_KILL_AFTER_STEPS";
 const KILL_SIGNAL_ENV: &str = "CARGO_NIXCUDA_KILL_SIGNAL";
 
@@ -118,8 +118,11 @@ impl Writer {
     pub(crate) fn before_step(&mut self, action: &'static str, path: &Path) -> Result<()> {
         self.interrupt.check()?;
         if self.kill_after == Some(self.steps) {
-            use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGTERM};
+            use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM};
             let signal = match std::env::var(KILL_SIGNAL_ENV).as_deref() {
+                // Stops here until SIGCONT: lets a test change the world
+                // in the middle of a run.
+                Ok("STOP") => SIGSTOP,
                 Ok("INT") => SIGINT,
                 Ok("TERM") => SIGTERM,
                 Ok("HUP") => SIGHUP,
@@ -262,16 +265,17 @@ pub fn create_tree<T>(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
+    // Dropped last, so after the work inside the parent is undone.
+    let mut created_parent = Undo::arm();
+    create_dirs(parent, &mut created_parent)?;
+    // Resolved once, by working inside it: from here on every path is
+    // relative to the parent directory itself, so a parent renamed or
+    // swapped for a link while we write cannot redirect the project.
+    let _cwd = CwdGuard::enter(parent)?;
+    let name = Path::new(dest.file_name().unwrap_or(dest.as_os_str()));
     let mut undo = Undo::arm();
     let mut writer = Writer::new();
-    create_dirs(parent, &mut undo)?;
-    // Resolved once: a parent swapped for a link while we write must not
-    // redirect the project somewhere else.
-    let parent = parent
-        .canonicalize()
-        .map_err(|e| Error::io("resolve", parent, e))?;
-    let dest = &parent.join(dest.file_name().unwrap_or(dest.as_os_str()));
-    let staging = make_staging_dir(&parent, dest)?;
+    let staging = make_staging_dir(Path::new("."), dest)?;
     undo.trees.push(staging.clone());
     for file in files {
         let target = staging.join(&file.path);
@@ -286,10 +290,33 @@ pub fn create_tree<T>(
     let result = finish(&staging)?;
     writer.interrupt.check()?;
     // Checked again: something may have appeared while we were writing.
-    check_new_destination(dest)?;
-    fs::rename(&staging, dest).map_err(|e| Error::io("move the project into", dest, e))?;
+    check_new_destination(name)?;
+    fs::rename(&staging, name).map_err(|e| Error::io("move the project into", dest, e))?;
     undo.disarm();
+    created_parent.disarm();
     Ok(result)
+}
+
+/// Makes `dir` the working directory until dropped (then back to the one
+/// before, as far as it still exists).
+struct CwdGuard {
+    before: Option<PathBuf>,
+}
+
+impl CwdGuard {
+    fn enter(dir: &Path) -> Result<CwdGuard> {
+        let before = std::env::current_dir().ok();
+        std::env::set_current_dir(dir).map_err(|e| Error::io("enter", dir, e))?;
+        Ok(CwdGuard { before })
+    }
+}
+
+impl Drop for CwdGuard {
+    fn drop(&mut self) {
+        if let Some(before) = &self.before {
+            let _ = std::env::set_current_dir(before);
+        }
+    }
 }
 
 /// Removes the staging directories (`.NAME.nixcuda-PID-N`) in `parent`

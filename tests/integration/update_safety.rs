@@ -596,3 +596,63 @@ fn a_semver_tag_on_a_tree_is_skipped_with_a_warning() {
         "{err}"
     );
 }
+
+/// Waits until process `pid` is stopped (state `T` in /proc).
+fn wait_stopped(pid: u32) {
+    for _ in 0..500 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('T'))
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("process {pid} did not stop");
+}
+
+#[test]
+fn a_parent_swapped_for_a_link_during_new_does_not_redirect_the_project() {
+    if !Path::new("/proc/self/stat").exists() {
+        return;
+    }
+    let env = Env::new();
+    let parent = env.path("parent");
+    std::fs::create_dir(&parent).unwrap();
+    let elsewhere = env.path("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let bin = assert_cmd::cargo::cargo_bin!("cargo-nixcuda");
+    let child = std::process::Command::new(bin)
+        .args(["new", "parent/p", "--yes", "--vcs", "none"])
+        .current_dir(env.work.path())
+        .env("HOME", env.home.path())
+        .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", "3")
+        .env("CARGO_NIXCUDA_KILL_SIGNAL", "STOP")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_stopped(child.id());
+    // The attacker's move: the parent becomes a link to somewhere else.
+    std::fs::rename(&parent, env.path("parent.real")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &parent).unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-CONT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        env.path("parent.real/p/flake.nix").is_file(),
+        "made where it was asked for"
+    );
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "nothing written through the link"
+    );
+}
