@@ -8,7 +8,8 @@ binary, git init and first commit included, and prints the median.
 With --update it times `cargo nixcuda update --yes` of a default project made
 with ml@1.0.0 to the newest version instead (each run on a fresh project).
 
-Targets on a 2-core machine: new median <= 15 ms, update median <= 50 ms.
+Beside each `new` it times the floor, `cp -a` of the project just made (its
+`.git` included when there is one), in the same loop, and prints the ratio.
 """
 import os
 import shutil
@@ -38,6 +39,7 @@ def main() -> None:
     env = dict(os.environ, HOME=home, NO_COLOR="1")
     work = tempfile.mkdtemp(prefix="bench-new-")
     times = []
+    floor = []
     try:
         for i in range(runs + 3):
             dest = os.path.join(work, f"p{i}")
@@ -50,8 +52,17 @@ def main() -> None:
             start = time.perf_counter()
             subprocess.run(command, env=env, check=True, stdin=subprocess.DEVNULL)
             elapsed = (time.perf_counter() - start) * 1000
+            copied = None
+            if not update:
+                copy = dest + "-copy"
+                start = time.perf_counter()
+                subprocess.run(["cp", "-a", dest, copy], check=True)
+                copied = (time.perf_counter() - start) * 1000
+                shutil.rmtree(copy)
             if i >= 3:  # the first runs warm the page cache
                 times.append(elapsed)
+                if copied is not None:
+                    floor.append(copied)
             shutil.rmtree(dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -61,9 +72,14 @@ def main() -> None:
         print(f"cargo nixcuda update --yes (default project, ml@1.0.0 -> newest), {runs} runs")
     else:
         files = "default scaffold" + (f" {' '.join(extra)}" if extra else "")
-        print(f"cargo nixcuda new --yes ({files}), {runs} runs, git init + commit included")
+        git = "no git" if "none" in extra else "git init + commit included"
+        print(f"cargo nixcuda new --yes ({files}), {runs} runs, {git}")
     print(f"  median {statistics.median(times):.2f} ms   min {times[0]:.2f} ms   "
           f"p90 {times[int(len(times) * 0.9) - 1]:.2f} ms   max {times[-1]:.2f} ms")
+    if floor:
+        ratio = statistics.median(times) / statistics.median(floor)
+        print(f"  floor (cp -a of the result) median {statistics.median(floor):.2f} ms;"
+              f" ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":
