@@ -256,7 +256,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
 }
 
 fn check(args: &crate::cli::CheckArgs, printer: &Printer) -> Result<()> {
-    let (_, _lock, recovered) = crate::update::open_project(&args.path)?;
+    let (_, recovered) = crate::update::open_project_to_read(&args.path)?;
     if let Some(message) = recovered {
         printer.status("Recovered", &message);
     }

@@ -37,8 +37,8 @@ pub fn doctor_command(args: &DoctorArgs, printer: &Printer) -> Result<()> {
     // A project left half updated by a killed run is put back first, so
     // the checks read what the project really is.
     if crate::update::find_project(&args.path).is_ok() {
-        match crate::update::open_project(&args.path) {
-            Ok((_, _lock, Some(message))) => printer.status("Recovered", &message),
+        match crate::update::open_project_to_read(&args.path) {
+            Ok((_, Some(message))) => printer.status("Recovered", &message),
             Ok(_) => {}
             Err(crate::error::Error::ProjectBusy { .. }) => printer.warn(
                 "another cargo-nixcuda is changing this project; the project checks may see it half done",

@@ -136,6 +136,32 @@ pub fn open_project(start: &Path) -> Result<(PathBuf, ProjectLock, Option<String
     Ok((root, lock, recovered))
 }
 
+/// `open_project` for commands that only read (`check`, `doctor`): on a
+/// read-only checkout, where no lock can be taken and no journal can be
+/// left, the project is read as it is.
+pub fn open_project_to_read(start: &Path) -> Result<(PathBuf, Option<String>)> {
+    match open_project(start) {
+        Ok((root, _lock, recovered)) => Ok((root, recovered)),
+        Err(Error::Io { source, .. })
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+        {
+            let root = find_project(start)?;
+            match root.join(journal::JOURNAL_DIR).exists() {
+                true => Err(Error::Io {
+                    action: "roll back the interrupted update in",
+                    path: root,
+                    source,
+                }),
+                false => Ok((root, None)),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Reads and checks `.nixcuda.yaml`. It comes with the project, so also
 /// with a project cloned from someone else: it is held to what `new`
 /// writes before any of it is used.
