@@ -396,43 +396,71 @@ pub struct InitPlan {
     pub conflicts: Vec<PathBuf>,
 }
 
+/// What is at a project path, walked component by component from the root.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Probe {
+    Absent,
+    File,
+    Dir,
+    /// A FIFO, socket or device.
+    Special,
+    /// The named ancestor (relative to the root) is not a directory.
+    UnderFile(PathBuf),
+}
+
+/// What is at `root/rel`. A symbolic link anywhere on the way is an error:
+/// nothing here ever reads or writes through one.
+pub fn probe(root: &Path, rel: &Path) -> Result<Probe> {
+    let mut path = root.to_path_buf();
+    let components: Vec<_> = rel.components().collect();
+    for (i, component) in components.iter().enumerate() {
+        path.push(component);
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            return Ok(Probe::Absent);
+        };
+        if meta.file_type().is_symlink() {
+            return Err(Error::UnsafePath {
+                path: path.display().to_string(),
+                reason: "is a symbolic link; cargo-nixcuda does not write through links".into(),
+            });
+        }
+        if i + 1 < components.len() && !meta.is_dir() {
+            return Ok(Probe::UnderFile(
+                path.strip_prefix(root).unwrap_or(&path).to_path_buf(),
+            ));
+        }
+        if i + 1 == components.len() {
+            return Ok(if meta.is_dir() {
+                Probe::Dir
+            } else if meta.is_file() {
+                Probe::File
+            } else {
+                Probe::Special
+            });
+        }
+    }
+    Ok(Probe::Absent)
+}
+
 /// Compares `files` with what is in `dest`, refusing to pass through a
 /// symbolic link or anything that is not a plain directory.
 pub fn plan_init(dest: &Path, files: &[RenderedFile]) -> Result<InitPlan> {
     let mut plan = InitPlan::default();
     for file in files {
-        let mut probe = dest.to_path_buf();
-        let mut blocked = false;
-        let components: Vec<_> = file.path.components().collect();
-        for (i, component) in components.iter().enumerate() {
-            probe.push(component);
-            let Ok(meta) = fs::symlink_metadata(&probe) else {
-                break;
-            };
-            if meta.file_type().is_symlink() {
-                return Err(Error::UnsafePath {
-                    path: probe.display().to_string(),
-                    reason: "is a symbolic link; cargo-nixcuda does not write through links".into(),
-                });
-            }
-            let last = i + 1 == components.len();
-            if !last && !meta.is_dir() || last && meta.is_dir() {
-                plan.conflicts.push(file.path.clone());
-                blocked = true;
-                break;
-            }
-            if last {
-                let existing = fs::read(&probe).map_err(|e| Error::io("read", &probe, e))?;
+        match probe(dest, &file.path)? {
+            Probe::Absent => plan.create.push(file.path.clone()),
+            Probe::File => {
+                let path = dest.join(&file.path);
+                let existing = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
                 if existing == file.contents {
                     plan.identical.push(file.path.clone());
                 } else {
                     plan.conflicts.push(file.path.clone());
                 }
-                blocked = true;
             }
-        }
-        if !blocked {
-            plan.create.push(file.path.clone());
+            Probe::Dir | Probe::Special | Probe::UnderFile(_) => {
+                plan.conflicts.push(file.path.clone())
+            }
         }
     }
     Ok(plan)
@@ -470,21 +498,11 @@ pub fn check_changes(root: &Path, changes: &[Change]) -> Result<()> {
             path: rel.to_string(),
             reason,
         })?;
-        let mut probe = root.to_path_buf();
-        for component in change.path().components() {
-            probe.push(component);
-            if fs::symlink_metadata(&probe).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Err(Error::UnsafePath {
-                    path: probe.display().to_string(),
-                    reason: "is a symbolic link; cargo-nixcuda does not write through links".into(),
-                });
-            }
-        }
         // Only regular files are ever moved aside: a directory there (an
         // ignored data directory, say) would be lost with the journal.
-        if fs::symlink_metadata(&probe).is_ok_and(|m| !m.is_file()) {
+        if matches!(probe(root, change.path())?, Probe::Dir | Probe::Special) {
             return Err(Error::UnsafePath {
-                path: probe.display().to_string(),
+                path: root.join(change.path()).display().to_string(),
                 reason: "is not a regular file; update replaces only files".into(),
             });
         }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::generate::journal::{self, ProjectLock};
-use crate::generate::write::{Change, check_changes};
+use crate::generate::write::{Change, Probe, check_changes, probe};
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::scaffold::Scaffold;
 use crate::scaffold::answers::{self, Asker, Resolution};
@@ -287,43 +287,23 @@ enum Ours {
 }
 
 fn read_ours(root: &Path, rel: &Path) -> Result<Ours> {
-    let mut probe = root.to_path_buf();
-    let components: Vec<_> = rel.components().collect();
-    for (i, component) in components.iter().enumerate() {
-        probe.push(component);
-        let Ok(meta) = std::fs::symlink_metadata(&probe) else {
-            return Ok(Ours::Absent);
-        };
-        let shown = probe.strip_prefix(root).unwrap_or(&probe).display();
-        if meta.file_type().is_symlink() {
-            return Err(Error::UnsafePath {
-                path: probe.display().to_string(),
-                reason: "is a symbolic link; update does not write through links".into(),
-            });
+    Ok(match probe(root, rel)? {
+        Probe::Absent => Ours::Absent,
+        Probe::File => {
+            let path = root.join(rel);
+            Ours::File(std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?)
         }
-        let last = i + 1 == components.len();
-        if !last && !meta.is_dir() {
-            return Ok(Ours::Blocked(format!(
-                "`{shown}` is a file in your tree, where the scaffold has a directory"
-            )));
-        }
-        if last {
-            if meta.is_dir() {
-                return Ok(Ours::Blocked(
-                    "is a directory in your tree; the scaffold's file is not written there (move the directory, then update again)".into(),
-                ));
-            }
-            if !meta.is_file() {
-                return Ok(Ours::Blocked(
-                    "is not a regular file in your tree; the scaffold's file is not written there"
-                        .into(),
-                ));
-            }
-        }
-    }
-    std::fs::read(&probe)
-        .map(Ours::File)
-        .map_err(|e| Error::io("read", &probe, e))
+        Probe::Dir => Ours::Blocked(
+            "is a directory in your tree; the scaffold's file is not written there (move the directory, then update again)".into(),
+        ),
+        Probe::Special => Ours::Blocked(
+            "is not a regular file in your tree; the scaffold's file is not written there".into(),
+        ),
+        Probe::UnderFile(ancestor) => Ours::Blocked(format!(
+            "`{}` is a file in your tree, where the scaffold has a directory",
+            ancestor.display()
+        )),
+    })
 }
 
 /// Computes the whole update in memory; writes nothing.
