@@ -151,7 +151,7 @@ fn init_into(
     opts: &GenerateOptions,
     enclosing: Option<&Path>,
     message: &str,
-    store_pristine: &dyn Fn(&Path) -> Result<()>,
+    pristine: Option<(&vcs::Files, &str)>,
 ) -> Result<(VcsOutcome, usize, usize)> {
     let dest = &prepared.dest;
     let lock = journal::lock(dest)?;
@@ -189,8 +189,6 @@ fn init_into(
                 .filter(|f| f.executable)
                 .map(|f| f.path.clone())
                 .collect();
-            let pristine = pristine_of(&prepared.files);
-            let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
             let mut outcome = None;
             let mut build = |git_dir: &Path| {
                 outcome = Some(vcs::build_repository(
@@ -198,7 +196,7 @@ fn init_into(
                     &all,
                     &executable,
                     message,
-                    Some((&pristine, &pristine_message)),
+                    pristine,
                 )?);
                 Ok(())
             };
@@ -219,7 +217,9 @@ fn init_into(
             let every_path: Vec<PathBuf> =
                 prepared.files.iter().map(|f| dest.join(&f.path)).collect();
             let outcome = vcs::stage_in(workdir, &every_path)?;
-            store_pristine(workdir)?;
+            if let Some((files, message)) = pristine {
+                vcs::store_pristine(workdir, files, message)?;
+            }
             Ok((outcome, counts.0, counts.1))
         }
         (Vcs::None, _) => {
@@ -267,8 +267,11 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
         prepared.record.pristine = Some(vcs::tree_id(files)?);
     }
     let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
-    let store_pristine = |dir: &Path| match &pristine {
-        Some(files) => vcs::store_pristine(dir, files, &pristine_message).map(|_| ()),
+    let pristine = pristine
+        .as_ref()
+        .map(|files| (files, pristine_message.as_str()));
+    let store_pristine = |dir: &Path| match pristine {
+        Some((files, message)) => vcs::store_pristine(dir, files, message).map(|_| ()),
         None => Ok(()),
     };
     prepared.files.push(RenderedFile {
@@ -292,57 +295,40 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                 // An existing empty directory (`new .`, a mount point) is
                 // filled in place: renaming over it would replace the
                 // directory the user's shell is in, and its mode.
-                let (vcs, written, _) = init_into(
-                    &prepared,
-                    opts,
-                    enclosing.as_deref(),
-                    &message,
-                    &store_pristine,
-                )?;
-                return Ok(Outcome {
-                    scaffold: prepared.scaffold.label(),
-                    project_name: prepared.project_name,
-                    dest: prepared.dest,
-                    written,
-                    skipped_identical: 0,
-                    vcs,
-                    warnings: prepared.warnings,
-                });
-            }
-            let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
-                match (opts.vcs, &enclosing) {
-                    (Vcs::Git, None) => {
-                        let outcome = vcs::init_and_commit(staging, &paths, &message)?;
-                        store_pristine(staging)?;
-                        Ok(outcome)
+                let (vcs, written, _) =
+                    init_into(&prepared, opts, enclosing.as_deref(), &message, pristine)?;
+                (vcs, written, 0)
+            } else {
+                let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
+                    match (opts.vcs, &enclosing) {
+                        (Vcs::Git, None) => {
+                            let outcome = vcs::init_and_commit(staging, &paths, &message)?;
+                            store_pristine(staging)?;
+                            Ok(outcome)
+                        }
+                        _ => Ok(VcsOutcome::None),
                     }
-                    _ => Ok(VcsOutcome::None),
-                }
-            })?;
-            let vcs = match enclosing {
-                // Staged after the move: a flake only sees tracked files.
-                Some(workdir) => {
-                    let abs: Vec<PathBuf> = paths.iter().map(|p| prepared.dest.join(p)).collect();
-                    vcs::stage_in(&workdir, &abs)
-                        .and_then(|outcome| store_pristine(&workdir).map(|()| outcome))
-                        .inspect_err(|_| {
-                            let _ = std::fs::remove_dir_all(&prepared.dest);
-                        })?
-                }
-                None => vcs,
-            };
-            (vcs, prepared.files.len(), 0)
+                })?;
+                let vcs = match enclosing {
+                    // Staged after the move: a flake only sees tracked files.
+                    Some(workdir) => {
+                        let abs: Vec<PathBuf> =
+                            paths.iter().map(|p| prepared.dest.join(p)).collect();
+                        vcs::stage_in(&workdir, &abs)
+                            .and_then(|outcome| store_pristine(&workdir).map(|()| outcome))
+                            .inspect_err(|_| {
+                                let _ = std::fs::remove_dir_all(&prepared.dest);
+                            })?
+                    }
+                    None => vcs,
+                };
+                (vcs, prepared.files.len(), 0)
+            }
         }
         Mode::Init => {
             let dest = prepared.dest.clone();
             let created_dest = fs_create_dir(&dest)?;
-            let result = init_into(
-                &prepared,
-                opts,
-                enclosing.as_deref(),
-                &message,
-                &store_pristine,
-            );
+            let result = init_into(&prepared, opts, enclosing.as_deref(), &message, pristine);
             if result.is_err() && created_dest {
                 let _ = std::fs::remove_dir(&dest);
             }
