@@ -3,20 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{Env, fixture, stderr_of};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
+use crate::support::{Env, copy_dir, fixture, stderr_of};
 
 /// `new` and `scaffold check` both fail cleanly (exit 1), saying `expected`.
 fn assert_refused(env: &Env, template: &Path, expected: &str) {

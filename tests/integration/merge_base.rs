@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::{Env, commit_all, fixture, stderr_of};
+use crate::support::{Env, commit_all, copy_dir, fixture, git, stderr_of};
 
 fn cmd(env: &Env, args: &[&str]) -> assert_cmd::Command {
     let mut c = env.cmd(args);
@@ -21,27 +21,6 @@ fn run_ok(mut c: assert_cmd::Command) -> String {
     let out = c.output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     stderr_of(&out)
-}
-
-/// The git command line, for what libgit2 does not do (gc, orphan branches).
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@e.x",
-            "-c",
-            "gc.auto=0",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
-    out
 }
 
 /// Drops every object nothing references any more.
@@ -64,19 +43,6 @@ fn recorded_pristine(project: &Path) -> Option<String> {
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("pristine: ").map(str::to_string))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn edit(path: &Path, f: impl FnOnce(String) -> String) {

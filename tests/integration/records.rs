@@ -2,19 +2,10 @@
 //! stranger: its source obeys the same transport rules as `--template`, its
 //! answers and name are checked like `new`'s, and its size is bounded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use crate::support::{Env, commit_all, stderr_of};
-
-fn project(env: &Env) -> PathBuf {
-    let out = env
-        .cmd_with_scaffolds("updates", &["new", "p", "--yes", "--scaffold", "t@1.0.0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    env.path("p")
-}
+use crate::support::{Env, commit_all, stderr_of, updates_project};
 
 fn edit_record(p: &Path, from: &str, to: &str) {
     let path = p.join(".nixcuda.yaml");
@@ -37,7 +28,7 @@ fn recorded_sources_cannot_use_other_git_transports() {
     let env = Env::new();
     // Even where the user's git would allow `ext::`.
     env.git_config("[user]\n\tname = A\n\temail = a@e.x\n[protocol \"ext\"]\n\tallow = always\n");
-    let p = project(&env);
+    let p = updates_project(&env, "p", &[]);
     let marker = env.path("pwned");
     let ext = format!("git+ext::sh -c touch\\ {}", marker.display());
     for (source, _) in [
@@ -66,7 +57,7 @@ fn recorded_sources_cannot_use_other_git_transports() {
 #[test]
 fn a_recorded_project_name_is_checked_like_new_checks_it() {
     let env = Env::new();
-    let p = project(&env);
+    let p = updates_project(&env, "p", &[]);
     edit_record(&p, "project_name: p", "project_name: \"p$(id >&2)\"");
     let before = crate::support::tree(&p);
     let out = run(&env, &p, &["update", "--yes"]);
@@ -140,7 +131,7 @@ fn recorded_answers_with_control_characters_are_refused_naming_the_key() {
 #[test]
 fn a_recorded_choice_the_new_version_dropped_is_asked_again_with_a_warning() {
     let env = Env::new();
-    let p = project(&env);
+    let p = updates_project(&env, "p", &[]);
     edit_record(&p, "flavor: a", "flavor: retired");
     let out = run(&env, &p, &["update", "--yes"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -154,7 +145,7 @@ fn a_recorded_choice_the_new_version_dropped_is_asked_again_with_a_warning() {
 #[test]
 fn huge_or_deeply_nested_records_are_refused_at_once() {
     let env = Env::new();
-    let p = project(&env);
+    let p = updates_project(&env, "p", &[]);
     let record = p.join(".nixcuda.yaml");
     let original = std::fs::read_to_string(&record).unwrap();
     for (text, expected) in [

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 #[path = "../../build/patch.rs"]
 #[allow(dead_code)]
 mod patch;
 
 use patch::Tree;
+
+use crate::support::git;
 
 fn tree(files: &[(&str, &str)]) -> Tree {
     files
@@ -26,30 +27,6 @@ fn write(root: &Path, files: &Tree) {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "core.quotepath=false",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// What scripts/scaffold-version.py stores: `git diff -M` from newer to older.
 fn git_diff(newer: &Tree, older: &Tree) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +39,7 @@ fn git_diff(newer: &Tree, older: &Tree) -> String {
     }
     write(dir.path(), older);
     git(dir.path(), &["add", "-A"]);
-    git(
+    let diff = git(
         dir.path(),
         &[
             "diff",
@@ -73,7 +50,8 @@ fn git_diff(newer: &Tree, older: &Tree) -> String {
             "--src-prefix=a/",
             "--dst-prefix=b/",
         ],
-    )
+    );
+    String::from_utf8(diff.stdout).unwrap()
 }
 
 fn lines(n: usize, tag: &str) -> String {

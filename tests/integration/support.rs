@@ -216,3 +216,44 @@ pub fn commit_all(dir: &Path, message: &str) -> git2::Oid {
     repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
         .unwrap()
 }
+
+/// Copies the directory tree `from` to `to` (created).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The git command line in `dir`, for what libgit2 does not do (gc, diff
+/// output, orphan branches), with an identity and no user or system
+/// config; asserts that it succeeds.
+pub fn git(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("git")
+        .args(["-c", "user.name=T", "-c", "user.email=t@e.x"])
+        .args(["-c", "core.quotepath=false", "-c", "gc.auto=0"])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
+    out
+}
+
+/// `new NAME --yes --scaffold t@1.0.0 EXTRA...` with the two-version test
+/// scaffold set `updates`; returns the project.
+pub fn updates_project(env: &Env, name: &str, extra: &[&str]) -> PathBuf {
+    let mut args = vec!["new", name, "--yes", "--scaffold", "t@1.0.0"];
+    args.extend_from_slice(extra);
+    let out = env.cmd_with_scaffolds("updates", &args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.path(name)
+}

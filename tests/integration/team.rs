@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Oid, Repository, Signature};
 
-use crate::support::{Env, fixture, stderr_of};
+use crate::support::{Env, copy_dir, fixture, stderr_of};
 
 fn cmd(env: &Env, args: &[&str]) -> assert_cmd::Command {
     let mut c = env.cmd(args);
@@ -33,19 +33,6 @@ fn fail(env: &Env, args: &[&str]) -> String {
     let out = cmd(env, args).output().unwrap();
     assert!(!out.status.success(), "{args:?} succeeded");
     stderr_of(&out)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 fn write(path: &Path, text: &str) {

@@ -6,17 +6,9 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use crate::support::{Env, stderr_of, tree};
+use crate::support::{Env, stderr_of, tree, updates_project};
 
 const SET: &str = "updates";
-
-fn new_project(env: &Env, name: &str, extra: &[&str]) -> PathBuf {
-    let mut args = vec!["new", name, "--yes", "--scaffold", "t@1.0.0"];
-    args.extend_from_slice(extra);
-    let out = env.cmd_with_scaffolds(SET, &args).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    env.path(name)
-}
 
 fn update(env: &Env, project: &Path, args: &[&str]) -> std::process::Output {
     let mut all = vec!["update", "--yes"];
@@ -78,7 +70,7 @@ fn read(project: &Path, file: &str) -> String {
 #[test]
 fn untouched_project_updates_to_exactly_a_fresh_generation() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     let out = update(&env, &project, &[]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let out = env
@@ -125,7 +117,7 @@ fn untouched_project_updates_to_exactly_a_fresh_generation() {
 #[test]
 fn user_edits_survive_and_upstream_changes_arrive() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 2\n", "line 2 with my note\n");
     edit(&project, "old-name.txt", "first\n", "first, edited by me\n");
     crate::support::commit_all(&project, "my edits");
@@ -157,7 +149,7 @@ fn user_edits_survive_and_upstream_changes_arrive() {
 #[test]
 fn overlapping_edits_get_conflict_markers_and_exit_1() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 8\n", "line 8 mine\n");
     crate::support::commit_all(&project, "mine");
     let out = update(&env, &project, &[]);
@@ -183,7 +175,7 @@ fn overlapping_edits_get_conflict_markers_and_exit_1() {
 #[test]
 fn a_file_the_user_deleted_stays_deleted_and_changed_removed_files_are_kept() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     std::fs::remove_file(project.join("config.txt")).unwrap();
     edit(&project, "also-removed.txt", "gone", "still mine, gone");
     crate::support::commit_all(&project, "delete config");
@@ -202,7 +194,7 @@ fn a_file_the_user_deleted_stays_deleted_and_changed_removed_files_are_kept() {
 #[test]
 fn an_answer_changes_through_define() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 3\n", "line 3 mine\n");
     crate::support::commit_all(&project, "mine");
     let out = update(&env, &project, &["-d", "flavor=b", "-d", "color=red"]);
@@ -220,7 +212,7 @@ fn an_answer_changes_through_define() {
 #[test]
 fn a_dirty_tree_is_refused_naming_the_files() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 1\n", "uncommitted\n");
     std::fs::write(project.join("scratch.py"), "x = 1\n").unwrap();
     let before = tree(&project);
@@ -240,7 +232,7 @@ fn a_dirty_tree_is_refused_naming_the_files() {
 #[test]
 fn dry_run_prints_a_diff_and_writes_nothing() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     let before = tree(&project);
     let index_before = std::fs::read(project.join(".git/index")).unwrap();
     let out = update(&env, &project, &["--dry-run"]);
@@ -262,7 +254,7 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
 #[test]
 fn a_failure_in_the_middle_of_writing_leaves_the_tree_as_it_was() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     edit(&project, "notes.md", "line 2\n", "line 2 mine\n");
     crate::support::commit_all(&project, "mine");
     let before = tree(&project);
@@ -287,7 +279,7 @@ fn a_failure_in_the_middle_of_writing_leaves_the_tree_as_it_was() {
 #[test]
 fn commit_flag_commits_and_check_reports_versions() {
     let env = Env::new();
-    let project = new_project(&env, "p", &[]);
+    let project = updates_project(&env, "p", &[]);
     let out = env
         .cmd_with_scaffolds(SET, &["check"])
         .current_dir(&project)
@@ -345,25 +337,7 @@ fn outside_a_project_update_says_where_to_run() {
 #[test]
 fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
     let env = Env::new();
-    let out = env
-        .cmd(&["new", "lab", "--yes", "--scaffold", "ml@1.0.0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let project = env.path("lab");
-    // A user tuning the host module, and adding a dependency to the flake.
-    edit(
-        &project,
-        "nix/nvidia.nix",
-        "nvidiaPersistenced = true;",
-        "nvidiaPersistenced = false; # laptop",
-    );
-    edit(
-        &project,
-        "flake.nix",
-        "pytest\n",
-        "pytest\n            rich\n",
-    );
+    let project = tuned_ml_project(&env, "1.0.0", "nix/nvidia.nix");
     crate::support::commit_all(&project, "tune");
 
     let out = env
@@ -410,9 +384,9 @@ fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
     );
 }
 
-/// A project made with `from`, edited by its user, moved to ml@1.2.0.
-fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
-    let env = Env::new();
+/// An ml project made with `from` (its host module at `host`) whose user
+/// tuned the host module and added a dependency to the flake; uncommitted.
+fn tuned_ml_project(env: &Env, from: &str, host: &str) -> PathBuf {
     let scaffold = format!("ml@{from}");
     let out = env
         .cmd(&["new", "lab", "--yes", "--scaffold", &scaffold])
@@ -420,8 +394,6 @@ fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let project = env.path("lab");
-    // A user tuning the host module, adding a dependency to the flake and a
-    // note to the README.
     edit(
         &project,
         host,
@@ -434,6 +406,14 @@ fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
         "pytest\n",
         "pytest\n            rich\n",
     );
+    project
+}
+
+/// A project made with `from`, edited by its user, moved to ml@1.2.0.
+fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
+    let env = Env::new();
+    let project = tuned_ml_project(&env, from, host);
+    // And a note to the README.
     edit(
         &project,
         "README.md",

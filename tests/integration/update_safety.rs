@@ -4,29 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Env, commit_all, fixture, stderr_of};
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
-fn new_project(env: &Env) -> PathBuf {
-    let out = env
-        .cmd_with_scaffolds("updates", &["new", "p", "--yes", "--scaffold", "t@1.0.0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    env.path("p")
-}
+use crate::support::{Env, commit_all, copy_dir, fixture, stderr_of, updates_project};
 
 fn update(env: &Env, p: &Path) -> std::process::Output {
     env.cmd_with_scaffolds("updates", &["update", "--yes"])
@@ -38,7 +16,7 @@ fn update(env: &Env, p: &Path) -> std::process::Output {
 #[test]
 fn an_ignored_directory_where_the_new_version_adds_a_file_is_kept_and_reported() {
     let env = Env::new();
-    let p = new_project(&env);
+    let p = updates_project(&env, "p", &[]);
     // Ignored, so it does not make the tree dirty.
     std::fs::write(p.join(".gitignore"), "extra/\n").unwrap();
     commit_all(&p, "ignore extra/");
@@ -63,7 +41,7 @@ fn an_ignored_directory_where_the_new_version_adds_a_file_is_kept_and_reported()
 #[test]
 fn a_file_where_the_new_version_needs_a_directory_is_kept_and_reported() {
     let env = Env::new();
-    let p = new_project(&env);
+    let p = updates_project(&env, "p", &[]);
     std::fs::write(p.join(".gitignore"), "extra\n").unwrap();
     commit_all(&p, "ignore extra");
     std::fs::write(p.join("extra"), "my notes, not a directory\n").unwrap();
@@ -130,7 +108,7 @@ fn migrations_that_move_two_files_onto_one_path_are_refused_at_load() {
 #[test]
 fn a_locked_index_stops_the_update_before_anything_is_written() {
     let env = Env::new();
-    let p = new_project(&env);
+    let p = updates_project(&env, "p", &[]);
     let lock = p.join(".git/index.lock");
     std::fs::write(&lock, "").unwrap();
     let before = crate::support::tree(&p);
@@ -228,17 +206,13 @@ fn git_directory_look_alikes_are_never_written() {
     }
 }
 
-fn copy_all(from: &Path, to: &Path) {
-    copy_dir(from, to);
-}
-
 /// SIGKILL at every step of an update: the next command rolls the project
 /// back (and says so), so it is always the old or the new version, every
 /// user edit in it.
 #[test]
 fn an_update_killed_at_any_step_is_rolled_back_by_the_next_command() {
     let env = Env::new();
-    let base = new_project(&env);
+    let base = updates_project(&env, "p", &[]);
     let notes = base.join("notes.md");
     let text = std::fs::read_to_string(&notes).unwrap();
     std::fs::write(
@@ -250,7 +224,7 @@ fn an_update_killed_at_any_step_is_rolled_back_by_the_next_command() {
     let old = crate::support::tree(&base);
 
     let done = env.path("done");
-    copy_all(&base, &done);
+    copy_dir(&base, &done);
     let out = update(&env, &done);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let new = crate::support::tree(&done);
@@ -259,7 +233,7 @@ fn an_update_killed_at_any_step_is_rolled_back_by_the_next_command() {
     let (mut kills, mut recovered) = (0, 0);
     for step in 0.. {
         let p = env.path(&format!("k{step}"));
-        copy_all(&base, &p);
+        copy_dir(&base, &p);
         let out = env
             .cmd_with_scaffolds("updates", &["update", "--yes"])
             .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", step.to_string())
@@ -321,7 +295,7 @@ fn an_update_killed_at_any_step_is_rolled_back_by_the_next_command() {
 #[test]
 fn a_second_update_while_one_runs_fails_at_once_naming_the_other() {
     let env = Env::new();
-    let p = new_project(&env);
+    let p = updates_project(&env, "p", &[]);
     // Hold the lock as a running update would.
     let lock = std::fs::OpenOptions::new()
         .write(true)
@@ -517,7 +491,7 @@ fn executable_template_files_stay_executable_and_update_keeps_the_users_modes() 
         assert!(repo.statuses(None).unwrap().is_empty(), "{command}: clean");
     }
 
-    let p = new_project(&env);
+    let p = updates_project(&env, "p", &[]);
     set_mode(&p.join("notes.md"), 0o755);
     set_mode(&p.join("config.txt"), 0o444);
     commit_all(&p, "my modes");

@@ -4,35 +4,39 @@
 //! nothing new that changes nothing, and an answer changed through update.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::support::{Env, commit_all, stderr_of};
+use crate::support::{Env, commit_all, git, stderr_of};
 
-const MANIFEST: &str = "id: pirate\nversion: 0.0.1\ndescription: copier's updatediff scenario\nquestions:\n  - key: goal\n    type: string\n    prompt: Goal\n    default: to become a pirate\n  - key: author_name\n    type: string\n    prompt: Author\n    default: Guybrush\n";
+const PIRATE_QUESTIONS: &str = "  - key: goal\n    type: string\n    prompt: Goal\n    default: to become a pirate\n  - key: author_name\n    type: string\n    prompt: Author\n    default: Guybrush\n";
 
-fn git(dir: &Path, args: &[&str]) {
-    let ok = Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@e.x"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "git {args:?}");
+/// A template repository at `repo` whose next tag holds exactly `files`
+/// (template/ relative paths) and `questions` (YAML list items).
+fn tag_files(repo: &Path, version: &str, questions: &str, files: &[(&str, &str)]) {
+    let template = repo.join("template");
+    if template.exists() {
+        std::fs::remove_dir_all(&template).unwrap();
+    }
+    for (path, text) in files {
+        let path = template.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    std::fs::write(
+        repo.join("scaffold.yaml"),
+        format!("id: t\nversion: {version}\ndescription: scenario\nquestions:\n{questions}"),
+    )
+    .unwrap();
+    commit_all(repo, version);
+    git(repo, &["tag", &format!("v{version}")]);
 }
 
 fn release(repo: &Path, version: &str, readme: &str) {
-    std::fs::create_dir_all(repo.join("template")).unwrap();
-    std::fs::write(
-        repo.join("scaffold.yaml"),
-        MANIFEST.replace("version: 0.0.1", &format!("version: {version}")),
-    )
-    .unwrap();
-    std::fs::write(repo.join("template/README.txt.hbs"), readme).unwrap();
-    commit_all(repo, version);
-    git(repo, &["tag", &format!("v{version}")]);
+    tag_files(
+        repo,
+        version,
+        PIRATE_QUESTIONS,
+        &[("README.txt.hbs", readme)],
+    );
 }
 
 fn run(env: &Env, dir: &Path, args: &[&str]) -> String {
@@ -47,12 +51,7 @@ fn run(env: &Env, dir: &Path, args: &[&str]) -> String {
 }
 
 fn porcelain(dir: &Path) -> String {
-    let out = Command::new("git")
-        .args(["status", "--porcelain"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(git(dir, &["status", "--porcelain"]).stdout).unwrap()
 }
 
 #[test]
@@ -128,36 +127,6 @@ fn copier_updatediff_edits_survive_a_chain_of_updates_and_an_answer_change() {
         std::fs::read_to_string(&readme).unwrap(),
         "\nLet me introduce myself.\n\nMy name is Largo LaGrande.\n\nMy project is to steal a lot.\n\nThanks for your grog.\n"
     );
-}
-
-/// A template repository at `repo` whose next tag holds exactly `files`
-/// (template/ relative paths) and `questions` (YAML list items).
-fn tag_files(repo: &Path, version: &str, questions: &str, files: &[(&str, &str)]) {
-    let template = repo.join("template");
-    if template.exists() {
-        std::fs::remove_dir_all(&template).unwrap();
-    }
-    for (path, text) in files {
-        let path = template.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    std::fs::write(
-        repo.join("scaffold.yaml"),
-        format!("id: t\nversion: {version}\ndescription: scenario\nquestions:\n{questions}"),
-    )
-    .unwrap();
-    std::fs::create_dir_all(repo).unwrap();
-    let r = git2::Repository::open(repo).unwrap_or_else(|_| git2::Repository::init(repo).unwrap());
-    let mut index = r.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
-    index.update_all(["*"], None).unwrap();
-    index.write().unwrap();
-    drop(r);
-    commit_all(repo, version);
-    git(repo, &["tag", &format!("v{version}")]);
 }
 
 const NO_QUESTIONS: &str =
