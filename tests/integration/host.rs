@@ -276,7 +276,7 @@ fn doctor_names_the_compute_capability_and_what_to_do() {
 /// A generated project in a temporary directory, with a flake.lock.
 fn locked_project(work: &TempDir) -> PathBuf {
     let project = work.path().join("gpu-demo");
-    copy_tree(&scenario("project"), &project);
+    crate::support::copy_dir(&scenario("project"), &project);
     std::fs::write(
         project.join("flake.lock"),
         "{ \"nodes\": {}, \"version\": 7 }\n",
@@ -413,7 +413,7 @@ fn doctor_build_plan_is_bounded_and_reports_nix_errors() {
 fn doctor_compares_the_project_cuda_with_the_gpu_and_driver() {
     let work = TempDir::new().unwrap();
     let project = work.path().join("gpu-demo");
-    copy_tree(&scenario("project"), &project);
+    crate::support::copy_dir(&scenario("project"), &project);
     let flake = project.join("flake.nix");
     let text = std::fs::read_to_string(&flake).unwrap();
     std::fs::write(&flake, text.replace("cudaPackages_12_8", "cudaPackages_13")).unwrap();
@@ -441,7 +441,7 @@ fn doctor_compares_the_project_cuda_with_the_gpu_and_driver() {
 fn doctor_checks_the_project_cuda_set_against_cudarc() {
     let work = TempDir::new().unwrap();
     let project = work.path().join("gpu-demo");
-    copy_tree(&scenario("project"), &project);
+    crate::support::copy_dir(&scenario("project"), &project);
     let sub = project.join("rust/src");
 
     // flake: cudaPackages_12_8, crate: cuda-12080; doctor runs from a subdirectory.
@@ -476,19 +476,6 @@ fn doctor_checks_the_project_cuda_set_against_cudarc() {
         check["hint"].as_str().unwrap().contains("cuda-12080"),
         "{check:#}"
     );
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 #[test]
