@@ -152,10 +152,11 @@ fn init_into(
     enclosing: Option<&Path>,
     message: &str,
     pristine: Option<(&vcs::Files, &str)>,
+    warnings: &mut Vec<String>,
 ) -> Result<(VcsOutcome, usize, usize)> {
     let dest = &prepared.dest;
     let lock = journal::lock(dest)?;
-    journal::recover(dest, &lock)?;
+    warnings.extend(journal::recover(dest, &lock)?);
     let plan = write::plan_init(dest, &prepared.files)?;
     if !plan.conflicts.is_empty() {
         return Err(Error::Conflicts {
@@ -295,8 +296,16 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                 // An existing empty directory (`new .`, a mount point) is
                 // filled in place: renaming over it would replace the
                 // directory the user's shell is in, and its mode.
-                let (vcs, written, _) =
-                    init_into(&prepared, opts, enclosing.as_deref(), &message, pristine)?;
+                let mut recovered = Vec::new();
+                let (vcs, written, _) = init_into(
+                    &prepared,
+                    opts,
+                    enclosing.as_deref(),
+                    &message,
+                    pristine,
+                    &mut recovered,
+                )?;
+                prepared.warnings.extend(recovered);
                 (vcs, written, 0)
             } else {
                 let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
@@ -328,10 +337,19 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
         Mode::Init => {
             let dest = prepared.dest.clone();
             let created_dest = fs_create_dir(&dest)?;
-            let result = init_into(&prepared, opts, enclosing.as_deref(), &message, pristine);
+            let mut recovered = Vec::new();
+            let result = init_into(
+                &prepared,
+                opts,
+                enclosing.as_deref(),
+                &message,
+                pristine,
+                &mut recovered,
+            );
             if result.is_err() && created_dest {
                 let _ = std::fs::remove_dir(&dest);
             }
+            prepared.warnings.extend(recovered);
             result?
         }
     };

@@ -343,7 +343,7 @@ fn init_killed_at_any_step_is_recovered_and_completed_by_the_next_init() {
     copy_dir(&base, &complete);
     assert!(init(&complete, None).status.success());
     let expected = crate::support::tree(&complete);
-    let mut kills = 0;
+    let (mut kills, mut told) = (0, 0);
     for step in 0.. {
         let dir = env.path(&format!("i{step}"));
         copy_dir(&base, &dir);
@@ -365,8 +365,17 @@ fn init_killed_at_any_step_is_recovered_and_completed_by_the_next_init() {
         if dir.join(".git").exists() && !dir.join(".nixcuda-journal").exists() {
             continue; // killed after the last rename: complete
         }
+        let journaled = dir.join(".nixcuda-journal/journal.json").exists();
         let out = init(&dir, None);
         assert!(out.status.success(), "step {step}: {}", stderr_of(&out));
+        if journaled {
+            told += 1;
+            assert!(
+                stderr_of(&out).contains("was interrupted here; its changes were rolled back"),
+                "step {step}: the rollback is told: {}",
+                stderr_of(&out)
+            );
+        }
         crate::support::assert_same_tree(
             &crate::support::tree(&dir),
             &expected,
@@ -389,6 +398,7 @@ fn init_killed_at_any_step_is_recovered_and_completed_by_the_next_init() {
         );
     }
     assert!(kills >= 5, "only {kills} kill points");
+    assert!(told >= 1, "no kill left a journal to roll back");
 }
 
 fn leftovers(dir: &Path) -> Vec<String> {
