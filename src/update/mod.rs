@@ -149,14 +149,14 @@ pub fn open_project_to_read(start: &Path) -> Result<(PathBuf, Option<String>)> {
             ) =>
         {
             let root = find_project(start)?;
-            match root.join(journal::JOURNAL_DIR).exists() {
-                true => Err(Error::Io {
+            if root.join(journal::JOURNAL_DIR).exists() {
+                return Err(Error::Io {
                     action: "roll back the interrupted update in",
                     path: root,
                     source,
-                }),
-                false => Ok((root, None)),
+                });
             }
+            Ok((root, None))
         }
         Err(e) => Err(e),
     }
