@@ -48,3 +48,84 @@ pub fn nix_direnv(facts: &Facts) -> Check {
         "on NixOS `programs.direnv.nix-direnv.enable = true;`; with home-manager `programs.direnv.nix-direnv.enable = true;`; or the `source_url` line of https://github.com/nix-community/nix-direnv in the .envrc",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status::{Ok, Skip, Warn};
+    use super::super::testing::{in_project, machine, run_cases};
+    use super::*;
+
+    fn shell(change: impl FnOnce(&mut super::super::facts::Direnv)) -> Facts {
+        let mut facts = machine();
+        change(facts.direnv.as_mut().unwrap());
+        facts
+    }
+
+    #[test]
+    fn direnv_must_be_hooked() {
+        run_cases(
+            direnv,
+            vec![
+                ("hooked", machine(), Ok, "direnv 2.37.1, hooked"),
+                (
+                    "missing",
+                    Facts {
+                        direnv: None,
+                        ..machine()
+                    },
+                    Warn,
+                    "not installed",
+                ),
+                (
+                    "unhooked",
+                    shell(|d| d.shell_rc = vec!["alias ll='ls -l'".into()]),
+                    Warn,
+                    "not hooked",
+                ),
+                (
+                    "loaded now",
+                    shell(|d| {
+                        d.shell_rc.clear();
+                        d.active = true;
+                    }),
+                    Ok,
+                    "hooked",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn nix_direnv_comes_from_a_direnvrc_or_the_project() {
+        let without = || shell(|d| d.direnvrc.clear());
+        let fetching = {
+            let mut facts =
+                in_project(|p| p.envrc = "nix_direnv_version 3.0.6\nuse flake\n".into());
+            facts.direnv.as_mut().unwrap().direnvrc.clear();
+            facts
+        };
+        run_cases(
+            nix_direnv,
+            vec![
+                ("installed", machine(), Ok, "installed for direnv"),
+                (
+                    "lib file",
+                    shell(|d| d.direnvrc = vec!["# nix_direnv_manual_reload".into()]),
+                    Ok,
+                    "installed",
+                ),
+                ("project", fetching, Ok, "fetches nix-direnv itself"),
+                ("missing", without(), Warn, "not installed"),
+                (
+                    "no direnv",
+                    Facts {
+                        direnv: None,
+                        ..machine()
+                    },
+                    Skip,
+                    "no direnv",
+                ),
+            ],
+        );
+    }
+}

@@ -13,6 +13,8 @@ pub mod facts;
 mod gpu;
 mod nix;
 mod project;
+#[cfg(test)]
+mod testing;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -162,5 +164,52 @@ impl Report {
             }
         }
         Report { checks, summary }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{in_project, machine};
+    use super::*;
+
+    #[test]
+    fn the_table_reports_each_check_once_in_order() {
+        let report = Report::new(CHECKS.iter().map(|check| check(&machine())).collect());
+        let ids: Vec<&str> = report.checks.iter().map(|c| c.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "nix",
+                "nix-features",
+                "nix-cache",
+                "os",
+                "gpu",
+                "driver",
+                "driver-cuda",
+                "libcuda",
+                "nvidia-uvm",
+                "direnv",
+                "nix-direnv",
+                "project-cuda",
+                "scaffold-version",
+                "build-plan",
+            ]
+        );
+        let s = &report.summary;
+        assert_eq!((s.ok, s.warn, s.fail, s.skip), (11, 0, 0, 3));
+        let in_project = Report::new(
+            CHECKS
+                .iter()
+                .map(|check| check(&in_project(|_| {})))
+                .collect(),
+        );
+        assert_eq!(in_project.summary.ok, 13, "{:?}", in_project.checks);
+        let broken = Facts {
+            nix: None,
+            uvm_loaded: false,
+            ..machine()
+        };
+        let report = Report::new(CHECKS.iter().map(|check| check(&broken)).collect());
+        assert_eq!(report.failed(), 2);
     }
 }

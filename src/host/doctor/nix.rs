@@ -175,3 +175,175 @@ pub fn os(facts: &Facts) -> Check {
         Check::warn("os", format!("{name}: not NixOS"), NON_NIXOS_HINT)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status::{Fail, Ok, Skip, Warn};
+    use super::super::testing::{machine, run_cases, settings};
+    use super::*;
+
+    fn with_nix(version_output: &str, conf: &str) -> Facts {
+        let mut facts = machine();
+        let nix = facts.nix.as_mut().unwrap();
+        nix.version_output = version_output.to_string();
+        nix.version = super::super::facts::first_version(version_output);
+        nix.settings = settings(conf);
+        facts
+    }
+
+    const CACHE: &str = "substituters = https://cache.nixos-cuda.org/\n";
+    const KEY: &str =
+        "trusted-public-keys = cache.nixos-cuda.org:74DUi4Ye579gUqzH4ziL9IyiJBlDpMRn9MBN8oNan9M=\n";
+
+    #[test]
+    fn nix_needs_a_recent_version() {
+        let no_nix = Facts {
+            nix: None,
+            ..machine()
+        };
+        run_cases(
+            nix,
+            vec![
+                ("current", machine(), Ok, "Nix 2.31.2"),
+                ("missing", no_nix, Fail, "not installed"),
+                (
+                    "old",
+                    with_nix("nix (Nix) 2.8.0", ""),
+                    Fail,
+                    "older than 2.18",
+                ),
+                (
+                    "lix",
+                    with_nix("nix (Lix, like Nix) 2.91.1", ""),
+                    Ok,
+                    "2.91.1",
+                ),
+                ("unreadable", with_nix("nix: hello", ""), Warn, "nix: hello"),
+            ],
+        );
+    }
+
+    #[test]
+    fn features_need_flakes_and_nix_command() {
+        let off = |nixos| Facts {
+            nixos,
+            ..with_nix("nix 2.31", "experimental-features = nix-command\n")
+        };
+        run_cases(
+            features,
+            vec![
+                ("both", machine(), Ok, "enabled"),
+                (
+                    "no nix",
+                    Facts {
+                        nix: None,
+                        ..machine()
+                    },
+                    Skip,
+                    "no Nix",
+                ),
+                ("flakes off", off(true), Fail, "not enabled: flakes"),
+                ("source named", off(false), Fail, "`nix config show`"),
+            ],
+        );
+        let hint = |nixos| features(&off(nixos)).hint.unwrap();
+        assert!(hint(true).contains("nix.settings.experimental-features"));
+        assert!(hint(false).contains("~/.config/nix/nix.conf"));
+    }
+
+    #[test]
+    fn the_cuda_cache_needs_its_key_or_a_trusted_user() {
+        let user = |name: &str, conf: &str| Facts {
+            user: Some(name.to_string()),
+            ..with_nix("nix 2.31", conf)
+        };
+        run_cases(
+            cache,
+            vec![
+                (
+                    "with key",
+                    with_nix("nix 2.31", &format!("{CACHE}{KEY}")),
+                    Ok,
+                    "with its key",
+                ),
+                (
+                    "extra-",
+                    with_nix("nix 2.31", &format!("extra-{CACHE}extra-{KEY}")),
+                    Ok,
+                    "with its key",
+                ),
+                (
+                    "no key",
+                    with_nix("nix 2.31", CACHE),
+                    Fail,
+                    "key is not trusted",
+                ),
+                ("root", user("root", ""), Warn, "root is a trusted user"),
+                (
+                    "listed",
+                    user("ada", "trusted-users = ada\n"),
+                    Warn,
+                    "trusted user",
+                ),
+                (
+                    "group",
+                    user("ada", "trusted-users = @wheel\n"),
+                    Warn,
+                    "trusted user",
+                ),
+                (
+                    "other group",
+                    user("bob", "trusted-users = @wheel\n"),
+                    Fail,
+                    "bob is not a trusted user",
+                ),
+                ("untrusted", user("ada", ""), Fail, "not a trusted user"),
+                (
+                    "no nix",
+                    Facts {
+                        nix: None,
+                        ..machine()
+                    },
+                    Skip,
+                    "no Nix",
+                ),
+            ],
+        );
+        let hint = |nixos| {
+            cache(&Facts {
+                nixos,
+                ..user("ada", "")
+            })
+            .hint
+            .unwrap()
+        };
+        assert!(hint(true).contains("cargo nixcuda nixos --output"));
+        assert!(
+            hint(false).contains(
+                "extra-substituters = https://cache.nixos-cuda.org https://cache.flox.dev"
+            )
+        );
+    }
+
+    #[test]
+    fn os_is_nixos_or_told_what_to_use() {
+        let ubuntu = Facts {
+            nixos: false,
+            os_release: [("NAME".to_string(), "Ubuntu".to_string())].into(),
+            ..machine()
+        };
+        let unknown = Facts {
+            nixos: false,
+            os_release: Default::default(),
+            ..machine()
+        };
+        run_cases(
+            os,
+            vec![
+                ("nixos", machine(), Ok, "NixOS 25.11"),
+                ("ubuntu", ubuntu, Warn, "Ubuntu: not NixOS"),
+                ("no os-release", unknown, Warn, "an unknown Linux"),
+            ],
+        );
+    }
+}

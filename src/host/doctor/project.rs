@@ -190,3 +190,197 @@ fn not_asked(project: &Project) -> Check {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status::{Fail, Ok, Skip, Warn};
+    use super::super::facts::Problem;
+    use super::super::testing::{in_project, machine, run_cases};
+    use super::*;
+    use crate::host::probe::Bounded;
+    use crate::update::CheckReport;
+
+    fn features(features: &[&str]) -> Facts {
+        in_project(|p| {
+            p.rust = RustCrate::Read {
+                cudarc: Some(features.iter().map(|f| f.to_string()).collect()),
+            }
+        })
+    }
+
+    #[test]
+    fn cudarc_features_name_cuda_versions() {
+        for (feature, version) in [
+            ("cuda-12090", Some("12.9")),
+            ("cuda-12080", Some("12.8")),
+            ("cuda-13020", Some("13.2")),
+            ("cuda-version-from-build-system", None),
+            ("cuda-9", None),
+        ] {
+            assert_eq!(
+                cudarc_feature_version(feature).as_deref(),
+                version,
+                "{feature}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_crate_selects_the_flakes_cuda() {
+        let set = |cuda: CudaSet| in_project(|p| p.cuda = cuda);
+        run_cases(
+            cuda,
+            vec![
+                (
+                    "match",
+                    in_project(|_| {}),
+                    Ok,
+                    "flake.nix selects cudaPackages_12_8 (CUDA 12.8), and rust/Cargo.toml's cudarc feature cuda-12080 matches",
+                ),
+                (
+                    "from nvcc",
+                    features(&["cuda-version-from-build-system"]),
+                    Ok,
+                    "takes the version from nvcc",
+                ),
+                (
+                    "mismatch",
+                    features(&["cuda-12090"]),
+                    Fail,
+                    "cuda-12090 is CUDA 12.9",
+                ),
+                (
+                    "none",
+                    features(&["std"]),
+                    Warn,
+                    "selects no cudarc CUDA version feature",
+                ),
+                (
+                    "several",
+                    features(&["cuda-12080", "cuda-12090"]),
+                    Fail,
+                    "several cudarc CUDA features: cuda-12080, cuda-12090",
+                ),
+                (
+                    "no cudarc",
+                    in_project(|p| p.rust = RustCrate::Read { cudarc: None }),
+                    Skip,
+                    "does not use cudarc",
+                ),
+                (
+                    "no crate",
+                    in_project(|p| p.rust = RustCrate::Missing),
+                    Skip,
+                    "no Rust crate",
+                ),
+                (
+                    "unreadable",
+                    in_project(|p| p.rust = RustCrate::Unreadable("boom".into())),
+                    Warn,
+                    "`cargo metadata`: boom",
+                ),
+                (
+                    "no set",
+                    set(CudaSet::None),
+                    Skip,
+                    "selects no CUDA package set",
+                ),
+                (
+                    "two sets",
+                    set(CudaSet::Several(vec!["a".into(), "b".into()])),
+                    Warn,
+                    "several CUDA package sets: a, b",
+                ),
+                (
+                    "unknown set",
+                    set(CudaSet::Unknown {
+                        set: "cudaPackages_99".into(),
+                        source: "flake.nix".into(),
+                    }),
+                    Warn,
+                    "`cudaPackages_99`, whose CUDA version cargo-nixcuda does not know",
+                ),
+                ("outside", machine(), Skip, "not inside a generated project"),
+            ],
+        );
+        let hint = cuda(&features(&["cuda-12090"])).hint.unwrap();
+        assert!(hint.contains("\"cuda-12080\""), "{hint}");
+    }
+
+    #[test]
+    fn the_scaffold_should_be_the_newest() {
+        let newer = in_project(|p| {
+            p.scaffold = std::result::Result::Ok(CheckReport {
+                scaffold: "ml".into(),
+                current: "1.0.0".into(),
+                newest: "1.2.0".into(),
+                up_to_date: false,
+                newer: vec!["1.1.0".into(), "1.2.0".into()],
+            })
+        });
+        let broken = |hint: Option<&str>| {
+            in_project(|p| {
+                p.scaffold = Err(Problem {
+                    message: "bad record".into(),
+                    hint: hint.map(str::to_string),
+                })
+            })
+        };
+        run_cases(
+            scaffold_version,
+            vec![
+                ("newest", in_project(|_| {}), Ok, "ml@1.2.0 is the newest"),
+                ("older", newer, Warn, "ml@1.0.0; newer: 1.1.0, 1.2.0"),
+                ("error", broken(Some("restore it")), Warn, "bad record"),
+                ("outside", machine(), Skip, "not inside a generated project"),
+            ],
+        );
+        let hint = |h| scaffold_version(&broken(h)).hint.unwrap();
+        assert_eq!(hint(Some("restore it")), "restore it");
+        assert_eq!(hint(None), "check .nixcuda.yaml");
+    }
+
+    #[test]
+    fn the_build_plan_is_asked_only_when_it_can_be() {
+        let old_nix = {
+            let mut facts = in_project(|_| {});
+            facts.nix.as_mut().unwrap().version = Some("2.8.0".into());
+            facts
+        };
+        run_cases(
+            build_plan,
+            vec![
+                ("old nix", old_nix, Skip, "too old"),
+                (
+                    "no nix",
+                    Facts {
+                        nix: None,
+                        ..in_project(|_| {})
+                    },
+                    Skip,
+                    "too old",
+                ),
+                (
+                    "no flake",
+                    in_project(|p| p.has_flake = false),
+                    Skip,
+                    "no flake.nix",
+                ),
+                (
+                    "no lock",
+                    in_project(|p| p.has_lock = false),
+                    Skip,
+                    "nix flake lock",
+                ),
+                (
+                    "asked",
+                    in_project(|p| p.build_plan = Some(Bounded::TimedOut)),
+                    Warn,
+                    "did not finish within 90 s",
+                ),
+                ("not asked", in_project(|_| {}), Skip, "was not asked"),
+                ("outside", machine(), Skip, "not inside a generated project"),
+            ],
+        );
+    }
+}
