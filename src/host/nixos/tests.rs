@@ -257,3 +257,130 @@ fn existing_files_are_not_overwritten() {
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "b\n");
 }
+
+/// One fixture machine's decision, as the table below states it.
+struct Expected {
+    datacenter: bool,
+    package: &'static str,
+    open: bool,
+    /// PRIME mode and the two bus IDs.
+    prime: Option<(&'static str, &'static str, &'static str)>,
+    power_management: bool,
+    persistenced: bool,
+    /// The reason lines of `open` begin so.
+    open_reason: &'static str,
+    /// One word each warning holds, in order.
+    warnings: &'static [&'static str],
+}
+
+const fn plain(package: &'static str, open: bool, open_reason: &'static str) -> Expected {
+    Expected {
+        datacenter: false,
+        package,
+        open,
+        prime: None,
+        power_management: false,
+        persistenced: true,
+        open_reason,
+        warnings: &[],
+    }
+}
+
+#[test]
+fn decide_on_each_fixture_machine() {
+    const TURING: &str = "Open kernel modules: the";
+    const OFFLOAD: Expected = Expected {
+        prime: Some(("offload", "PCI:0:2:0", "PCI:1:0:0")),
+        power_management: true,
+        persistenced: false,
+        ..plain("stable", true, TURING)
+    };
+    let table: &[(&str, Expected)] = &[
+        ("laptop-intel-nvidia", OFFLOAD),
+        ("laptop-turing-intel", OFFLOAD),
+        ("desktop-nvidia", plain("stable", true, TURING)),
+        ("non-nixos", plain("stable", true, TURING)),
+        ("broken", plain("stable", true, TURING)),
+        (
+            "pascal-gtx1080",
+            Expected {
+                warnings: &["compute capability 6.1"],
+                ..plain("legacy_580", false, "Closed kernel modules")
+            },
+        ),
+        (
+            "volta-v100-pcie",
+            Expected {
+                warnings: &["compute capability 7.0"],
+                ..plain("legacy_580", false, "Closed kernel modules")
+            },
+        ),
+        (
+            "blackwell-rtx5090",
+            plain("stable", true, "Open kernel modules, REQUIRED"),
+        ),
+        (
+            "hgx-h100",
+            Expected {
+                datacenter: true,
+                ..plain("dc", true, TURING)
+            },
+        ),
+        ("pcie-l40s", plain("stable", true, TURING)),
+        (
+            "unknown-nvidia",
+            plain("stable", true, "Open kernel modules: the NVIDIA GPU"),
+        ),
+    ];
+    let facts = HostFacts::embedded().unwrap();
+    let gpu_table = GpuTable::embedded().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
+    for (name, want) in table {
+        let machine = Machine::scan(&Host::at(&fixtures.join(name).join("root")), &gpu_table);
+        let plan = decide(&machine, &facts, &opts()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let prime = plan
+            .prime
+            .as_ref()
+            .map(|p| (p.mode, p.igpu_bus_id.as_str(), p.nvidia_bus_id.as_str()));
+        assert_eq!(
+            (plan.datacenter, plan.package, plan.open, prime),
+            (want.datacenter, want.package, want.open, want.prime),
+            "{name}"
+        );
+        assert_eq!(
+            (plan.power_management, plan.persistenced),
+            (want.power_management, want.persistenced),
+            "{name}"
+        );
+        assert!(
+            plan.open_reason[0].starts_with(want.open_reason),
+            "{name}: {:?}",
+            plan.open_reason
+        );
+        assert_eq!(
+            plan.warnings.len(),
+            want.warnings.len(),
+            "{name}: {:?}",
+            plan.warnings
+        );
+        for (warning, word) in plan.warnings.iter().zip(want.warnings.iter()) {
+            assert!(warning.contains(word), "{name}: {warning}");
+        }
+        // The data-centre driver comes with its reason, the normal one without.
+        assert_eq!(
+            !plan.datacenter_reason.is_empty(),
+            plan.datacenter,
+            "{name}"
+        );
+        assert!(
+            render(&plan)
+                .unwrap()
+                .contains(&format!("open = {};", plan.open))
+        );
+    }
+    let no_gpu = Machine::scan(&Host::at(&fixtures.join("no-gpu/root")), &gpu_table);
+    assert!(matches!(
+        decide(&no_gpu, &facts, &opts()),
+        Err(Error::NoNvidiaGpu { .. })
+    ));
+}
