@@ -2,7 +2,8 @@
 //! for the project's dev shell (`nix build --dry-run`), and fails when torch,
 //! tensorflow, triton, magma or the CUDA libraries would be compiled locally
 //! instead of fetched from a binary cache: hours of building, often ending
-//! out of memory, which nothing else announces.
+//! out of memory, which nothing else announces. `ask` runs Nix (doctor's
+//! facts call it only when `precondition` allows); `check` judges the answer.
 
 use std::path::Path;
 use std::time::Duration;
