@@ -2,7 +2,8 @@
 //! for the project's dev shell (`nix build --dry-run`), and fails when torch,
 //! tensorflow, triton, magma or the CUDA libraries would be compiled locally
 //! instead of fetched from a binary cache: hours of building, often ending
-//! out of memory, which nothing else announces.
+//! out of memory, which nothing else announces. `ask` runs Nix (doctor's
+//! facts call it only when `precondition` allows); `check` judges the answer.
 
 use std::path::Path;
 use std::time::Duration;
@@ -107,11 +108,8 @@ pub fn is_heavy(name: &str, facts: &HostFacts) -> bool {
             .any(|p| name.starts_with(p.as_str()))
 }
 
-/// What the check needs to know besides the machine.
+/// What the check needs to know besides Nix's answer.
 pub struct PlanContext<'a> {
-    pub root: &'a Path,
-    /// The `nix` check passed (Nix is there and new enough).
-    pub nix_ok: bool,
     pub nixos: bool,
     /// The project's explicit `cudaCapabilities`, if any.
     pub explicit_capabilities: Option<&'a [String]>,
@@ -127,27 +125,32 @@ fn nix_system() -> String {
     format!("{}-{os}", std::env::consts::ARCH)
 }
 
-pub fn check(host: &Host, ctx: &PlanContext, facts: &HostFacts) -> Check {
-    if !ctx.nix_ok {
-        return Check::skip(
+/// The `skip` when Nix cannot be asked: Nix missing or too old, no flake,
+/// or no flake.lock. `None` when it can; doctor asks only then.
+pub fn precondition(nix_fit: bool, has_flake: bool, has_lock: bool) -> Option<Check> {
+    if !nix_fit {
+        return Some(Check::skip(
             ID,
             "Nix is missing or too old to evaluate current nixpkgs (see the `nix` check)",
-        );
+        ));
     }
-    if !ctx.root.join("flake.nix").is_file() {
-        return Check::skip(ID, "the project has no flake.nix");
+    if !has_flake {
+        return Some(Check::skip(ID, "the project has no flake.nix"));
     }
-    if !ctx.root.join("flake.lock").is_file() {
+    if !has_lock {
         // Without a lock, Nix would pick today's revisions and write a
         // flake.lock; doctor changes nothing in the project.
-        return Check::skip(
+        return Some(Check::skip(
             ID,
             "no flake.lock yet, so there is no pinned nixpkgs to ask about: run `nix flake lock` in the project, commit flake.lock, then `cargo nixcuda doctor` again",
-        );
+        ));
     }
-    let system = nix_system();
-    let installable = format!("{}#devShells.{system}.default", ctx.root.display());
-    let command = format!("nix build --dry-run .#devShells.{system}.default");
+    None
+}
+
+/// Asks Nix what `nix develop` in `root` would build, for at most `timeout`.
+pub fn ask(host: &Host, root: &Path, timeout: Duration) -> Bounded {
+    let installable = format!("{}#devShells.{}.default", root.display(), nix_system());
     let args = [
         "build",
         "--dry-run",
@@ -156,7 +159,13 @@ pub fn check(host: &Host, ctx: &PlanContext, facts: &HostFacts) -> Check {
         "nix-command flakes",
         installable.as_str(),
     ];
-    let out = match host.run_bounded("nix", &args, ctx.timeout) {
+    host.run_bounded("nix", &args, timeout)
+}
+
+/// The check from what `ask` got.
+pub fn check(asked: &Bounded, ctx: &PlanContext, facts: &HostFacts) -> Check {
+    let command = format!("nix build --dry-run .#devShells.{}.default", nix_system());
+    let out = match asked {
         Bounded::Finished(out) => out,
         Bounded::NotFound => return Check::skip(ID, "no `nix` on PATH"),
         Bounded::TimedOut => {
@@ -194,6 +203,11 @@ pub fn check(host: &Host, ctx: &PlanContext, facts: &HostFacts) -> Check {
             );
         }
     };
+    verdict(&plan, ctx, facts)
+}
+
+/// What a readable plan means: ok unless something heavy would compile.
+fn verdict(plan: &Plan, ctx: &PlanContext, facts: &HostFacts) -> Check {
     let mut heavy: Vec<String> = plan
         .built
         .iter()
@@ -259,6 +273,8 @@ pub fn check(host: &Host, ctx: &PlanContext, facts: &HostFacts) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::doctor::Status;
+    use crate::host::probe::Output;
 
     const DRY_RUN: &str = "\
 these 3 derivations will be built:
@@ -316,26 +332,61 @@ these 2 paths will be fetched (1.5 GiB download, 6.1 GiB unpacked):
 
     #[test]
     fn nothing_is_asked_without_nix_or_a_locked_flake() {
+        let message = |c: Option<Check>| c.map(|c| (c.status, c.message));
+        let (s, m) = message(precondition(false, true, true)).unwrap();
+        assert_eq!(s, Status::Skip);
+        assert!(m.contains("too old"), "{m}");
+        let (s, m) = message(precondition(true, false, true)).unwrap();
+        assert_eq!(s, Status::Skip);
+        assert!(m.contains("no flake.nix"), "{m}");
+        let (_, m) = message(precondition(true, true, false)).unwrap();
+        assert!(m.contains("nix flake lock"), "{m}");
+        assert!(precondition(true, true, true).is_none());
+    }
+
+    #[test]
+    fn nix_answers_become_verdicts() {
         let facts = HostFacts::embedded().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let host = Host::at(dir.path());
-        let ctx = |nix_ok| PlanContext {
-            root: dir.path(),
-            nix_ok,
+        let ctx = PlanContext {
             nixos: true,
             explicit_capabilities: None,
-            timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(7),
         };
-        let status = |c: &Check| (c.status, c.message.clone());
-        let (s, m) = status(&check(&host, &ctx(false), &facts));
-        assert_eq!(s, super::super::doctor::Status::Skip);
-        assert!(m.contains("too old"), "{m}");
-        let (s, m) = status(&check(&host, &ctx(true), &facts));
-        assert_eq!(s, super::super::doctor::Status::Skip);
-        assert!(m.contains("no flake.nix"), "{m}");
-        std::fs::write(dir.path().join("flake.nix"), "{ }").unwrap();
-        let (_, m) = status(&check(&host, &ctx(true), &facts));
-        assert!(m.contains("nix flake lock"), "{m}");
+        let finished = |success: bool, stderr: &str| {
+            Bounded::Finished(Output {
+                success,
+                stdout: String::new(),
+                stderr: stderr.to_string(),
+            })
+        };
+        let cases: &[(Bounded, Status, &str)] = &[
+            (Bounded::NotFound, Status::Skip, "no `nix`"),
+            (Bounded::TimedOut, Status::Warn, "within 7 s"),
+            (finished(true, ""), Status::Ok, "already in the Nix store"),
+            (
+                finished(false, "error: attribute missing\n"),
+                Status::Warn,
+                "attribute missing",
+            ),
+            (finished(true, DRY_RUN), Status::Fail, "magma, torch"),
+        ];
+        for (asked, status, needle) in cases {
+            let c = check(asked, &ctx, &facts);
+            assert_eq!(c.status, *status, "{}", c.message);
+            assert!(c.message.contains(needle), "{}", c.message);
+        }
+        let caps = ["6.1".to_string()];
+        let own = PlanContext {
+            explicit_capabilities: Some(&caps),
+            ..ctx
+        };
+        let c = check(&finished(true, DRY_RUN), &own, &facts);
+        assert_eq!(c.status, Status::Warn);
+        assert!(
+            c.message.contains("cudaCapabilities = [ \"6.1\" ]"),
+            "{}",
+            c.message
+        );
     }
 
     #[test]

@@ -163,14 +163,11 @@ pub fn nvswitches(host: &Host, table: &GpuTable) -> Vec<NvSwitch> {
         .collect()
 }
 
-/// The display controllers under /sys/bus/pci/devices, by address.
-pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
-    let mut gpus = Vec::new();
-    for (pci, vendor, device, class) in pci_devices(host) {
-        if class >> 16 != 0x03 {
-            continue;
-        }
-        gpus.push(Gpu {
+impl Gpu {
+    /// The display controller at `pci`; `integrated` is left for the caller,
+    /// who sees the other GPUs.
+    pub fn new(pci: PciAddress, vendor: u16, device: u16, class: u32, table: &GpuTable) -> Gpu {
+        Gpu {
             address: pci.short(),
             bus_id: pci.nixos_bus_id(),
             vendor: match vendor {
@@ -189,8 +186,17 @@ pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
             pci,
             vendor_code: vendor,
             device_code: device,
-        });
+        }
     }
+}
+
+/// The display controllers under /sys/bus/pci/devices, by address.
+pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
+    let mut gpus: Vec<Gpu> = pci_devices(host)
+        .into_iter()
+        .filter(|(_, _, _, class)| class >> 16 == 0x03)
+        .map(|(pci, vendor, device, class)| Gpu::new(pci, vendor, device, class, table))
+        .collect();
     let has_nvidia = gpus.iter().any(Gpu::is_nvidia);
     for gpu in &mut gpus {
         gpu.integrated = has_nvidia && matches!(gpu.vendor_code, INTEL | AMD);

@@ -3,10 +3,12 @@
 //!
 //! `probe` is the only way this module reads the machine (files under a root
 //! that tests move with `CARGO_NIXCUDA_HOST_ROOT`, commands found on PATH);
-//! `data` holds the embedded facts (`scaffolds/_host/*.yaml`); `gpu` turns
+//! `data` embeds the facts and the module template beside it
+//! (`src/host/data/`); `gpu` turns
 //! PCI devices into GPUs, NVSwitches, bus IDs and generations; `capability`
 //! compares compute capabilities with what nixpkgs' CUDA builds for;
-//! `doctor` (with `build_plan`, its `nix build --dry-run` check) and `nixos`
+//! `doctor` (facts gathered once, then a table of pure checks; `build_plan`
+//! is its `nix build --dry-run` check) and `nixos` (decide, then render)
 //! build their results without printing; `command` is the command layer that
 //! prints them.
 

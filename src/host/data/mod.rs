@@ -1,17 +1,34 @@
-//! The facts the host commands check against, embedded from
-//! `scaffolds/_host/host.yaml` and `scaffolds/_host/nvidia-gpus.yaml` (each
-//! cites its sources).
+//! The facts the host commands check against, embedded from the files
+//! beside this one: `host.yaml` (Nix, caches, CUDA sets and drivers),
+//! `nvidia-gpus.yaml` (GPU generations by PCI ID) and the NixOS module
+//! template `nixos-module.nix.hbs`. They are data, each citing its sources;
+//! the host code reads them here, not through the scaffold registry.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::scaffold::registry::embedded_data;
 
-pub const HOST_FACTS: &str = "_host/host.yaml";
-pub const GPU_TABLE: &str = "_host/nvidia-gpus.yaml";
-pub const MODULE_TEMPLATE: &str = "_host/nixos-module.nix.hbs";
+/// One embedded data file: where it lives in the source tree (for error
+/// messages) and its text.
+pub struct DataFile {
+    pub path: &'static str,
+    pub text: &'static str,
+}
+
+pub const HOST_FACTS: DataFile = DataFile {
+    path: "src/host/data/host.yaml",
+    text: include_str!("host.yaml"),
+};
+pub const GPU_TABLE: DataFile = DataFile {
+    path: "src/host/data/nvidia-gpus.yaml",
+    text: include_str!("nvidia-gpus.yaml"),
+};
+pub const MODULE_TEMPLATE: DataFile = DataFile {
+    path: "src/host/data/nixos-module.nix.hbs",
+    text: include_str!("nixos-module.nix.hbs"),
+};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct HostFacts {
@@ -119,7 +136,7 @@ pub struct GpuTable {
 
 impl GpuTable {
     pub fn embedded() -> Result<GpuTable> {
-        GpuTable::parse(GPU_TABLE, read(GPU_TABLE)?)
+        GpuTable::parse(GPU_TABLE.path, GPU_TABLE.text)
     }
 
     pub fn parse(file: &str, text: &str) -> Result<GpuTable> {
@@ -166,8 +183,8 @@ impl GpuTable {
 
 impl HostFacts {
     pub fn embedded() -> Result<HostFacts> {
-        serde_yaml::from_str(read(HOST_FACTS)?).map_err(|e| Error::HostData {
-            file: HOST_FACTS.to_string(),
+        serde_yaml::from_str(HOST_FACTS.text).map_err(|e| Error::HostData {
+            file: HOST_FACTS.path.to_string(),
             message: e.to_string(),
         })
     }
@@ -176,13 +193,6 @@ impl HostFacts {
     pub fn cuda_version_of_set(&self, set: &str) -> Option<&str> {
         self.cuda_sets.get(set).map(String::as_str)
     }
-}
-
-pub fn read(path: &str) -> Result<&'static str> {
-    embedded_data(path).ok_or_else(|| Error::HostData {
-        file: path.to_string(),
-        message: "missing from the binary".into(),
-    })
 }
 
 #[cfg(test)]

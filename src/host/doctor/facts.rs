@@ -1,0 +1,410 @@
+//! Everything `doctor` reads, from the machine and from the project, gathered
+//! once into one `Facts` value before any check runs: the checks are pure
+//! functions of it. What one check's outcome used to decide for another
+//! (no `nix`, no loaded driver, no direnv, Nix too old for the build plan)
+//! is a fact here, read by both.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::super::build_plan;
+use super::super::capability;
+use super::super::data::{GpuTable, HostFacts};
+use super::super::gpu::{self, Gpu, NvSwitch};
+use super::super::probe::{Bounded, Host};
+use super::DoctorOptions;
+use crate::error::Result;
+use crate::update::CheckReport;
+
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub use parse::{
+    NixSettings, cuda_set, first_version, parse_driver, parse_os_release, parse_smi,
+    version_at_least,
+};
+
+/// Where NixOS puts the driver's user-space libraries for Nix-built programs.
+pub const OPENGL_DRIVER_LIB: &str = "/run/opengl-driver/lib";
+
+pub struct Facts {
+    /// The embedded host data (host.yaml).
+    pub data: HostFacts,
+    /// `None`: no `nix` on PATH.
+    pub nix: Option<Nix>,
+    pub nixos: bool,
+    /// /etc/os-release.
+    pub os_release: BTreeMap<String, String>,
+    pub user: Option<String>,
+    /// /etc/group, for `@group` entries of trusted-users.
+    pub groups: String,
+    /// Every display controller, NVIDIA or not.
+    pub gpus: Vec<Gpu>,
+    pub nvswitches: Vec<NvSwitch>,
+    /// One line per GPU from `nvidia-smi`, in its order; empty without it
+    /// (not asked when there is no NVIDIA GPU).
+    pub smi: Vec<SmiGpu>,
+    pub driver: DriverState,
+    /// The `libcuda.so*` names in OPENGL_DRIVER_LIB.
+    pub libcuda: Vec<String>,
+    /// /proc/modules lists nvidia_uvm, or /sys/module/nvidia_uvm exists.
+    pub uvm_loaded: bool,
+    /// `None`: no `direnv` on PATH.
+    pub direnv: Option<Direnv>,
+    /// `None`: not inside a generated project.
+    pub project: Option<Project>,
+}
+
+pub struct Nix {
+    /// What `nix --version` printed.
+    pub version_output: String,
+    /// The version in it, when there is one.
+    pub version: Option<String>,
+    pub settings: NixSettings,
+}
+
+/// One GPU as `nvidia-smi --query-gpu=name,compute_cap` reports it.
+pub struct SmiGpu {
+    pub name: String,
+    pub compute_cap: String,
+}
+
+/// The loaded kernel driver, from /proc/driver/nvidia/version.
+pub struct Driver {
+    pub version: String,
+    pub open: bool,
+}
+
+pub enum DriverState {
+    /// /proc/driver/nvidia/version is missing: no driver loaded.
+    Missing,
+    /// The file's NVRM line, which holds no version.
+    Unreadable {
+        line: String,
+    },
+    Loaded(Driver),
+}
+
+pub struct Direnv {
+    /// What `direnv version` printed, trimmed.
+    pub version: String,
+    /// This process runs in a direnv-loaded directory (DIRENV_DIR).
+    pub active: bool,
+    /// The user's and the system's shell rc files that exist.
+    pub shell_rc: Vec<String>,
+    /// The user's and the system's direnvrc and direnv/lib files.
+    pub direnvrc: Vec<String>,
+}
+
+pub struct Project {
+    pub root: PathBuf,
+    pub has_flake: bool,
+    pub has_lock: bool,
+    /// .envrc, empty when there is none.
+    pub envrc: String,
+    pub cuda: CudaSet,
+    /// The flake's explicit `cudaCapabilities`, if it sets them.
+    pub capabilities: Option<Vec<String>>,
+    pub rust: RustCrate,
+    /// `cargo nixcuda check`'s answer, or its error's message and hint.
+    pub scaffold: std::result::Result<CheckReport, Problem>,
+    /// `nix build --dry-run` of the dev shell; asked only when
+    /// `build_plan::precondition` lets it (Nix fit, flake.nix and flake.lock).
+    pub build_plan: Option<Bounded>,
+    pub build_plan_timeout: Duration,
+}
+
+/// The CUDA package set the flake gives the Rust crate.
+pub enum CudaSet {
+    Selected(ProjectCuda),
+    /// Neither flake.nix nor the record names one.
+    None,
+    /// flake.nix binds several.
+    Several(Vec<String>),
+    /// A set the host data has no CUDA version for.
+    Unknown {
+        set: String,
+        source: String,
+    },
+}
+
+pub struct ProjectCuda {
+    pub set: String,
+    pub version: String,
+    /// From where the set was read.
+    pub source: String,
+}
+
+pub enum RustCrate {
+    /// No rust/Cargo.toml.
+    Missing,
+    /// `cargo metadata` failed: the first line of its error.
+    Unreadable(String),
+    /// The features of its cudarc dependency; `None` without cudarc.
+    Read { cudarc: Option<Vec<String>> },
+}
+
+/// An error turned into what a check reports.
+pub struct Problem {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Facts {
+    pub fn gather(host: &Host, opts: &DoctorOptions) -> Result<Facts> {
+        let data = HostFacts::embedded()?;
+        let table = GpuTable::embedded()?;
+        let os_release = parse_os_release(&host.read("/etc/os-release").unwrap_or_default());
+        let nixos =
+            os_release.get("ID").is_some_and(|id| id == "nixos") || host.exists("/etc/NIXOS");
+        let gpus = gpu::scan(host, &table);
+        let any_nvidia = gpus.iter().any(Gpu::is_nvidia);
+        let nix = gather_nix(host);
+        let nix_fit = nix_is_fit(nix.as_ref(), &data);
+        let project = crate::update::find_project(&opts.start)
+            .ok()
+            .map(|root| gather_project(host, root, opts, &data, nix_fit));
+        let driver = match host.read("/proc/driver/nvidia/version") {
+            None => DriverState::Missing,
+            Some(text) => parse_driver(&text),
+        };
+        Ok(Facts {
+            nix,
+            nixos,
+            os_release,
+            user: host.user().map(str::to_string),
+            groups: host.read("/etc/group").unwrap_or_default(),
+            nvswitches: gpu::nvswitches(host, &table),
+            smi: if any_nvidia {
+                nvidia_smi(host)
+            } else {
+                Vec::new()
+            },
+            gpus,
+            driver,
+            libcuda: host
+                .list(OPENGL_DRIVER_LIB)
+                .into_iter()
+                .filter(|n| n.starts_with("libcuda.so"))
+                .collect(),
+            uvm_loaded: host
+                .read("/proc/modules")
+                .unwrap_or_default()
+                .lines()
+                .any(|l| l.starts_with("nvidia_uvm "))
+                || host.exists("/sys/module/nvidia_uvm"),
+            direnv: gather_direnv(host),
+            project,
+            data,
+        })
+    }
+
+    pub fn nvidia(&self) -> Vec<&Gpu> {
+        self.gpus.iter().filter(|g| g.is_nvidia()).collect()
+    }
+
+    /// The driver, when an NVIDIA GPU is there and its version was read.
+    pub fn loaded_driver(&self) -> Option<&Driver> {
+        match &self.driver {
+            DriverState::Loaded(d) if self.gpus.iter().any(Gpu::is_nvidia) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Nix is there and new enough for current nixpkgs (the `nix` check's ok).
+    pub fn nix_fit(&self) -> bool {
+        nix_is_fit(self.nix.as_ref(), &self.data)
+    }
+
+    /// The CUDA version the GPU and driver are checked against, and whence:
+    /// the project's set when it selects one, else the default.
+    pub fn cuda_target(&self) -> (String, String) {
+        match self.project.as_ref().map(|p| &p.cuda) {
+            Some(CudaSet::Selected(c)) => (c.version.clone(), format!("the project's {}", c.set)),
+            _ => (
+                self.data.default_cuda.clone(),
+                "the default cudaPackages".to_string(),
+            ),
+        }
+    }
+
+    /// The project's explicit `cudaCapabilities`, if any.
+    pub fn capabilities(&self) -> Option<&[String]> {
+        self.project.as_ref()?.capabilities.as_deref()
+    }
+}
+
+fn nix_is_fit(nix: Option<&Nix>, data: &HostFacts) -> bool {
+    nix.and_then(|n| n.version.as_deref())
+        .is_some_and(|v| version_at_least(v, &data.min_nix_version))
+}
+
+fn gather_nix(host: &Host) -> Option<Nix> {
+    let out = host.run("nix", &["--version"])?;
+    Some(Nix {
+        version: first_version(&out.stdout),
+        version_output: out.stdout,
+        settings: nix_settings(host),
+    })
+}
+
+fn nix_settings(host: &Host) -> NixSettings {
+    let mut settings = NixSettings::default();
+    for args in [&["config", "show"][..], &["show-config"][..]] {
+        if let Some(out) = host.run("nix", args)
+            && out.success
+            && !out.stdout.trim().is_empty()
+        {
+            settings.apply(&out.stdout);
+            settings.source = format!("`nix {}`", args.join(" "));
+            return settings;
+        }
+    }
+    let mut read = Vec::new();
+    if let Some(text) = host.read("/etc/nix/nix.conf") {
+        settings.apply(&text);
+        read.push("/etc/nix/nix.conf");
+    }
+    if let Some(text) = host.read_home(".config/nix/nix.conf") {
+        settings.apply(&text);
+        read.push("~/.config/nix/nix.conf");
+    }
+    settings.source = if read.is_empty() {
+        "no nix.conf".into()
+    } else {
+        read.join(" and ")
+    };
+    settings
+}
+
+fn gather_direnv(host: &Host) -> Option<Direnv> {
+    let out = host.run("direnv", &["version"])?;
+    let home_rc = [
+        ".bashrc",
+        ".bash_profile",
+        ".zshrc",
+        ".config/fish/config.fish",
+    ];
+    let system_rc = [
+        "/etc/bashrc",
+        "/etc/bash.bashrc",
+        "/etc/zshrc",
+        "/etc/zsh/zshrc",
+        "/etc/fish/config.fish",
+    ];
+    let shell_rc = home_rc
+        .iter()
+        .filter_map(|f| host.read_home(f))
+        .chain(system_rc.iter().filter_map(|f| host.read(f)))
+        .collect();
+    let home_lib = host
+        .list_home(".config/direnv/lib")
+        .into_iter()
+        .map(|f| format!(".config/direnv/lib/{f}"));
+    let system_lib = host
+        .list("/etc/direnv/lib")
+        .into_iter()
+        .map(|f| format!("/etc/direnv/lib/{f}"));
+    let direnvrc = [".direnvrc", ".config/direnv/direnvrc"]
+        .iter()
+        .map(|f| f.to_string())
+        .chain(home_lib)
+        .filter_map(|f| host.read_home(&f))
+        .chain(
+            ["/etc/direnv/direnvrc", "/etc/direnvrc"]
+                .iter()
+                .map(|f| f.to_string())
+                .chain(system_lib)
+                .filter_map(|f| host.read(&f)),
+        )
+        .collect();
+    Some(Direnv {
+        version: out.stdout.trim().to_string(),
+        active: host.direnv_active(),
+        shell_rc,
+        direnvrc,
+    })
+}
+
+fn gather_project(
+    host: &Host,
+    root: PathBuf,
+    opts: &DoctorOptions,
+    data: &HostFacts,
+    nix_fit: bool,
+) -> Project {
+    let read = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
+    let flake = read("flake.nix");
+    let has_flake = root.join("flake.nix").is_file();
+    let has_lock = root.join("flake.lock").is_file();
+    let build_plan_timeout = opts
+        .build_plan_timeout
+        .unwrap_or(Duration::from_secs(data.build_plan.timeout_seconds));
+    let build_plan = build_plan::precondition(nix_fit, has_flake, has_lock)
+        .is_none()
+        .then(|| build_plan::ask(host, &root, build_plan_timeout));
+    let scaffold = crate::update::check(&root, opts.registry).map_err(|e| Problem {
+        message: e.to_string(),
+        hint: e.hint(),
+    });
+    Project {
+        cuda: cuda_set(&flake, || recorded_cuda(&root), data),
+        capabilities: capability::explicit_capabilities(&flake),
+        rust: rust_crate(&root),
+        envrc: read(".envrc"),
+        scaffold,
+        build_plan,
+        build_plan_timeout,
+        has_flake,
+        has_lock,
+        root,
+    }
+}
+
+/// The record's `cuda` answer, when the record reads.
+fn recorded_cuda(root: &std::path::Path) -> Option<String> {
+    let record = crate::update::read_record(root).ok()?;
+    record
+        .answers
+        .get(serde_yaml::Value::String("cuda".into()))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// The cudarc features of rust/Cargo.toml, through `cargo metadata`.
+fn rust_crate(root: &std::path::Path) -> RustCrate {
+    let manifest = root.join("rust/Cargo.toml");
+    if !manifest.is_file() {
+        return RustCrate::Missing;
+    }
+    let metadata = cargo_metadata::MetadataCommand::new()
+        .manifest_path(&manifest)
+        .no_deps()
+        .other_options(vec!["--offline".to_string()])
+        .exec();
+    match metadata {
+        Ok(m) => RustCrate::Read {
+            cudarc: m
+                .packages
+                .iter()
+                .flat_map(|p| p.dependencies.iter())
+                .find(|d| d.name == "cudarc")
+                .map(|d| d.features.clone()),
+        },
+        Err(e) => {
+            RustCrate::Unreadable(e.to_string().lines().next().unwrap_or_default().to_string())
+        }
+    }
+}
+
+fn nvidia_smi(host: &Host) -> Vec<SmiGpu> {
+    match host.run(
+        "nvidia-smi",
+        &["--query-gpu=name,compute_cap", "--format=csv,noheader"],
+    ) {
+        Some(out) if out.success => parse_smi(&out.stdout),
+        _ => Vec::new(),
+    }
+}

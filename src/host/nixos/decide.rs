@@ -1,0 +1,346 @@
+//! What the module sets, and why, from the machine's GPUs: a pure function,
+//! so every GPU mix can be tested without a machine or a template.
+
+use super::super::capability::{self, CudaTarget, Verdict};
+use super::super::data::{Cache, DriverKind, Form, HostFacts};
+use super::super::doctor::Status;
+use super::super::gpu::{self, Gpu, NvSwitch};
+use super::render::wrap;
+use super::{Machine, NixosOptions, Prime, PrimeChoice};
+use crate::error::{Error, Result};
+
+/// Everything the module template needs.
+#[derive(Debug, Clone)]
+pub struct ModulePlan {
+    pub gpus: Vec<Gpu>,
+    pub nvswitches: Vec<NvSwitch>,
+    /// `hardware.nvidia.datacenter.enable` (fabric manager) instead of
+    /// `services.xserver.videoDrivers`.
+    pub datacenter: bool,
+    /// Why the data-centre driver (comment lines; empty without it).
+    pub datacenter_reason: Vec<String>,
+    /// Why the normal driver for a data-centre part (comment lines).
+    pub driver_comment: Vec<String>,
+    pub open: bool,
+    /// Why `open` has its value (comment lines).
+    pub open_reason: Vec<String>,
+    /// `stable`, `legacy_580`, `legacy_470` or `dc`.
+    pub package: &'static str,
+    pub package_reason: Vec<String>,
+    /// GPUs the cached CUDA packages have no kernels for (comment lines).
+    pub cuda_note: Vec<String>,
+    pub prime: Option<Prime>,
+    /// `powerManagement.enable` and `.finegrained` (PRIME offload laptops).
+    pub power_management: bool,
+    pub persistenced: bool,
+    pub container_toolkit: bool,
+    pub caches: Vec<Cache>,
+    /// Things the user asked for, or the machine has, that will not work well.
+    pub warnings: Vec<String>,
+}
+
+/// Which driver a GPU needs; an unknown GPU is taken as newer than the table.
+fn kind_of(g: &Gpu) -> DriverKind {
+    g.generation
+        .as_ref()
+        .map_or(DriverKind::Open, |generation| generation.driver)
+}
+
+fn is_legacy(g: &Gpu) -> bool {
+    matches!(kind_of(g), DriverKind::Legacy580 | DriverKind::Legacy470)
+}
+
+fn form_of(g: &Gpu) -> Option<Form> {
+    g.generation.as_ref().and_then(|generation| generation.form)
+}
+
+/// `Ada Lovelace GPU at 01:00.0 (10de:2684)`.
+fn named(g: &Gpu) -> String {
+    let arch = g
+        .generation
+        .as_ref()
+        .map_or("NVIDIA", |generation| generation.arch.as_str());
+    format!("{arch} GPU at {} (10de:{})", g.address, g.device_id)
+}
+
+pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Result<ModulePlan> {
+    let nvidia: Vec<&Gpu> = machine.gpus.iter().filter(|g| g.is_nvidia()).collect();
+    let Some(&primary) = nvidia.first() else {
+        return Err(Error::NoNvidiaGpu {
+            sys_dir: machine.pci_dir.clone(),
+        });
+    };
+    let legacy = nvidia.iter().copied().find(|g| is_legacy(g));
+    let open_only = nvidia
+        .iter()
+        .copied()
+        .find(|g| kind_of(g) == DriverKind::OpenRequired);
+    if let (Some(l), Some(o), None) = (legacy, open_only, opts.open) {
+        return Err(Error::ConflictingGpus {
+            legacy: named(l),
+            open_only: named(o),
+        });
+    }
+    let mut warnings = Vec::new();
+    let datacenter_reason = datacenter_reason(&machine.nvswitches, &nvidia);
+    let datacenter = datacenter_reason.is_some();
+    let package = match nvidia.iter().map(|g| kind_of(g)).max() {
+        _ if datacenter => "dc",
+        Some(DriverKind::Legacy470) => "legacy_470",
+        Some(DriverKind::Legacy580) => "legacy_580",
+        _ => "stable",
+    };
+    let driver_comment = if datacenter {
+        Vec::new()
+    } else {
+        normal_driver_comment(&nvidia, &mut warnings)
+    };
+    let (open, open_reason) =
+        open_modules(primary, legacy, open_only, datacenter, opts, &mut warnings);
+    let cuda_note = cuda_note(&nvidia, facts, &mut warnings);
+    let integrated = machine.gpus.iter().find(|g| g.integrated);
+    let prime = prime(opts.prime, integrated, primary)?.filter(|_| !datacenter);
+    // Fine-grained power management (RTD3) needs offload and Turing or newer.
+    let power_management =
+        prime.as_ref().is_some_and(|p| p.mode == "offload") && !is_legacy(primary);
+    Ok(ModulePlan {
+        gpus: machine.gpus.clone(),
+        nvswitches: machine.nvswitches.clone(),
+        datacenter,
+        datacenter_reason: datacenter_reason.unwrap_or_default(),
+        driver_comment,
+        open,
+        open_reason,
+        package,
+        package_reason: package_reason(package),
+        cuda_note,
+        prime,
+        power_management,
+        // A laptop's GPU should sleep; only desktops and servers keep it awake.
+        persistenced: integrated.is_none(),
+        container_toolkit: opts.container_toolkit,
+        caches: facts.caches.clone(),
+        warnings,
+    })
+}
+
+/// Why the data-centre driver, when the board needs it: NVSwitches on PCI,
+/// or an HGX B200-class module whose NVSwitches are not.
+fn datacenter_reason(switches: &[NvSwitch], nvidia: &[&Gpu]) -> Option<Vec<String>> {
+    if !switches.is_empty() {
+        let addresses: Vec<&str> = switches.iter().map(|s| s.address.as_str()).collect();
+        let mut kinds: Vec<String> = switches
+            .iter()
+            .map(|s| {
+                s.name
+                    .clone()
+                    .unwrap_or_else(|| format!("10de:{}", s.device_id))
+            })
+            .collect();
+        kinds.dedup();
+        return Some(wrap(&format!(
+            "Data-centre driver: this HGX board has {} NVSwitch(es) at {} ({}). They need NVIDIA's fabric manager, which `datacenter.enable` runs, with the data-centre driver.",
+            switches.len(),
+            addresses.join(", "),
+            kinds.join("; ")
+        )));
+    }
+    let nvlink5 = nvidia
+        .iter()
+        .find(|g| form_of(g) == Some(Form::SxmNvlink5))?;
+    Some(wrap(&format!(
+        "Data-centre driver: the {} is an HGX B200-class SXM module, whose NVSwitches are not PCI devices on the host (NVIDIA's Fabric Manager user guide), so none were found; the board needs fabric manager, which `datacenter.enable` runs, with the data-centre driver. These boards also need NVIDIA's NVLink subnet manager (NVLSM) next to fabric manager: check that `nvidia-smi -q | grep -A2 Fabric` says Completed after `nixos-rebuild switch`.",
+        named(nvlink5)
+    )))
+}
+
+/// Why the normal driver, for data-centre parts that might suggest otherwise
+/// (an SXM module without NVSwitch also gets a warning).
+fn normal_driver_comment(nvidia: &[&Gpu], warnings: &mut Vec<String>) -> Vec<String> {
+    if let Some(g) = nvidia.iter().find(|g| form_of(g) == Some(Form::Sxm)) {
+        let text = format!(
+            "The {} is an SXM module, but no NVSwitch is on PCI, so the normal driver (without fabric manager) is used. Inside a VM of an HGX board the host runs fabric manager; CUDA fails with error 802 (\"system not yet initialized\") until it does.",
+            named(g)
+        );
+        warnings.push(format!(
+            "{} On a bare-metal HGX board with NVSwitch run `cargo nixcuda nixos` there; to force the data-centre driver, set `hardware.nvidia.datacenter.enable = true;` and remove `services.xserver.videoDrivers`.",
+            text
+        ));
+        return wrap(&text);
+    }
+    match nvidia.iter().find(|g| form_of(g) == Some(Form::Pcie)) {
+        Some(g) => wrap(&format!(
+            "The {} is a data-centre PCIe card without NVSwitch: the normal driver runs it. The data-centre driver (`hardware.nvidia.datacenter.enable`, fabric manager) is for HGX boards with NVSwitch.",
+            named(g)
+        )),
+        None => Vec::new(),
+    }
+}
+
+/// `hardware.nvidia.open` and its comment: by generation, unless forced.
+fn open_modules(
+    primary: &Gpu,
+    legacy: Option<&Gpu>,
+    open_only: Option<&Gpu>,
+    datacenter: bool,
+    opts: &NixosOptions,
+    warnings: &mut Vec<String>,
+) -> (bool, Vec<String>) {
+    let deciding = legacy.or(open_only).unwrap_or(primary);
+    let mut reason: Vec<String> = match (legacy, open_only) {
+        (Some(g), _) => vec![
+            format!(
+                "Closed kernel modules: the {} is older than Turing;",
+                named(g)
+            ),
+            "NVIDIA's open modules support Turing (GTX 16xx, RTX 20xx) and newer only.".into(),
+        ],
+        (None, Some(g)) => vec![
+            format!(
+                "Open kernel modules, REQUIRED: the {} is Blackwell,",
+                named(g)
+            ),
+            "which NVIDIA supports with the open modules only.".into(),
+        ],
+        (None, None) if deciding.generation.is_none() => vec![
+            format!(
+                "Open kernel modules: the {} is not in cargo-nixcuda's",
+                named(deciding)
+            ),
+            "GPU table, so it is taken to be newer (Turing or later). Set false if it is older."
+                .into(),
+        ],
+        (None, None) => vec![
+            format!(
+                "Open kernel modules: the {} is Turing or newer,",
+                named(deciding)
+            ),
+            "for which NVIDIA recommends them.".into(),
+        ],
+    };
+    reason.push(if datacenter {
+        "Set explicitly, although NixOS asserts it only for the normal driver.".into()
+    } else {
+        "It must be set explicitly for drivers >= 560 (NixOS asserts it).".into()
+    });
+    let Some(forced) = opts.open else {
+        return (legacy.is_none(), reason);
+    };
+    reason.insert(
+        0,
+        format!(
+            "Set to {forced} by `--{}open`; detected:",
+            if forced { "" } else { "no-" }
+        ),
+    );
+    match (forced, legacy, open_only) {
+        (true, Some(g), _) => warnings.push(format!(
+            "--open: the open kernel modules do not support the {}",
+            named(g)
+        )),
+        (false, _, Some(g)) => warnings.push(format!(
+            "--no-open: the {} works only with the open kernel modules",
+            named(g)
+        )),
+        _ => {}
+    }
+    (forced, reason)
+}
+
+fn package_reason(package: &str) -> Vec<String> {
+    match package {
+        "legacy_580" => vec![
+            "The 580 series is the last NVIDIA driver for Maxwell, Pascal and Volta;".to_string(),
+            "`stable` no longer supports them.".to_string(),
+        ],
+        "legacy_470" => vec![
+            "The 470 series is the last NVIDIA driver for Kepler; the CUDA versions".to_string(),
+            "in nixpkgs do not support Kepler any more.".to_string(),
+        ],
+        "dc" => wrap(
+            "The data-centre driver series with fabric manager (`dc`, which nixpkgs keeps compatible with its default cudaPackages); `datacenter.enable` would choose it too.",
+        ),
+        _ => wrap(
+            "The driver series NixOS recommends; `stable` is the same driver as `production` (except on i686).",
+        ),
+    }
+}
+
+/// GPUs the binary caches' CUDA packages have no kernels for: a comment
+/// each, and a warning.
+fn cuda_note(nvidia: &[&Gpu], facts: &HostFacts, warnings: &mut Vec<String>) -> Vec<String> {
+    let target = CudaTarget {
+        version: &facts.default_cuda,
+        source: "the default cudaPackages",
+        explicit: None,
+    };
+    let floor = facts
+        .cuda_capabilities
+        .get(facts.default_cuda.split('.').next().unwrap_or_default())
+        .map_or("7.5", |f| f.default_min.as_str());
+    let mut note = Vec::new();
+    for g in nvidia {
+        let Some(generation) = &g.generation else {
+            continue;
+        };
+        let shown = generation.compute_capability.as_str();
+        let Some(Verdict::Below {
+            status,
+            message,
+            hint,
+        }) = capability::assess(shown, &target, facts)
+        else {
+            continue;
+        };
+        note.extend(wrap(&if status == Status::Fail {
+            format!(
+                "CUDA: the {} has compute capability {shown}, which no CUDA in nixpkgs supports any more ({message}): CUDA programs cannot use it.",
+                named(g)
+            )
+        } else {
+            format!(
+                "CUDA: the {} has compute capability {shown}, below {floor}, the lowest that nixpkgs builds its CUDA packages (and so the binary caches) for: the cached torch fails with \"no kernel image is available\". In a project, set {} in its nixpkgs config: every CUDA package then compiles locally, for hours. CUDA 13 does not support this GPU at all.",
+                named(g),
+                capability::capability_list(shown)
+            )
+        }));
+        warnings.push(format!(
+            "the {}, compute capability {shown}: {message}; {hint}",
+            named(g)
+        ));
+    }
+    note
+}
+
+/// PRIME between the integrated GPU and the primary NVIDIA one: offload by
+/// default when there is an integrated GPU; asking for a mode without one
+/// is an error.
+fn prime(choice: PrimeChoice, integrated: Option<&Gpu>, primary: &Gpu) -> Result<Option<Prime>> {
+    let mode = match (choice, integrated) {
+        (PrimeChoice::None, _) | (PrimeChoice::Auto, None) => return Ok(None),
+        (PrimeChoice::Auto | PrimeChoice::Offload, Some(_)) => "offload",
+        (PrimeChoice::Sync, Some(_)) => "sync",
+        (PrimeChoice::Offload, None) => {
+            return Err(Error::PrimeNeedsIntegratedGpu {
+                mode: "offload".into(),
+            });
+        }
+        (PrimeChoice::Sync, None) => {
+            return Err(Error::PrimeNeedsIntegratedGpu {
+                mode: "sync".into(),
+            });
+        }
+    };
+    Ok(integrated.map(|igpu| Prime {
+        mode,
+        igpu_option: if igpu.vendor_code == gpu::AMD {
+            "amdgpuBusId"
+        } else {
+            "intelBusId"
+        },
+        igpu_bus_id: igpu.bus_id.clone(),
+        nvidia_bus_id: primary.bus_id.clone(),
+        igpu_address: igpu.address.clone(),
+        nvidia_address: primary.address.clone(),
+    }))
+}

@@ -1,0 +1,152 @@
+//! `cargo nixcuda nixos`: the NixOS module for this machine's NVIDIA GPU.
+//! `Machine::scan` reads the GPUs in /sys/bus/pci/devices, `decide` (pure)
+//! turns them and the options into a `ModulePlan` (driver, PRIME, data-centre
+//! mode, power management, the comments and the warnings), and `render`
+//! writes that plan through `data/nixos-module.nix.hbs`.
+
+mod decide;
+mod render;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::data::{GpuTable, HostFacts};
+use super::gpu::{self, Gpu, NvSwitch};
+use super::probe::Host;
+use crate::error::{Error, Result};
+pub use decide::{ModulePlan, decide};
+pub use render::render;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimeChoice {
+    /// Offload when an integrated GPU is present, else none.
+    Auto,
+    Offload,
+    Sync,
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct NixosOptions {
+    /// `--open` / `--no-open`; `None` chooses by GPU generation.
+    pub open: Option<bool>,
+    pub prime: PrimeChoice,
+    pub container_toolkit: bool,
+}
+
+/// What the module is decided from: the machine's display controllers and
+/// NVSwitches.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub gpus: Vec<Gpu>,
+    pub nvswitches: Vec<NvSwitch>,
+    /// Where the GPUs were looked for, for the error when none is NVIDIA.
+    pub pci_dir: PathBuf,
+}
+
+impl Machine {
+    pub fn scan(host: &Host, table: &GpuTable) -> Machine {
+        Machine {
+            gpus: gpu::scan(host, table),
+            nvswitches: gpu::nvswitches(host, table),
+            pci_dir: host.path(gpu::PCI_DEVICES),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Prime {
+    pub mode: &'static str,
+    /// `intelBusId` or `amdgpuBusId`.
+    pub igpu_option: &'static str,
+    pub igpu_bus_id: String,
+    pub nvidia_bus_id: String,
+    /// The two GPUs as lspci prints them, for the module's comment.
+    #[serde(skip)]
+    pub igpu_address: String,
+    #[serde(skip)]
+    pub nvidia_address: String,
+}
+
+/// The module and what it was made of (`nixos --json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostModule {
+    pub gpus: Vec<Gpu>,
+    pub nvswitches: Vec<NvSwitch>,
+    /// `hardware.nvidia.datacenter.enable` (fabric manager) instead of
+    /// `services.xserver.videoDrivers`.
+    pub datacenter: bool,
+    pub open: bool,
+    /// Why `open` has its value (the module's comment).
+    pub open_reason: Vec<String>,
+    /// `stable`, `legacy_580`, `legacy_470` or `dc`.
+    pub package: &'static str,
+    pub prime: Option<Prime>,
+    /// `powerManagement.enable` and `.finegrained` (PRIME offload laptops).
+    pub power_management: bool,
+    pub persistenced: bool,
+    pub container_toolkit: bool,
+    /// Things the user asked for that will not work well.
+    pub warnings: Vec<String>,
+    /// The module, formatted with nixfmt.
+    pub text: String,
+}
+
+/// Scans the machine, decides and renders.
+pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
+    let facts = HostFacts::embedded()?;
+    let machine = Machine::scan(host, &GpuTable::embedded()?);
+    let plan = decide(&machine, &facts, opts)?;
+    let text = render(&plan)?;
+    Ok(HostModule {
+        gpus: plan.gpus,
+        nvswitches: plan.nvswitches,
+        datacenter: plan.datacenter,
+        open: plan.open,
+        open_reason: plan.open_reason,
+        package: plan.package,
+        prime: plan.prime,
+        power_management: plan.power_management,
+        persistenced: plan.persistenced,
+        container_toolkit: plan.container_toolkit,
+        warnings: plan.warnings,
+        text,
+    })
+}
+
+/// What `write_module` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Written,
+    /// The file already holds exactly this module.
+    Unchanged,
+    /// The file exists with other content; nothing was written.
+    Differs {
+        diff: String,
+    },
+}
+
+/// Writes `text` to `path`, unless a different file is there and `force` is
+/// not set (then returns its unified diff).
+pub fn write_module(path: &Path, text: &str, force: bool) -> Result<WriteOutcome> {
+    match std::fs::read(path) {
+        Ok(old) if old == text.as_bytes() => return Ok(WriteOutcome::Unchanged),
+        Ok(old) if !force => {
+            let mut patch =
+                git2::Patch::from_buffers(&old, Some(path), text.as_bytes(), Some(path), None)
+                    .map_err(Error::git("diff the module"))?;
+            let buf = patch.to_buf().map_err(Error::git("format a diff"))?;
+            return Ok(WriteOutcome::Differs {
+                diff: String::from_utf8_lossy(&buf).into_owned(),
+            });
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io("read", path, e)),
+    }
+    std::fs::write(path, text).map_err(|e| Error::io("write", path, e))?;
+    Ok(WriteOutcome::Written)
+}
