@@ -7,16 +7,13 @@
 //! PCI devices into GPUs, NVSwitches, bus IDs and generations; `capability`
 //! compares compute capabilities with what nixpkgs' CUDA builds for;
 //! `doctor` (with `build_plan`, its `nix build --dry-run` check) and `nixos`
-//! build their results without printing; `command` is the command layer that
-//! prints them.
+//! build their results without printing; `commands::{doctor, nixos}` print
+//! them.
 
 pub mod build_plan;
 pub mod capability;
-pub mod command;
 pub mod data;
 pub mod doctor;
 pub mod gpu;
 pub mod nixos;
 pub mod probe;
-
-pub use command::{doctor_command, nixos_command};

@@ -73,7 +73,7 @@ fn list_json_is_machine_readable() {
 #[test]
 fn list_of_unknown_scaffold_fails_with_alternatives() {
     let out = Env::new().cmd(&["list", "nope"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "an unknown id is a usage error");
     let err = stderr_of(&out);
     assert!(
         err.contains("unknown scaffold `nope`") && err.contains("available scaffolds: ml"),
