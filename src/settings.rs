@@ -220,7 +220,9 @@ impl UpdateSettings {
         // Recorded answers are the project's: the config only answers what
         // the target version asks for the first time.
         let new = new_questions(target, &record);
-        add_config_answers(&config, target, &mut defines, |key| new.iter().any(|k| k == key));
+        add_config_answers(&config, target, &mut defines, |key| {
+            new.iter().any(|k| k == key)
+        });
         Ok(UpdateSettings {
             options: UpdateOptions {
                 start: args.path,

@@ -100,7 +100,9 @@ fn tell(report: &CheckReport, state: State, source: &TemplateSource, printer: &P
                     report.newest
                 ),
             };
-            printer.warn(&format!("{label} is newer than this tool knows\n  {upgrade}"));
+            printer.warn(&format!(
+                "{label} is newer than this tool knows\n  {upgrade}"
+            ));
         }
     }
 }

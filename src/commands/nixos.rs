@@ -21,7 +21,8 @@ pub fn run(args: &NixosArgs, printer: &Printer) -> Result<ExitStatus> {
     };
     if settings.json {
         let mut value = serde_json::to_value(&module).unwrap_or_default();
-        value["output"] = serde_json::json!(settings.output.as_ref().map(|p| p.display().to_string()));
+        value["output"] =
+            serde_json::json!(settings.output.as_ref().map(|p| p.display().to_string()));
         value["written"] = serde_json::json!(matches!(outcome, Some(WriteOutcome::Written)));
         if let Some(WriteOutcome::Differs { diff }) = &outcome {
             value["diff"] = serde_json::json!(diff);

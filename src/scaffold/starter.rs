@@ -40,13 +40,12 @@ pub fn create(dest: &Path, base: &Scaffold) -> Result<Started> {
         "{}/{}/scaffold.yaml",
         base.manifest.id, base.manifest.version
     );
-    let manifest_text = super::registry::embedded_data(&manifest_path).ok_or_else(|| {
-        Error::Manifest {
+    let manifest_text =
+        super::registry::embedded_data(&manifest_path).ok_or_else(|| Error::Manifest {
             file: format!("scaffolds/{manifest_path}"),
             line: None,
             message: "missing".into(),
-        }
-    })?;
+        })?;
     let manifest_text = renamed_manifest(manifest_text, &id);
     // The copy must load as a team template would.
     super::Manifest::parse("scaffold.yaml", &manifest_text)?;

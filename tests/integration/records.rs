@@ -42,7 +42,12 @@ fn recorded_sources_cannot_use_other_git_transports() {
             let out = run(&env, &p, command);
             // `check` cannot say: 2; `update` failed: 1 (README, exit codes).
             let code = if command[0] == "check" { 2 } else { 1 };
-            assert_eq!(out.status.code(), Some(code), "{source}: {}", stderr_of(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{source}: {}",
+                stderr_of(&out)
+            );
             let err = stderr_of(&out);
             assert!(err.contains("scaffold source"), "{source}: {err}");
             assert!(
@@ -121,7 +126,11 @@ fn recorded_answers_with_control_characters_are_refused_naming_the_key() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "a bad `-d` value is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad `-d` value is a usage error"
+    );
     assert!(
         stderr_of(&out).contains("control characters"),
         "{}",
@@ -177,7 +186,11 @@ fn long_refused_values_are_cut_in_messages() {
         .cmd(&["new", "demo", "--yes", "--vcs", "none", "-d", &long])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "a bad `-d` value is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad `-d` value is a usage error"
+    );
     let err = stderr_of(&out);
     assert!(
         err.contains("(100001 characters)"),
