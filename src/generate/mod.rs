@@ -72,7 +72,7 @@ pub fn project_name(opts: &GenerateOptions) -> Result<String> {
             .unwrap_or_default(),
     };
     names::validate(&name)
-        .map(|n| n.name)
+        .map(|()| name.clone())
         .map_err(|rejection| Error::InvalidName {
             name,
             rule: rejection.rule,
