@@ -51,8 +51,10 @@ pub enum Command {
         after_help = "Examples:\n  cargo nixcuda update --dry-run\n  cargo nixcuda update\n  cargo nixcuda update --to 1.1.0 --commit\n  cargo nixcuda update -d frameworks=both"
     )]
     Update(UpdateArgs),
-    /// Say whether this project is on the newest scaffold version (exit 1 if not)
-    #[command(after_help = "Examples:\n  cargo nixcuda check\n  cargo nixcuda check --json")]
+    /// Is this project on the newest scaffold version? (exit 1: no, 2: cannot say)
+    #[command(
+        after_help = "Exit status: 0 fresh, 1 outdated, 2 when it cannot say (the project is newer than this tool, or cannot be read).\n\nExamples:\n  cargo nixcuda check\n  cargo nixcuda check --json"
+    )]
     Check(CheckArgs),
     /// Show the scaffolds, their versions and their questions
     #[command(

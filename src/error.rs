@@ -126,12 +126,6 @@ pub enum Error {
     #[error("the work tree has uncommitted changes in {} file(s)", paths.len())]
     DirtyTree { paths: Vec<PathBuf> },
 
-    #[error("{} file(s) have conflicts", paths.len())]
-    UpdateConflicts { paths: Vec<PathBuf> },
-
-    #[error("the project is on scaffold version {current}; {newest} is available")]
-    Outdated { current: String, newest: String },
-
     #[error("could not ask `{key}`: {message}")]
     Prompt { key: String, message: String },
 
@@ -167,8 +161,10 @@ pub enum Error {
         message: String,
     },
 
-    #[error("the scaffold check found {problems} problem(s)")]
-    LintFailed { problems: usize },
+    /// An error in what the command line asked for (a `--scaffold`,
+    /// `--template` or `--to` value), found while settings were resolved.
+    #[error("{0}")]
+    Usage(Box<Error>),
 
     #[error("embedded host data `{file}`: {message}")]
     HostData { file: String, message: String },
@@ -181,12 +177,6 @@ pub enum Error {
 
     #[error("GPUs that need different drivers: {legacy} (closed) and {open_only} (open)")]
     ConflictingGpus { legacy: String, open_only: String },
-
-    #[error("`{}` already exists and differs from the generated module (diff above)", path.display())]
-    ModuleExists { path: PathBuf },
-
-    #[error("{failed} doctor check(s) failed")]
-    DoctorFailed { failed: usize },
 }
 
 /// A value as error messages show it: whole when short, else its first 80
@@ -214,9 +204,31 @@ impl Error {
         move |source| Error::Git { action, source }
     }
 
+    /// Marks an error as caused by a command-line argument.
+    pub fn usage(self) -> Error {
+        match self {
+            Error::Usage(_) => self,
+            other => Error::Usage(Box::new(other)),
+        }
+    }
+
+    /// A usage error (exit status 2, as clap's own): a value given on the
+    /// command line that cannot be used, as opposed to a failure while
+    /// running (exit status 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Error::Usage(_)
+                | Error::UnknownKey { .. }
+                | Error::InvalidAnswer { .. }
+                | Error::BadVersionSpec { .. }
+        )
+    }
+
     /// What the user can do about it.
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            Error::Usage(inner) => return inner.hint(),
             Error::DestinationNotEmpty { path } => format!(
                 "choose a new directory, or run `cargo nixcuda init {}` to add the scaffold to it without overwriting anything",
                 path.display()
@@ -330,16 +342,6 @@ impl Error {
                     list.join("\n")
                 )
             }
-            Error::Outdated { newest, .. } => {
-                format!("run `cargo nixcuda update` (or `--to {newest}`); `--dry-run` shows the diff first")
-            }
-            Error::UpdateConflicts { paths } => {
-                let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();
-                format!(
-                    "resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them; the other changes are staged",
-                    list.join("\n")
-                )
-            }
             Error::Prompt { key, .. } => {
                 format!("pass `-d {key}=...` or `--yes` to skip the prompt")
             }
@@ -367,9 +369,6 @@ impl Error {
             Error::Config { .. } => {
                 "fix the file (see `cargo nixcuda config` for its format and location), or move it aside".into()
             }
-            Error::LintFailed { .. } => {
-                "fix the problems listed above (each names a file and, where it can, a line), then run `cargo nixcuda scaffold check` again".into()
-            }
             Error::HostData { .. } => {
                 "this is a bug in cargo-nixcuda's embedded data; please report it".into()
             }
@@ -381,12 +380,6 @@ impl Error {
             }
             Error::ConflictingGpus { .. } => {
                 "no single NixOS driver setting serves both: pass `--open` (drops the older GPU) or `--no-open` (drops the newer one)".into()
-            }
-            Error::ModuleExists { .. } => {
-                "review the diff, then pass `--force` to overwrite, or choose another `--output`".into()
-            }
-            Error::DoctorFailed { .. } => {
-                "fix the `fail` lines above (each has a hint), then run `cargo nixcuda doctor` again".into()
             }
         })
     }

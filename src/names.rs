@@ -3,12 +3,6 @@
 //! three; the rules follow `cargo new` (src/ops/cargo_new.rs, restricted_names.rs)
 //! and PEP 508 distribution names, which maturin checks too.
 
-/// A name that passed every rule, with the identifiers derived from it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectName {
-    pub name: String,
-}
-
 /// The rule a rejected name broke, in words a user can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameRejection {
@@ -53,11 +47,9 @@ pub fn snake_case(name: &str) -> String {
 
 /// Checks `name` against every rule; on failure says which rule and offers a
 /// valid alternative.
-pub fn validate(name: &str) -> Result<ProjectName, NameRejection> {
+pub fn validate(name: &str) -> Result<(), NameRejection> {
     match broken_rule(name) {
-        None => Ok(ProjectName {
-            name: name.to_string(),
-        }),
+        None => Ok(()),
         Some(rule) => Err(NameRejection {
             rule,
             suggestion: suggest(name),

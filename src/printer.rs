@@ -80,6 +80,29 @@ pub enum Verbosity {
     Verbose,
 }
 
+/// How a word of a report is coloured (when colour is on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Warn,
+    Bad,
+    Faint,
+    Hint,
+}
+
+/// `text` coloured for stdout, where reports go.
+pub fn paint(text: &str, tone: Tone) -> String {
+    let styled = style(text);
+    match tone {
+        Tone::Good => styled.green(),
+        Tone::Warn => styled.yellow(),
+        Tone::Bad => styled.red().bold(),
+        Tone::Faint => styled.dim(),
+        Tone::Hint => styled.cyan(),
+    }
+    .to_string()
+}
+
 pub struct Printer {
     verbosity: Verbosity,
     interactive: bool,
@@ -142,6 +165,15 @@ impl Printer {
         );
         bar.enable_steady_tick(Duration::from_millis(80));
         bar
+    }
+
+    /// A machine-readable report on stdout, pretty-printed.
+    pub fn json(&self, value: &impl serde::Serialize) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => outln!("{text}"),
+            // Only maps with non-text keys fail, and no report has one.
+            Err(e) => self.error(&format!("could not write the JSON report: {e}"), None),
+        }
     }
 
     pub fn is_interactive(&self) -> bool {

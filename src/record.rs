@@ -91,7 +91,13 @@ fn embedded_source() -> String {
 }
 
 impl ProjectRecord {
-    pub fn new(id: &str, version: &str, project_name: &str, answers: &[(String, Value)]) -> Self {
+    /// The record of a project rendered from `scaffold`: the one place a
+    /// scaffold's source and commit become what the project records.
+    pub fn new(
+        scaffold: &crate::scaffold::Scaffold,
+        project_name: &str,
+        answers: &[(String, Value)],
+    ) -> Self {
         let answers = answers
             .iter()
             .map(|(k, v)| {
@@ -102,10 +108,10 @@ impl ProjectRecord {
         ProjectRecord {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             scaffold: ScaffoldRef {
-                id: id.to_string(),
-                version: version.to_string(),
-                source: "embedded".to_string(),
-                commit: None,
+                id: scaffold.manifest.id.clone(),
+                version: scaffold.manifest.version.to_string(),
+                source: scaffold.source.template.record_string(),
+                commit: scaffold.source.commit.clone(),
             },
             pristine: None,
             project_name: project_name.to_string(),
@@ -147,7 +153,10 @@ mod tests {
             ("notebook".to_string(), Value::Bool(true)),
             ("tags".to_string(), serde_json::json!(["x", "y"])),
         ];
-        let record = ProjectRecord::new("ml", "1.0.0", "demo", &answers);
+        let registry = crate::scaffold::registry::Registry::embedded().unwrap();
+        let scaffold = registry.resolve("ml@1.0.0").unwrap();
+        let record = ProjectRecord::new(scaffold, "demo", &answers);
+        assert_eq!(record.scaffold.source, "embedded");
         let text = record.to_yaml();
         assert_eq!(ProjectRecord::from_yaml(&text).unwrap(), record);
         let keys: Vec<_> = record.answers.keys().filter_map(|k| k.as_str()).collect();

@@ -43,7 +43,6 @@ pub struct GenerateOptions {
 pub struct Outcome {
     pub scaffold: String,
     pub project_name: String,
-    pub dest: PathBuf,
     /// Files written (for `init`: not counting identical ones skipped).
     pub written: usize,
     pub skipped_identical: usize,
@@ -73,7 +72,7 @@ pub fn project_name(opts: &GenerateOptions) -> Result<String> {
             .unwrap_or_default(),
     };
     names::validate(&name)
-        .map(|n| n.name)
+        .map(|()| name.clone())
         .map_err(|rejection| Error::InvalidName {
             name,
             rule: rejection.rule,
@@ -116,12 +115,7 @@ pub fn prepare<'a>(
     let builtins = answers::builtins(scaffold, &project_name);
     let resolution = answers::resolve(&scaffold.manifest, builtins, &opts.defines, asker)?;
     let mut files = render::render(scaffold, &resolution.context)?;
-    let record = ProjectRecord::new(
-        &scaffold.manifest.id,
-        &scaffold.manifest.version.to_string(),
-        &project_name,
-        &resolution.answers,
-    );
+    let record = ProjectRecord::new(scaffold, &project_name, &resolution.answers);
     files.retain(|f| f.path != Path::new(RECORD_FILE));
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Prepared {
@@ -356,7 +350,6 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     Ok(Outcome {
         scaffold: prepared.scaffold.label(),
         project_name: prepared.project_name,
-        dest: prepared.dest,
         written,
         skipped_identical: skipped,
         vcs,

@@ -9,16 +9,13 @@
 //! compares compute capabilities with what nixpkgs' CUDA builds for;
 //! `doctor` (facts gathered once, then a table of pure checks; `build_plan`
 //! is its `nix build --dry-run` check) and `nixos` (decide, then render)
-//! build their results without printing; `command` is the command layer that
-//! prints them.
+//! build their results without printing; `commands::{doctor, nixos}` print
+//! them.
 
 pub mod build_plan;
 pub mod capability;
-pub mod command;
 pub mod data;
 pub mod doctor;
 pub mod gpu;
 pub mod nixos;
 pub mod probe;
-
-pub use command::{doctor_command, nixos_command};

@@ -146,6 +146,7 @@ fn check_scaffold(scaffold: &Scaffold, report: &mut Report) {
                         manifest: scaffold.manifest.clone(),
                         origin: scaffold.origin.clone(),
                         files: vec![file.clone()],
+                        source: scaffold.source.clone(),
                     };
                     if let Err(e) = super::render::render(&one, &resolution.context) {
                         let mut text = e.to_string();

@@ -9,6 +9,7 @@ pub mod partials;
 pub mod registry;
 pub mod render;
 pub mod source;
+pub mod starter;
 
 use std::borrow::Cow;
 
@@ -29,6 +30,28 @@ pub struct Scaffold {
     /// Where the scaffold lives, for error messages (`scaffolds/ml/1.0.0`).
     pub origin: String,
     pub files: Vec<TemplateFile>,
+    /// What `.nixcuda.yaml` records as where it came from.
+    pub source: ScaffoldSource,
+}
+
+/// Where a scaffold came from: the embedded set, a directory, or a git
+/// repository at a commit (with the tag that named the version, if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScaffoldSource {
+    pub template: source::TemplateSource,
+    pub commit: Option<String>,
+    pub tag: Option<String>,
+}
+
+impl Default for ScaffoldSource {
+    /// The scaffolds shipped in the binary (and the tests' stand-ins for them).
+    fn default() -> ScaffoldSource {
+        ScaffoldSource {
+            template: source::TemplateSource::Embedded,
+            commit: None,
+            tag: None,
+        }
+    }
 }
 
 impl Scaffold {

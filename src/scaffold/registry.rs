@@ -7,7 +7,7 @@ use std::path::Path;
 
 use include_dir::{Dir, include_dir};
 
-use super::{Manifest, Scaffold, TemplateFile};
+use super::{Manifest, Scaffold, ScaffoldSource, TemplateFile};
 use crate::error::{Error, Result};
 
 static EMBEDDED: Dir<'static> = include_dir!("$OUT_DIR/scaffolds");
@@ -45,6 +45,7 @@ impl Registry {
                     manifest,
                     origin,
                     files,
+                    source: ScaffoldSource::default(),
                 });
             }
         }
@@ -77,6 +78,7 @@ impl Registry {
                     manifest,
                     origin,
                     files,
+                    source: ScaffoldSource::default(),
                 });
             }
         }

@@ -391,6 +391,7 @@ mod tests {
         Scaffold {
             manifest: Manifest::parse("scaffold.yaml", &text).unwrap(),
             origin: "t/1.0.0".into(),
+            source: crate::scaffold::ScaffoldSource::default(),
             files: files
                 .iter()
                 .map(|(p, c)| TemplateFile {

@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use git2::{ObjectType, Oid, Repository};
 
 use super::registry::Registry;
-use super::{Manifest, Scaffold, TemplateFile};
+use super::{Manifest, Scaffold, ScaffoldSource, TemplateFile};
 use crate::error::{Error, Result};
 
 /// Largest single file of a template (and the manifest).
@@ -324,6 +324,9 @@ impl TemplateSet {
                 }
             }
         }
+        for s in &mut scaffolds {
+            s.source = scaffold_source(source, provenance.get(&key(s)));
+        }
         Ok(TemplateSet {
             source: source.clone(),
             registry: Registry::from_scaffolds(scaffolds),
@@ -356,7 +359,12 @@ impl TemplateSet {
             .filter(|s| key(s) != k)
             .cloned()
             .collect();
-        for s in pinned {
+        for mut s in pinned {
+            s.source = ScaffoldSource {
+                template: self.source.clone(),
+                commit: Some(oid.to_string()),
+                tag: None,
+            };
             self.provenance.insert(
                 key(&s),
                 Provenance {
@@ -388,6 +396,15 @@ impl TemplateSet {
                 ids: many.iter().map(|s| s.to_string()).collect(),
             }),
         }
+    }
+}
+
+/// What a scaffold loaded from `source` records as its origin.
+fn scaffold_source(source: &TemplateSource, provenance: Option<&Provenance>) -> ScaffoldSource {
+    ScaffoldSource {
+        template: source.clone(),
+        commit: provenance.map(|p| p.commit.clone()),
+        tag: provenance.and_then(|p| p.tag.clone()),
     }
 }
 
@@ -534,6 +551,7 @@ fn read_disk_scaffold(dir: &Path) -> Result<Scaffold> {
         manifest,
         origin,
         files,
+        source: ScaffoldSource::default(),
     })
 }
 
@@ -824,6 +842,7 @@ fn scaffold_from_tree(
         manifest,
         origin: origin.to_string(),
         files,
+        source: ScaffoldSource::default(),
     })
 }
 

@@ -477,12 +477,7 @@ pub fn plan(
         }
     }
 
-    let mut new_record = ProjectRecord::new(
-        &target.manifest.id,
-        &target.manifest.version.to_string(),
-        &record.project_name,
-        &resolution.answers,
-    );
+    let mut new_record = ProjectRecord::new(target, &record.project_name, &resolution.answers);
     let pristine = vcs::enclosing_work_tree(&root).map(|_| theirs.clone());
     if let Some(files) = &pristine {
         new_record.pristine = Some(vcs::tree_id(files)?);

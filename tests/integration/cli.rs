@@ -73,7 +73,7 @@ fn list_json_is_machine_readable() {
 #[test]
 fn list_of_unknown_scaffold_fails_with_alternatives() {
     let out = Env::new().cmd(&["list", "nope"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "an unknown id is a usage error");
     let err = stderr_of(&out);
     assert!(
         err.contains("unknown scaffold `nope`") && err.contains("available scaffolds: ml"),
@@ -156,4 +156,49 @@ fn closed_or_full_output_never_panics() {
         .unwrap();
     assert!(out.success(), "{out:?}");
     assert!(env.path("quiet/flake.nix").exists());
+}
+
+fn write_config(env: &Env, text: &str) {
+    let dir = env.home.path().join(".config/cargo-nixcuda");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.yaml"), text).unwrap();
+}
+
+#[test]
+fn list_honours_the_configs_default_template() {
+    let env = Env::new();
+    let tpl = env.path("acme");
+    crate::support::copy_dir(&crate::support::fixture("teams/basic"), &tpl);
+    write_config(&env, &format!("default_template: {}\n", tpl.display()));
+    let out = env.cmd(&["list"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("template {}", tpl.display())),
+        "{text}"
+    );
+    assert!(!text.contains("ml (default scaffold)"), "{text}");
+    let out = env
+        .cmd(&["list", "--template", "embedded"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ml (default scaffold)"), "{text}");
+}
+
+#[test]
+fn update_takes_config_defaults_only_for_questions_new_in_the_target() {
+    let env = Env::new();
+    let project = crate::support::updates_project(&env, "p", &[]);
+    // Written after `new`: the recorded `flavor: a` is the project's own.
+    write_config(&env, "defaults:\n  flavor: b\n  color: red\n");
+    let out = env
+        .cmd_with_scaffolds("updates", &["update", "--yes"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let record = std::fs::read_to_string(project.join(".nixcuda.yaml")).unwrap();
+    assert!(record.contains("color: red"), "{record}");
+    assert!(record.contains("flavor: a"), "{record}");
 }

@@ -236,7 +236,7 @@ fn bad_define_key_or_value_is_refused() {
         .cmd(&["new", "demo", "--yes", "-d", "framework=torch"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let err = stderr_of(&out);
     assert!(
         err.contains("unknown question `framework`") && err.contains("frameworks"),
@@ -247,7 +247,7 @@ fn bad_define_key_or_value_is_refused() {
         .cmd(&["new", "demo", "--yes", "-d", "frameworks=jax"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let err = stderr_of(&out);
     assert!(
         err.contains("`jax`") && err.contains("torch, tensorflow, both, none"),
@@ -258,7 +258,7 @@ fn bad_define_key_or_value_is_refused() {
         .cmd(&["new", "demo", "--yes", "-d", "notebook=perhaps"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(stderr_of(&out).contains("true or false"));
     assert!(listing(env.work.path()).is_empty());
 }
@@ -314,7 +314,7 @@ fn required_question_without_answer_names_the_flag() {
         )
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(stderr_of(&out).contains("lower-case letters only"));
 
     let out = env
@@ -370,7 +370,7 @@ fn unknown_scaffold_version_lists_the_available_ones() {
         .cmd(&["new", "demo", "--yes", "--scaffold", "ml@7.0.0"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     let err = stderr_of(&out);
     assert!(
         err.contains("no version matching `7.0.0`") && err.contains("1.0.0"),

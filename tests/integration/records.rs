@@ -40,7 +40,14 @@ fn recorded_sources_cannot_use_other_git_transports() {
         edit_record(&p, "source: embedded", &format!("source: '{source}'"));
         for command in [&["check"][..], &["update", "--yes"][..]] {
             let out = run(&env, &p, command);
-            assert_eq!(out.status.code(), Some(1), "{source}: {}", stderr_of(&out));
+            // `check` cannot say: 2; `update` failed: 1 (README, exit codes).
+            let code = if command[0] == "check" { 2 } else { 1 };
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{source}: {}",
+                stderr_of(&out)
+            );
             let err = stderr_of(&out);
             assert!(err.contains("scaffold source"), "{source}: {err}");
             assert!(
@@ -119,7 +126,11 @@ fn recorded_answers_with_control_characters_are_refused_naming_the_key() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad `-d` value is a usage error"
+    );
     assert!(
         stderr_of(&out).contains("control characters"),
         "{}",
@@ -161,7 +172,7 @@ fn huge_or_deeply_nested_records_are_refused_at_once() {
         std::fs::write(&record, &text).unwrap();
         let started = std::time::Instant::now();
         let out = run(&env, &p, &["check"]);
-        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(out.status.code(), Some(2), "`check` cannot say");
         assert!(stderr_of(&out).contains(expected), "{}", stderr_of(&out));
         assert!(started.elapsed() < Duration::from_secs(10));
     }
@@ -175,7 +186,11 @@ fn long_refused_values_are_cut_in_messages() {
         .cmd(&["new", "demo", "--yes", "--vcs", "none", "-d", &long])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad `-d` value is a usage error"
+    );
     let err = stderr_of(&out);
     assert!(
         err.contains("(100001 characters)"),

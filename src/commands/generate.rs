@@ -1,0 +1,88 @@
+//! `new` and `init`: ask, render, write, commit; then say what was made
+//! and what to do next.
+
+use std::path::PathBuf;
+
+use super::{ExitStatus, short, terminal_asker};
+use crate::cli::GenerateArgs;
+use crate::error::Result;
+use crate::generate::{self, Mode, Outcome};
+use crate::printer::Printer;
+use crate::scaffold::answers::Asker;
+use crate::settings::GenerateSettings;
+use crate::vcs::VcsOutcome;
+
+pub fn run(path: PathBuf, args: GenerateArgs, mode: Mode, printer: &Printer) -> Result<ExitStatus> {
+    let settings = GenerateSettings::resolve(path.clone(), args, mode)?;
+    for warning in &settings.scaffolds.warnings {
+        printer.warn(warning);
+    }
+    let opts = &settings.options;
+    let mut terminal = terminal_asker(settings.ask, printer);
+    let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
+    let prepared = generate::prepare(opts, &settings.scaffolds.registry, asker)?;
+    for file in &prepared.files {
+        printer.detail("Rendered", &file.path.display().to_string());
+    }
+    printer.detail("Rendered", crate::record::RECORD_FILE);
+    let spinner = printer.spinner("writing files and the first commit");
+    let outcome = generate::write(prepared, opts);
+    spinner.finish_and_clear();
+    let outcome = outcome?;
+    report(&outcome, mode, printer);
+    let mut steps = String::from("Next steps:\n");
+    if mode == Mode::New {
+        steps.push_str(&format!("  cd {}\n", path.display()));
+    }
+    steps.push_str("  direnv allow      # or: nix develop  (CPU only: nix develop .#cpu)\n");
+    steps.push_str(
+        "  git add flake.lock && git commit -m 'Lock nixpkgs'   # after the first lock writes flake.lock\n",
+    );
+    steps.push_str("  read README.md for the NixOS host module and the binary caches");
+    printer.note(&steps);
+    Ok(ExitStatus::Success)
+}
+
+fn report(outcome: &Outcome, mode: Mode, printer: &Printer) {
+    let what = match mode {
+        Mode::New => "Created",
+        Mode::Init => "Initialized",
+    };
+    let mut summary = format!(
+        "{} project '{}' ({} files",
+        outcome.scaffold, outcome.project_name, outcome.written
+    );
+    if outcome.skipped_identical > 0 {
+        summary.push_str(&format!(
+            ", {} identical skipped",
+            outcome.skipped_identical
+        ));
+    }
+    summary.push(')');
+    printer.status(what, &summary);
+    match &outcome.vcs {
+        VcsOutcome::Initialized {
+            branch,
+            commit,
+            fallback_identity,
+        } => {
+            printer.status("Committed", &format!("{} on branch {branch}", short(commit, 7)));
+            if *fallback_identity {
+                printer.warn(
+                    "git has no user.name/user.email; the first commit is by `cargo-nixcuda <cargo-nixcuda@localhost>`.\n  Set yours and fix the commit with:\n    git config --global user.name \"Your Name\"\n    git config --global user.email you@example.com\n    git commit --amend --reset-author --no-edit",
+                );
+            }
+        }
+        VcsOutcome::Staged { workdir } => printer.status(
+            "Staged",
+            &format!(
+                "the new files in the existing repository at {} (not committed; a flake only sees tracked files)",
+                workdir.display()
+            ),
+        ),
+        VcsOutcome::None => {}
+    }
+    for warning in &outcome.warnings {
+        printer.warn(warning);
+    }
+}
