@@ -38,7 +38,8 @@ pub fn setup_generate(
     };
     let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
     let spec = TemplateSpec::parse(&config.resolve_template(&text), &cwd)?;
-    let set = TemplateSet::load(&spec.source, offline)?;
+    let mut set = TemplateSet::load(&spec.source, offline)?;
+    set.warnings.extend(config.template_ambiguity(&text, &cwd));
     let id = match opts.scaffold.take() {
         Some(s) => s,
         None => match &config.file.default_scaffold {
@@ -82,7 +83,7 @@ pub fn apply_config_defaults(
 
 /// Records the template's source and commit in the prepared `.nixcuda.yaml`.
 pub fn stamp_prepared(set: &TemplateSet, prepared: &mut Prepared) {
-    prepared.record.scaffold.source = set.source.record_string();
+    prepared.record.scaffold.source = set.source.record_string_at(&prepared.dest);
     prepared.record.scaffold.commit = set
         .provenance_of(prepared.scaffold)
         .map(|p| p.commit.clone());
@@ -96,12 +97,13 @@ pub fn stamp_prepared(set: &TemplateSet, prepared: &mut Prepared) {
 pub fn project_set(start: &Path, offline: bool) -> Result<(Option<TemplateSet>, Option<String>)> {
     let root = crate::update::find_project(start)?;
     let record = crate::update::read_record(&root)?;
-    let source = TemplateSource::from_record(&record.scaffold.source).map_err(|message| {
-        Error::BadRecord {
-            path: root.join(RECORD_FILE),
-            message: format!("scaffold source `{}`: {message}", record.scaffold.source),
-        }
-    })?;
+    let source =
+        TemplateSource::from_record_at(&record.scaffold.source, &root).map_err(|message| {
+            Error::BadRecord {
+                path: root.join(RECORD_FILE),
+                message: format!("scaffold source `{}`: {message}", record.scaffold.source),
+            }
+        })?;
     if source == TemplateSource::Embedded {
         return Ok((None, None));
     }
@@ -126,7 +128,7 @@ pub fn project_set(start: &Path, offline: bool) -> Result<(Option<TemplateSet>, 
 /// commit (the update engine writes embedded records).
 pub fn stamp_plan(set: &TemplateSet, plan: &mut UpdatePlan) -> Result<()> {
     let target = set.registry.resolve(&plan.to)?;
-    plan.record.scaffold.source = set.source.record_string();
+    plan.record.scaffold.source = set.source.record_string_at(&plan.root);
     plan.record.scaffold.commit = set.provenance_of(target).map(|p| p.commit.clone());
     let text = plan.record.to_yaml().into_bytes();
     let record_path = PathBuf::from(RECORD_FILE);

@@ -230,3 +230,62 @@ fn old_records_without_source_or_commit_load() {
     assert_eq!(record.scaffold.source, "embedded");
     assert_eq!(record.scaffold.commit, None);
 }
+
+#[test]
+fn a_favorite_and_a_directory_of_one_name_warn_and_the_favorite_wins() {
+    let env = Env::new();
+    let favorite = TemplateRepo::basic(&env, "favorite");
+    favorite.edit("template/README.md.hbs", |t| {
+        format!("{t}\nFrom the favorite.\n")
+    });
+    let here = TemplateRepo::basic(&env, "work");
+    here.edit("template/README.md.hbs", |t| {
+        format!("{t}\nFrom the directory.\n")
+    });
+    write(
+        &env.home.path().join(".config/cargo-nixcuda/config.yaml"),
+        &format!("templates:\n  work: {}\n", favorite.dir.display()),
+    );
+    let out = env.ok(&["new", "p", "--template", "work", "--yes"]);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("both a favorite") && err.contains("./work"),
+        "{err}"
+    );
+    assert!(read(&env.path("p/README.md")).contains("From the favorite."));
+    let out = env.ok(&["new", "q", "--template", "./work", "--yes"]);
+    assert!(
+        !stderr_of(&out).contains("both a favorite"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(read(&env.path("q/README.md")).contains("From the directory."));
+}
+
+#[test]
+fn a_template_in_the_project_repository_is_recorded_relative_to_the_project() {
+    let env = Env::new();
+    let mono = TemplateRepo::empty(&env, "mono").with_fixture("templates/team", "teams/basic");
+    crate::support::commit_all(&mono.dir, "the team template");
+    env.ok(&[
+        "new",
+        "mono/projects/p",
+        "--template",
+        "mono/templates/team",
+        "--yes",
+    ]);
+    let record = read(&env.path("mono/projects/p/.nixcuda.yaml"));
+    assert!(
+        record.contains("source: dir:../../templates/team"),
+        "{record}"
+    );
+    // The record is read from the project root: the repository can move.
+    crate::support::commit_all(&mono.dir, "the project");
+    std::fs::rename(&mono.dir, env.path("moved")).unwrap();
+    let out = env
+        .cmd(&["check"])
+        .current_dir(env.path("moved/projects/p"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}

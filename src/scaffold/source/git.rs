@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Oid, Repository};
 
@@ -300,4 +301,11 @@ fn read_blob(
         .find_blob(entry.id())
         .map_err(Error::git("read a template file"))?;
     Ok(blob.content().to_vec())
+}
+
+/// The work tree of the repository `path` is in, canonicalized (None
+/// outside any repository, or in a bare one).
+pub(super) fn work_tree_of(path: &Path) -> Option<PathBuf> {
+    let repo = Repository::discover(path).ok()?;
+    repo.workdir()?.canonicalize().ok()
 }

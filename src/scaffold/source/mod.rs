@@ -21,6 +21,7 @@
 mod disk;
 mod git;
 mod limits;
+mod record;
 mod remote;
 
 use std::collections::BTreeMap;
@@ -167,35 +168,6 @@ fn is_scp_like(text: &str) -> bool {
 }
 
 impl TemplateSource {
-    /// How `.nixcuda.yaml` records the source: `embedded`, `dir:/abs/path`
-    /// or `git+URL`.
-    pub fn record_string(&self) -> String {
-        match self {
-            TemplateSource::Embedded => "embedded".into(),
-            TemplateSource::Dir(path) => format!("dir:{}", path.display()),
-            TemplateSource::Git { url, .. } => format!("git+{url}"),
-        }
-    }
-
-    /// The inverse of `record_string` (the recorded source has no `#REF`: the
-    /// record pins the commit instead). A record comes with a cloned
-    /// project, so it is held to the same rules as `--template`.
-    pub fn from_record(text: &str) -> std::result::Result<TemplateSource, String> {
-        if text == "embedded" || text.is_empty() {
-            Ok(TemplateSource::Embedded)
-        } else if let Some(path) = text.strip_prefix("dir:") {
-            Ok(TemplateSource::Dir(PathBuf::from(path)))
-        } else if let Some(url) = text.strip_prefix("git+") {
-            check_git_url(url)?;
-            Ok(TemplateSource::Git {
-                url: url.to_string(),
-                rev: None,
-            })
-        } else {
-            Err("expected `embedded`, `dir:PATH` or `git+URL`".into())
-        }
-    }
-
     /// Shown to the user.
     pub fn display(&self) -> String {
         match self {
