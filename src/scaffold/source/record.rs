@@ -157,9 +157,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("nixcuda-record-{}", std::process::id()));
         let template = dir.join("t");
         std::fs::create_dir_all(&template).unwrap();
+        // A temp directory inside a repository cannot show the case.
         if crate::scaffold::source::git::work_tree_of(&dir).is_some() {
             std::fs::remove_dir_all(&dir).unwrap();
-            eprintln!("skipping: the temp directory is inside a git repository");
             return;
         }
         let source = TemplateSource::Dir(template.clone());
