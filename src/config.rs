@@ -149,6 +149,25 @@ impl Config {
         }
     }
 
+    /// A warning when `--template NAME` names both a favorite and a
+    /// directory in `cwd`. The favorite wins (`resolve_template`), so that
+    /// a favorite means the same wherever the command runs; `./NAME` names
+    /// the directory.
+    pub fn template_ambiguity(&self, text: &str, cwd: &std::path::Path) -> Option<String> {
+        let cut = text.find(['@', '#']).unwrap_or(text.len());
+        let name = &text[..cut];
+        let target = self.file.templates.get(name)?;
+        let place = match &self.path {
+            Some(path) => format!(" in {}", path.display()),
+            None => String::new(),
+        };
+        cwd.join(name).is_dir().then(|| {
+            format!(
+                "`{name}` is both a favorite{place} (`{target}`) and a directory here; using the favorite: write `./{name}` for the directory, or rename the favorite"
+            )
+        })
+    }
+
     /// The default answers as `-d` texts.
     pub fn default_answers(&self) -> BTreeMap<String, String> {
         self.file

@@ -139,7 +139,12 @@ pub enum Error {
     },
 
     #[error("`{path}` {message}")]
-    TemplateLimit { path: String, message: String },
+    TemplateLimit {
+        path: String,
+        message: String,
+        /// Every limit in words (`2000 files, 1 MiB per file, ...`).
+        limits: String,
+    },
 
     #[error("`git` is not installed (or not on PATH); it is needed to fetch `{url}`")]
     GitMissing { url: String },
@@ -352,10 +357,8 @@ impl Error {
                 "pick one with `--scaffold ID` (one of: {})",
                 ids.join(", ")
             ),
-            Error::TemplateLimit { .. } => format!(
-                "templates are limited to {} files, 1 MiB per file, 16 MiB in all and {} directories deep; keep large data out of the template and download it in the generated project",
-                crate::scaffold::source::MAX_FILES,
-                crate::scaffold::source::MAX_DEPTH
+            Error::TemplateLimit { limits, .. } => format!(
+                "templates are limited to {limits}; keep large data out of the template and download it in the generated project"
             ),
             Error::GitMissing { .. } => {
                 "install git (`nix profile install nixpkgs#git`, or `programs.git.enable = true;` on NixOS), or clone the template yourself and pass its directory".into()

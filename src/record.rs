@@ -95,6 +95,7 @@ impl ProjectRecord {
     /// scaffold's source and commit become what the project records.
     pub fn new(
         scaffold: &crate::scaffold::Scaffold,
+        root: &std::path::Path,
         project_name: &str,
         answers: &[(String, Value)],
     ) -> Self {
@@ -110,7 +111,7 @@ impl ProjectRecord {
             scaffold: ScaffoldRef {
                 id: scaffold.manifest.id.clone(),
                 version: scaffold.manifest.version.to_string(),
-                source: scaffold.source.template.record_string(),
+                source: scaffold.source.template.record_string_at(root),
                 commit: scaffold.source.commit.clone(),
             },
             pristine: None,
@@ -155,7 +156,7 @@ mod tests {
         ];
         let registry = crate::scaffold::registry::Registry::embedded().unwrap();
         let scaffold = registry.resolve("ml@1.0.0").unwrap();
-        let record = ProjectRecord::new(scaffold, "demo", &answers);
+        let record = ProjectRecord::new(scaffold, std::path::Path::new("/demo"), "demo", &answers);
         assert_eq!(record.scaffold.source, "embedded");
         let text = record.to_yaml();
         assert_eq!(ProjectRecord::from_yaml(&text).unwrap(), record);

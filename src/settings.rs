@@ -74,7 +74,8 @@ fn chosen_scaffolds(
     };
     let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
     let spec = TemplateSpec::parse(&config.resolve_template(&text), &cwd).map_err(Error::usage)?;
-    let set = TemplateSet::load(&spec.source, offline)?;
+    let mut set = TemplateSet::load(&spec.source, offline)?;
+    set.warnings.extend(config.template_ambiguity(&text, &cwd));
     Ok((set, spec.version))
 }
 
@@ -168,12 +169,13 @@ fn project_scaffolds(
     record: &ProjectRecord,
     offline: bool,
 ) -> Result<(TemplateSet, Option<String>)> {
-    let source = TemplateSource::from_record(&record.scaffold.source).map_err(|message| {
-        Error::BadRecord {
-            path: root.join(RECORD_FILE),
-            message: format!("scaffold source `{}`: {message}", record.scaffold.source),
-        }
-    })?;
+    let source =
+        TemplateSource::from_record_at(&record.scaffold.source, root).map_err(|message| {
+            Error::BadRecord {
+                path: root.join(RECORD_FILE),
+                message: format!("scaffold source `{}`: {message}", record.scaffold.source),
+            }
+        })?;
     if source == TemplateSource::Embedded {
         return Ok((embedded_scaffolds()?, None));
     }

@@ -115,7 +115,7 @@ pub fn prepare<'a>(
     let builtins = answers::builtins(scaffold, &project_name);
     let resolution = answers::resolve(&scaffold.manifest, builtins, &opts.defines, asker)?;
     let mut files = render::render(scaffold, &resolution.context)?;
-    let record = ProjectRecord::new(scaffold, &project_name, &resolution.answers);
+    let record = ProjectRecord::new(scaffold, &dest, &project_name, &resolution.answers);
     files.retain(|f| f.path != Path::new(RECORD_FILE));
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(Prepared {

@@ -1,6 +1,6 @@
 //! The set of scaffolds the tool knows: those embedded in the binary, or a
 //! directory with the same layout (`<id>/<version>/scaffold.yaml` and
-//! `<id>/<version>/template/**`).
+//! `<id>/<version>/template/**`, read by `source::disk`).
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -52,36 +52,12 @@ impl Registry {
         Ok(Registry::sorted(scaffolds))
     }
 
-    /// Reads every scaffold under `root`. Symbolic links are refused: a
-    /// scaffold must not make the tool read or write outside its tree.
+    /// Reads every scaffold under `root` (laid out as the embedded ones)
+    /// through the team templates' disk reader, with its limits and path
+    /// rules. Symbolic links are refused: a scaffold must not make the
+    /// tool read or write outside its tree.
     pub fn from_dir(root: &Path) -> Result<Registry> {
-        let mut scaffolds = Vec::new();
-        for id_dir in read_dir_sorted(root)? {
-            if !id_dir.is_dir() || is_private(&id_dir) {
-                continue;
-            }
-            for version_dir in read_dir_sorted(&id_dir)? {
-                if !version_dir.is_dir() {
-                    continue;
-                }
-                let origin = version_dir.display().to_string();
-                let manifest_path = version_dir.join("scaffold.yaml");
-                let text = std::fs::read_to_string(&manifest_path)
-                    .map_err(|e| Error::io("read", &manifest_path, e))?;
-                let manifest = Manifest::parse(&manifest_path.display().to_string(), &text)?;
-                let mut files = Vec::new();
-                let template = version_dir.join("template");
-                if template.is_dir() {
-                    collect_disk(&template, &template, &mut files)?;
-                }
-                scaffolds.push(Scaffold {
-                    manifest,
-                    origin,
-                    files,
-                    source: ScaffoldSource::default(),
-                });
-            }
-        }
+        let scaffolds = super::source::read_scaffold_set(root, is_private)?;
         Ok(Registry::sorted(scaffolds))
     }
 
@@ -186,44 +162,6 @@ fn collect_embedded(dir: &Dir<'static>, root: &Path, out: &mut Vec<TemplateFile>
     for sub in dir.dirs() {
         collect_embedded(sub, root, out);
     }
-}
-
-fn collect_disk(dir: &Path, root: &Path, out: &mut Vec<TemplateFile>) -> Result<()> {
-    for path in read_dir_sorted(dir)? {
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io("inspect", &path, e))?;
-        if meta.file_type().is_symlink() {
-            return Err(Error::UnsafePath {
-                path: path.display().to_string(),
-                reason: "templates may not contain symbolic links".into(),
-            });
-        } else if meta.is_dir() {
-            collect_disk(&path, root, out)?;
-        } else {
-            let contents = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-            let rel = path.strip_prefix(root).expect("inside its root");
-            out.push(TemplateFile {
-                path: slash_path(rel),
-                contents: Cow::Owned(contents),
-                executable: is_executable(&meta),
-            });
-        }
-    }
-    Ok(())
-}
-
-pub(crate) fn read_dir_sorted(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut paths = std::fs::read_dir(dir)
-        .map_err(|e| Error::io("read directory", dir, e))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(|e| Error::io("read directory", dir, e))?;
-    paths.sort();
-    Ok(paths)
-}
-
-pub(crate) fn is_executable(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o111 != 0
 }
 
 fn is_private(dir: &Path) -> bool {

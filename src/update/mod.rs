@@ -477,7 +477,8 @@ pub fn plan(
         }
     }
 
-    let mut new_record = ProjectRecord::new(target, &record.project_name, &resolution.answers);
+    let mut new_record =
+        ProjectRecord::new(target, &root, &record.project_name, &resolution.answers);
     let pristine = vcs::enclosing_work_tree(&root).map(|_| theirs.clone());
     if let Some(files) = &pristine {
         new_record.pristine = Some(vcs::tree_id(files)?);

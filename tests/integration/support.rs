@@ -49,11 +49,32 @@ impl Env {
             .current_dir(self.work.path())
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
+            .env("XDG_CACHE_HOME", self.home.path().join(".cache"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("NO_COLOR", "1")
+            .env_remove("CARGO_NIXCUDA_CONFIG")
+            .env_remove("CARGO_NIXCUDA_GIT_CLI")
             .env_remove("CARGO_NIXCUDA_SCAFFOLDS_DIR")
             .env_remove("CARGO_NIXCUDA_FAIL_AFTER_WRITES");
         cmd
+    }
+
+    /// Runs `ARGS` and asserts that it succeeds.
+    pub fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.cmd(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} failed:\n{}",
+            stderr_of(&out)
+        );
+        out
+    }
+
+    /// Runs `ARGS`, asserts that it fails, and returns its stderr.
+    pub fn fail(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        stderr_of(&out)
     }
 
     /// Same, with the scaffolds of `tests/fixtures/scaffold-sets/SET`.
@@ -256,4 +277,98 @@ pub fn updates_project(env: &Env, name: &str, extra: &[&str]) -> PathBuf {
     let out = env.cmd_with_scaffolds("updates", &args).output().unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     env.path(name)
+}
+
+/// Writes `text` to `path`, creating the directories above it.
+pub fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The text of `path`, naming the file when it cannot be read.
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A team template repository made in a temp dir: a work tree that each
+/// `release` commits and tags, read by the tool as `file://` or a path.
+pub struct TemplateRepo {
+    pub dir: PathBuf,
+}
+
+impl TemplateRepo {
+    /// An empty directory `work/NAME` (the repository is made by the first
+    /// commit).
+    pub fn empty(env: &Env, name: &str) -> TemplateRepo {
+        let dir = env.path(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        TemplateRepo { dir }
+    }
+
+    /// A copy of `tests/fixtures/teams/basic` (scaffold `team`, 1.0.0).
+    pub fn basic(env: &Env, name: &str) -> TemplateRepo {
+        TemplateRepo::empty(env, name).with_fixture("", "teams/basic")
+    }
+
+    /// Copies `tests/fixtures/FIXTURE` to `REL` inside the work tree.
+    pub fn with_fixture(self, rel: &str, fixture_rel: &str) -> TemplateRepo {
+        copy_dir(&fixture(fixture_rel), &self.path(rel));
+        self
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        if rel.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(rel)
+        }
+    }
+
+    /// Writes a file of the work tree.
+    pub fn write(&self, rel: &str, text: &str) {
+        write(&self.path(rel), text);
+    }
+
+    /// Rewrites a file of the work tree with `change`.
+    pub fn edit(&self, rel: &str, change: impl FnOnce(String) -> String) {
+        let path = self.path(rel);
+        write(&path, &change(read(&path)));
+    }
+
+    /// Commits the work tree and tags the commit `TAG` (lightweight).
+    pub fn release(&self, tag: &str) -> git2::Oid {
+        let commit = commit_all(&self.dir, tag);
+        self.tag(tag, commit);
+        commit
+    }
+
+    /// Tags `commit` (lightweight).
+    pub fn tag(&self, tag: &str, commit: git2::Oid) {
+        let repo = git2::Repository::open(&self.dir).unwrap();
+        let object = repo.find_object(commit, None).unwrap();
+        repo.tag_lightweight(tag, &object, false).unwrap();
+    }
+
+    /// `file:///...`
+    pub fn url(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+
+    /// The path as `--template` takes it.
+    pub fn spec(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+}
+
+/// The basic team template tagged v1.0.0 and v1.1.0 (1.1.0 adds a line to
+/// README.md.hbs and a CHANGELOG.md). Returns it and the two commits.
+pub fn tagged_team_repo(env: &Env, name: &str) -> (TemplateRepo, git2::Oid, git2::Oid) {
+    let repo = TemplateRepo::basic(env, name);
+    let v1 = repo.release("v1.0.0");
+    repo.edit("template/README.md.hbs", |text| {
+        format!("{text}\nNew in 1.1.0.\n")
+    });
+    repo.write("template/CHANGELOG.md", "1.1.0\n");
+    let v2 = repo.release("v1.1.0");
+    (repo, v1, v2)
 }
