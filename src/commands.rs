@@ -22,8 +22,16 @@ const SCAFFOLDS_DIR_ENV: &str = "CARGO_NIXCUDA_SCAFFOLDS_DIR";
 
 pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
     match command {
-        Command::New(args) => generate_project(args.path, args.generate, Mode::New, printer),
-        Command::Init(args) => generate_project(args.path, args.generate, Mode::Init, printer),
+        Command::New(args) => {
+            generate_project(args.path, args.generate, Mode::New, Vec::new(), printer)
+        }
+        Command::Init(args) => generate_project(
+            args.path,
+            args.generate,
+            Mode::Init,
+            args.overwrite,
+            printer,
+        ),
         Command::List(args) => list(&args),
         Command::Update(args) => update(args, printer),
         Command::Check(args) => check(&args, printer),
@@ -75,18 +83,21 @@ fn generate_project(
     path: std::path::PathBuf,
     args: GenerateArgs,
     mode: Mode,
+    overwrite: Vec<std::path::PathBuf>,
     printer: &Printer,
 ) -> Result<()> {
+    let answers_file = crate::scaffold::answers::AnswersFile::load(args.answers_file.as_deref())?;
     let mut opts = GenerateOptions {
         path: path.clone(),
         name: args.name,
         scaffold: args.scaffold,
-        defines: args.defines.into_iter().collect(),
+        defines: answers_file.under(args.defines),
         vcs: match args.vcs {
             VcsArg::Git => Vcs::Git,
             VcsArg::None => Vcs::None,
         },
         mode,
+        overwrite,
     };
     // Team templates and the user's config (commands_team).
     let (config, team) =
@@ -99,7 +110,9 @@ fn generate_project(
     crate::commands_team::apply_config_defaults(&config, registry, &mut opts);
     let mut terminal = terminal_asker(args.yes, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
-    let mut prepared = generate::prepare(&opts, registry, asker)?;
+    let mut prepared = generate::prepare(&opts, registry, asker)
+        .map_err(|e| answers_file.attribute(e, &opts.defines))
+        .map_err(|e| e.for_template(args.template.as_deref()))?;
     if let Some(set) = &team {
         crate::commands_team::stamp_prepared(set, &mut prepared);
     }
@@ -150,19 +163,13 @@ fn generate_project(
         ),
         VcsOutcome::None => {}
     }
+    for (verb, what) in &outcome.existing {
+        printer.status(verb, what);
+    }
     for warning in &outcome.warnings {
         printer.warn(warning);
     }
-    let mut steps = String::from("Next steps:\n");
-    if mode == Mode::New {
-        steps.push_str(&format!("  cd {}\n", path.display()));
-    }
-    steps.push_str("  direnv allow      # or: nix develop  (CPU only: nix develop .#cpu)\n");
-    steps.push_str(
-        "  git add flake.lock && git commit -m 'Lock nixpkgs'   # after the first lock writes flake.lock\n",
-    );
-    steps.push_str("  read README.md for the NixOS host module and the binary caches");
-    printer.note(&steps);
+    printer.note(&format!("Next steps:\n{}", outcome.next_steps));
     Ok(())
 }
 
@@ -175,16 +182,18 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     let (team, base_note) = crate::commands_team::project_set(&args.path, args.offline)?;
     let mut embedded = None;
     let registry = chosen_registry(&team, &mut embedded)?;
+    let answers_file = crate::scaffold::answers::AnswersFile::load(args.answers_file.as_deref())?;
     let opts = UpdateOptions {
         start: args.path,
         to: args.to,
-        defines: args.defines.into_iter().collect(),
+        defines: answers_file.under(args.defines),
         allow_dirty: args.allow_dirty,
         base_note,
     };
     let mut terminal = terminal_asker(args.yes, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
-    let mut plan = update::plan(&opts, registry, asker)?;
+    let mut plan = update::plan(&opts, registry, asker)
+        .map_err(|e| answers_file.attribute(e, &opts.defines))?;
     if let Some(set) = &team {
         crate::commands_team::stamp_plan(set, &mut plan)?;
     }

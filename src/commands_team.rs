@@ -450,7 +450,7 @@ pub fn scaffold_check(dir: &Path, json: bool, printer: &Printer) -> Result<()> {
         for problem in &report.problems {
             let mut text = problem.text.clone();
             if let Some(answers) = &problem.answers {
-                text.push_str(&format!("\n  (with {answers})"));
+                text.push_str(&format!("\n  reproduce with: {answers}"));
             }
             printer.error(&text, None);
         }

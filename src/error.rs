@@ -54,20 +54,32 @@ pub enum Error {
     InvalidDefault { key: String, message: String },
 
     #[error("unknown question `{key}` in `-d {key}=...`")]
-    UnknownKey { key: String, known: Vec<String> },
+    UnknownKey {
+        key: String,
+        known: Vec<String>,
+        /// The team template the questions are from (`--template SRC`).
+        template: Option<String>,
+    },
 
     #[error("invalid answer `{}` for `{key}`: {reason}", shorten(value))]
     InvalidAnswer {
         key: String,
         value: String,
         reason: String,
+        template: Option<String>,
     },
+
+    #[error("answers file `{}`: {message}", path.display())]
+    AnswersFile { path: PathBuf, message: String },
 
     #[error("question `{key}` ({prompt}) has no default and no answer was given")]
     MissingAnswer { key: String, prompt: String },
 
     #[error("{} existing file(s) in `{}` would be changed", paths.len(), dest.display())]
     Conflicts { dest: PathBuf, paths: Vec<PathBuf> },
+
+    #[error("`--overwrite {}`: the scaffold writes no such file", path.display())]
+    UnknownOverwrite { path: PathBuf },
 
     #[error("unsafe path `{path}`: {reason}")]
     UnsafePath { path: String, reason: String },
@@ -201,7 +213,26 @@ pub fn shorten(value: &str) -> String {
     format!("{head}... ({count} characters)")
 }
 
+/// The command that lists the questions of the scaffold in use.
+fn list_command(template: &Option<String>) -> String {
+    match template {
+        Some(spec) => format!("cargo nixcuda list --template {spec}"),
+        None => "cargo nixcuda list".into(),
+    }
+}
+
 impl Error {
+    /// Points the hints of answer errors at the team template `spec`'s
+    /// questions instead of the embedded scaffolds'.
+    pub fn for_template(mut self, spec: Option<&str>) -> Error {
+        if let Error::UnknownKey { template, .. } | Error::InvalidAnswer { template, .. } =
+            &mut self
+        {
+            *template = spec.map(str::to_string);
+        }
+        self
+    }
+
     pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Error {
         Error::Io {
             action,
@@ -256,11 +287,16 @@ impl Error {
             Error::Manifest { .. } | Error::Render { .. } | Error::InvalidDefault { .. } => {
                 "this is a bug in the scaffold; please report it with the command you ran".into()
             }
-            Error::UnknownKey { known, .. } => {
-                format!("questions of this scaffold: {}", known.join(", "))
+            Error::UnknownKey { known, template, .. } => format!(
+                "questions of this scaffold: {} (`{}` shows them in detail)",
+                known.join(", "),
+                list_command(template)
+            ),
+            Error::InvalidAnswer { key, template, .. } => {
+                format!("see `{}` for what `{key}` accepts", list_command(template))
             }
-            Error::InvalidAnswer { key, .. } => {
-                format!("see `cargo nixcuda list` for what `{key}` accepts")
+            Error::AnswersFile { .. } => {
+                "the file is a YAML mapping from question keys to answers (`frameworks: both`, `notebook: false`); fix or remove the key named, or override it with `-d KEY=VALUE`".into()
             }
             Error::MissingAnswer { key, .. } => {
                 format!("pass `-d {key}=...`, or run on a terminal without `--yes` to be asked")
@@ -269,9 +305,12 @@ impl Error {
                 let list: Vec<String> =
                     paths.iter().map(|p| format!("  {}", p.display())).collect();
                 format!(
-                    "these files differ from what the scaffold would write; nothing was written:\n{}\nmove or rename them, then run the command again",
+                    "these files differ from what the scaffold would write; nothing was written:\n{}\nmove or rename them and run the command again, or pass `--overwrite PATH` for each one that should take the scaffold's version",
                     list.join("\n")
                 )
+            }
+            Error::UnknownOverwrite { .. } => {
+                "name a file the scaffold writes, relative to the project directory, as the conflict list shows it (`-v` lists every file)".into()
             }
             Error::UnsafePath { .. } => "nothing was written outside the destination".into(),
             Error::Io { source, path, .. } => {

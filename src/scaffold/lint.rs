@@ -42,6 +42,10 @@ pub struct Report {
 /// Lints the template in `dir` (a single scaffold at the root, or several
 /// `<id>/` ones). Errors only for what prevents linting at all.
 pub fn check_dir(dir: &Path) -> Result<Report> {
+    let command = format!(
+        "cargo nixcuda new lint-demo --template {} --yes",
+        crate::generate::next_steps::shell_quote(&dir.display().to_string())
+    );
     let mut report = Report::default();
     if !dir.is_dir() {
         return Err(Error::TemplateSpec {
@@ -61,12 +65,18 @@ pub fn check_dir(dir: &Path) -> Result<Report> {
     };
     for scaffold in &scaffolds {
         report.scaffolds.push(scaffold.label());
-        check_scaffold(scaffold, &mut report);
+        let scaffold_flag = if scaffolds.len() > 1 {
+            format!(" --scaffold {}", scaffold.manifest.id)
+        } else {
+            String::new()
+        };
+        check_scaffold(scaffold, &format!("{command}{scaffold_flag}"), &mut report);
     }
     Ok(report)
 }
 
-fn check_scaffold(scaffold: &Scaffold, report: &mut Report) {
+/// `command`: what reproduces a render, to which the answers are added.
+fn check_scaffold(scaffold: &Scaffold, command: &str, report: &mut Report) {
     let manifest = &scaffold.manifest;
     let current = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("valid version");
     if let Some(required) = &manifest.min_tool_version
@@ -119,7 +129,7 @@ fn check_scaffold(scaffold: &Scaffold, report: &mut Report) {
         if seen_problems.insert(text.clone()) {
             report.problems.push(Problem {
                 text,
-                answers: Some(describe(answers)),
+                answers: Some(describe(command, answers)),
             });
         }
     };
@@ -206,15 +216,16 @@ fn source_of(scaffold: &Scaffold, out: &str) -> String {
         .unwrap_or_else(|| format!("{} (rendered `{out}`)", scaffold.origin))
 }
 
-fn describe(answers: &BTreeMap<String, String>) -> String {
-    if answers.is_empty() {
-        return "defaults".into();
+/// The command that renders `answers`, ready to paste into a shell.
+fn describe(command: &str, answers: &BTreeMap<String, String>) -> String {
+    let mut line = command.to_string();
+    for (k, v) in answers {
+        line.push_str(" -d ");
+        line.push_str(&crate::generate::next_steps::shell_quote(&format!(
+            "{k}={v}"
+        )));
     }
-    answers
-        .iter()
-        .map(|(k, v)| format!("-d {k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    line
 }
 
 fn builtins(scaffold: &Scaffold) -> Map<String, Value> {
@@ -245,16 +256,27 @@ fn values_of(q: &Question) -> Vec<String> {
             v
         }
         QuestionKind::String => {
-            let accepts = |s: &str| q.validate.as_ref().is_none_or(|v| v.accepts(s));
+            let accepts =
+                |s: &str| super::answers::check_answer(q, &Value::String(s.into())).is_ok();
             if accepts(HOSTILE_STRING) {
                 vec![HOSTILE_STRING.to_string()]
+            } else if !q.examples.is_empty() {
+                q.examples.clone()
             } else if q.default.is_some() {
                 // The default (rendered by `resolve`) is the sample.
                 vec![]
             } else if accepts("example") {
                 vec!["example".into()]
             } else {
-                vec!["x".into()]
+                // One that the regex matches; when none is found, the
+                // failing render asks for `examples`.
+                let derived = q
+                    .validate
+                    .as_ref()
+                    .and_then(|v| v.regex.as_deref())
+                    .and_then(super::sample::matching)
+                    .filter(|s| accepts(s));
+                vec![derived.unwrap_or_else(|| "x".into())]
             }
         }
     }

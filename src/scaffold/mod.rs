@@ -8,6 +8,8 @@ pub mod manifest;
 pub mod partials;
 pub mod registry;
 pub mod render;
+pub mod render_error;
+pub mod sample;
 pub mod source;
 
 use std::borrow::Cow;
