@@ -12,6 +12,9 @@ pub enum Error {
     #[error("destination `{}` exists and is not a directory", path.display())]
     DestinationNotDirectory { path: PathBuf },
 
+    #[error("`{}` is already a cargo-nixcuda project (it has `.nixcuda.yaml`)", path.display())]
+    AlreadyProject { path: PathBuf },
+
     #[error("invalid project name `{name}`: {rule}")]
     InvalidName {
         name: String,
@@ -49,6 +52,9 @@ pub enum Error {
 
     #[error("{file}: {message}")]
     Render { file: String, message: String },
+
+    #[error("{file}: {message}")]
+    AnswerPath { file: String, message: String },
 
     #[error("question `{key}`: {message}")]
     InvalidDefault { key: String, message: String },
@@ -167,6 +173,16 @@ pub enum Error {
         action: &'static str,
         url: String,
         message: String,
+        /// A copy from an earlier fetch is in the cache (`--offline` works).
+        cached: bool,
+    },
+
+    #[error("template `{spec}`: `{rev}` is not a tag, branch or commit of the repository")]
+    UnknownRef {
+        spec: String,
+        rev: String,
+        tags: Vec<String>,
+        branches: Vec<String>,
     },
 
     #[error("`{url}` is not in the template cache, and `--offline` forbids fetching it")]
@@ -253,6 +269,9 @@ impl Error {
                 path.display()
             ),
             Error::DestinationNotDirectory { .. } => "choose another path".into(),
+            Error::AlreadyProject { .. } => {
+                "`cargo nixcuda update` moves it to a newer scaffold version or changes answers (`-d KEY=VALUE`); `cargo nixcuda check` says whether it is current".into()
+            }
             Error::InvalidName {
                 suggestion,
                 from_path,
@@ -285,7 +304,10 @@ impl Error {
             }
             Error::ToolTooOld { .. } => "update the tool: `cargo install cargo-nixcuda`".into(),
             Error::Manifest { .. } | Error::Render { .. } | Error::InvalidDefault { .. } => {
-                "this is a bug in the scaffold; please report it with the command you ran".into()
+                "this is a bug in the scaffold, not in your answers: report it to its authors with the command you ran (`cargo nixcuda scaffold check DIR` finds such problems in a template)".into()
+            }
+            Error::AnswerPath { .. } => {
+                "this file name is made from your answers: choose answers that are not empty, `.`, `..` or `.git` and hold no `/` or `\\`".into()
             }
             Error::UnknownKey { known, template, .. } => format!(
                 "questions of this scaffold: {} (`{}` shows them in detail)",
@@ -397,8 +419,21 @@ impl Error {
             Error::GitMissing { .. } => {
                 "install git (`nix profile install nixpkgs#git`, or `programs.git.enable = true;` on NixOS), or clone the template yourself and pass its directory".into()
             }
-            Error::GitCommand { .. } => {
-                "check the URL and that `git ls-remote URL` works in this shell (SSH keys, credential helper); `--offline` uses the cached copy".into()
+            Error::GitCommand { cached, .. } => format!(
+                "check the URL and that `git ls-remote URL` works in this shell (SSH keys, credential helper){}",
+                if *cached {
+                    "; `--offline` uses the copy cached by the last fetch"
+                } else {
+                    ""
+                }
+            ),
+            Error::UnknownRef { tags, branches, .. } => {
+                let names = |v: &Vec<String>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                format!(
+                    "after `#` name one of its tags ({}) or branches ({}), or a commit id of 7 or more hex digits",
+                    names(tags),
+                    names(branches)
+                )
             }
             Error::NotCached { .. } => {
                 "run the command once without `--offline` to fill the cache, or pass a local directory".into()

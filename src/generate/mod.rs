@@ -107,6 +107,11 @@ pub fn prepare<'a>(
         write::check_new_destination(&dest)?;
     } else if dest.exists() && !dest.is_dir() {
         return Err(Error::DestinationNotDirectory { path: dest });
+    } else if dest.join(RECORD_FILE).exists() && !dest.join(journal::JOURNAL_DIR).exists() {
+        // Like `cargo init` in a package: checked before any question (a
+        // record with a journal beside it is an interrupted run's, which
+        // `init` rolls back).
+        return Err(Error::AlreadyProject { path: dest });
     }
     let scaffold = registry.resolve(opts.scaffold.as_deref().unwrap_or(DEFAULT_SCAFFOLD))?;
     check_tool_version(scaffold)?;

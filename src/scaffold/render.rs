@@ -96,7 +96,25 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         };
         let is_template = file.path.ends_with(TEMPLATE_SUFFIX)
             && !verbatim.iter().any(|g| g.is_match(&file.path));
-        let mut path = render_path(&hb, &file.path, ctx).map_err(render_error)?;
+        // A component rendered from answers that breaks a path rule is the
+        // answer's fault, not the template's (unless it failed to render).
+        let by_answer = |message: String| {
+            if file.path.contains("{{") {
+                Error::AnswerPath {
+                    file: where_.clone(),
+                    message,
+                }
+            } else {
+                render_error(message)
+            }
+        };
+        let mut path = render_path(&hb, &file.path, ctx).map_err(|m| {
+            if m.contains(" renders to ") {
+                by_answer(m)
+            } else {
+                render_error(m)
+            }
+        })?;
         if is_template {
             path.truncate(path.len() - TEMPLATE_SUFFIX.len());
         }
@@ -121,7 +139,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         if !included {
             continue;
         }
-        check_output_path(&path).map_err(render_error)?;
+        check_output_path(&path).map_err(by_answer)?;
         if let Some(other) = taken.insert(path.clone(), &file.path) {
             return Err(render_error(format!(
                 "renders to `{path}`, which `{other}` renders to as well"

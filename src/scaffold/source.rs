@@ -731,9 +731,29 @@ fn resolve_rev(
     {
         return Ok((commit.id(), None));
     }
-    Err(Error::TemplateSpec {
+    let names = |pattern: &str, prefix: &str| -> Vec<String> {
+        let mut names: Vec<String> = repo
+            .references_glob(pattern)
+            .map(|mut refs| {
+                refs.names()
+                    .flatten()
+                    .filter_map(|n| n.strip_prefix(prefix).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let heads = if cache {
+        "refs/nixcuda/heads/"
+    } else {
+        "refs/heads/"
+    };
+    Err(Error::UnknownRef {
         spec: format!("{url}#{rev}"),
-        message: format!("`{rev}` is not a tag, branch or commit of the repository"),
+        rev: rev.to_string(),
+        tags: names("refs/tags/*", "refs/tags/"),
+        branches: names(&format!("{heads}*"), heads),
     })
 }
 
@@ -974,9 +994,12 @@ fn fetch_remote(url: &str, rev: Option<&str>, offline: bool) -> Result<PathBuf> 
         url,
         "fetch the template",
     );
-    if let Err(e) = fetched {
+    if let Err(mut e) = fetched {
         if fresh {
             let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let Error::GitCommand { cached, .. } = &mut e {
+            *cached = !fresh;
         }
         return Err(e);
     }
@@ -1034,6 +1057,7 @@ fn git_cli(args: &[&str], dir: &Path, url: &str, action: &'static str) -> Result
                 } else {
                     tail
                 },
+                cached: false,
             })
         }
         Ok(_) => Ok(()),
