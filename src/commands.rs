@@ -86,7 +86,8 @@ fn generate_project(
     overwrite: Vec<std::path::PathBuf>,
     printer: &Printer,
 ) -> Result<()> {
-    let answers_file = crate::scaffold::answers::AnswersFile::load(args.answers_file.as_deref())?;
+    let answers_file =
+        crate::scaffold::answers_file::AnswersFile::load(args.answers_file.as_deref())?;
     let mut opts = GenerateOptions {
         path: path.clone(),
         name: args.name,
@@ -182,7 +183,8 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     let (team, base_note) = crate::commands_team::project_set(&args.path, args.offline)?;
     let mut embedded = None;
     let registry = chosen_registry(&team, &mut embedded)?;
-    let answers_file = crate::scaffold::answers::AnswersFile::load(args.answers_file.as_deref())?;
+    let answers_file =
+        crate::scaffold::answers_file::AnswersFile::load(args.answers_file.as_deref())?;
     let opts = UpdateOptions {
         start: args.path,
         to: args.to,

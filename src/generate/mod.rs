@@ -1,5 +1,6 @@
 //! `new` and `init`: name -> answers -> render -> write -> git.
 
+pub mod init_plan;
 pub mod journal;
 pub mod next_steps;
 pub mod write;
@@ -139,7 +140,7 @@ pub fn prepare<'a>(
     files.retain(|f| f.path != Path::new(RECORD_FILE));
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let next_steps = next_steps::render(scaffold, &resolution.context, &opts.path, &files)?;
-    write::check_overwrites(&opts.overwrite, &files)?;
+    init_plan::check_overwrites(&opts.overwrite, &files)?;
     Ok(Prepared {
         scaffold,
         project_name,
@@ -174,8 +175,8 @@ fn init_into(
     let dest = &prepared.dest;
     let lock = journal::lock(dest)?;
     report.warnings.extend(journal::recover(dest, &lock)?);
-    let policy = write::InitPolicy::new(&prepared.scaffold.manifest.init, &opts.overwrite);
-    let plan = write::plan_init(dest, &prepared.files, &policy)?;
+    let policy = init_plan::InitPolicy::new(&prepared.scaffold.manifest.init, &opts.overwrite);
+    let plan = init_plan::plan_init(dest, &prepared.files, &policy)?;
     if !plan.conflicts.is_empty() {
         return Err(Error::Conflicts {
             dest: dest.clone(),
@@ -270,7 +271,7 @@ struct InitReport {
     existing: Vec<(&'static str, String)>,
 }
 
-fn existing_report(plan: &write::InitPlan) -> Vec<(&'static str, String)> {
+fn existing_report(plan: &init_plan::InitPlan) -> Vec<(&'static str, String)> {
     let mut lines = Vec::new();
     for path in &plan.kept {
         lines.push((

@@ -354,4 +354,37 @@ mod tests {
         assert_eq!(sets.len(), 6);
         assert!(sets.iter().all(|s| s["s"] == HOSTILE_STRING));
     }
+
+    #[test]
+    fn a_validated_string_gets_its_examples_or_a_matching_sample() {
+        let m = Manifest::parse(
+            "m",
+            "id: t\nversion: 1.0.0\ndescription: d\nquestions:\n  - key: ticket\n    type: string\n    prompt: T\n    validate: { regex: '^[A-Z]{3}-[0-9]{4}$', message: m }\n  - key: env\n    type: string\n    prompt: E\n    examples: [prod, staging]\n    validate: { regex: '^[a-z]+$', message: m }\n",
+        )
+        .unwrap();
+        let ticket = values_of(&m.questions[0]);
+        assert_eq!(ticket.len(), 1);
+        assert!(
+            m.questions[0]
+                .validate
+                .as_ref()
+                .unwrap()
+                .accepts(&ticket[0]),
+            "{ticket:?}"
+        );
+        assert_eq!(values_of(&m.questions[1]), ["prod", "staging"]);
+    }
+
+    #[test]
+    fn a_failing_combination_is_a_command_to_paste() {
+        let answers: BTreeMap<String, String> = [
+            ("flavor".into(), "fancy".into()),
+            ("title".into(), "it's".into()),
+        ]
+        .into();
+        assert_eq!(
+            describe("cargo nixcuda new lint-demo --yes", &answers),
+            r"cargo nixcuda new lint-demo --yes -d flavor=fancy -d 'title=it'\''s'"
+        );
+    }
 }

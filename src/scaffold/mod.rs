@@ -1,6 +1,7 @@
 //! Scaffolds: a manifest plus a template tree, wherever they come from.
 
 pub mod answers;
+pub mod answers_file;
 pub mod chunk;
 pub mod helpers;
 pub mod lint;
