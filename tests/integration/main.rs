@@ -17,4 +17,6 @@ mod team;
 mod update;
 mod update_safety;
 mod update_scenarios;
+mod ux_init;
+mod ux_templates;
 mod versions;
