@@ -15,9 +15,10 @@ pub struct InitPlan {
     pub create: Vec<PathBuf>,
     pub identical: Vec<PathBuf>,
     pub conflicts: Vec<PathBuf>,
-    /// The user's file stays in place of the scaffold's (`init.keep`, or a
-    /// `merge_lines` file that already has every line).
+    /// The user's file stays in place of the scaffold's (`init.keep`).
     pub kept: Vec<PathBuf>,
+    /// `merge_lines` files that already have every line of the scaffold's.
+    pub complete: Vec<PathBuf>,
     /// The user's file with the scaffold's missing lines appended.
     pub merged: Vec<(PathBuf, Vec<u8>)>,
     /// Conflicting files named with `--overwrite`: the scaffold's version goes in.
@@ -123,7 +124,7 @@ pub fn plan_init(dest: &Path, files: &[RenderedFile], policy: &InitPolicy) -> Re
                             plan.merged.push((rel.clone(), merged));
                         }
                         None => {
-                            plan.kept.push(rel.clone());
+                            plan.complete.push(rel.clone());
                             plan.contents.insert(rel.clone(), existing);
                         }
                     }

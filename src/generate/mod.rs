@@ -282,6 +282,15 @@ fn existing_report(plan: &init_plan::InitPlan) -> Vec<(&'static str, String)> {
             ),
         ));
     }
+    for path in &plan.complete {
+        lines.push((
+            "Kept",
+            format!(
+                "your {}: it has every line of the scaffold's",
+                path.display()
+            ),
+        ));
+    }
     for (path, _) in &plan.merged {
         lines.push((
             "Merged",
