@@ -96,6 +96,10 @@ pub struct InitArgs {
     /// Existing directory to add the scaffold to
     #[arg(default_value = ".")]
     pub path: PathBuf,
+    /// Take the scaffold's version of this conflicting file (relative to
+    /// the project directory); repeatable
+    #[arg(long, value_name = "PATH")]
+    pub overwrite: Vec<PathBuf>,
     #[command(flatten)]
     pub generate: GenerateArgs,
 }
@@ -113,6 +117,10 @@ pub struct GenerateArgs {
     /// Answer a question: -d frameworks=both -d notebook=false
     #[arg(short = 'd', long = "define", value_name = "KEY=VALUE", value_parser = parse_define)]
     pub defines: Vec<(String, String)>,
+
+    /// Answers from a YAML mapping (`frameworks: both`); -d wins over it
+    #[arg(long, value_name = "FILE")]
+    pub answers_file: Option<PathBuf>,
 
     /// Ask nothing: take defaults for every question not answered with -d
     #[arg(short, long)]
@@ -151,6 +159,10 @@ pub struct UpdateArgs {
     /// Change an answer (or answer a question new in the target version)
     #[arg(short = 'd', long = "define", value_name = "KEY=VALUE", value_parser = parse_define)]
     pub defines: Vec<(String, String)>,
+
+    /// Answers from a YAML mapping (`frameworks: both`); -d wins over it
+    #[arg(long, value_name = "FILE")]
+    pub answers_file: Option<PathBuf>,
 
     /// Print the unified diff of what would change; write nothing
     #[arg(long)]

@@ -12,6 +12,9 @@ pub enum Error {
     #[error("destination `{}` exists and is not a directory", path.display())]
     DestinationNotDirectory { path: PathBuf },
 
+    #[error("`{}` is already a cargo-nixcuda project (it has `.nixcuda.yaml`)", path.display())]
+    AlreadyProject { path: PathBuf },
+
     #[error("invalid project name `{name}`: {rule}")]
     InvalidName {
         name: String,
@@ -50,24 +53,39 @@ pub enum Error {
     #[error("{file}: {message}")]
     Render { file: String, message: String },
 
+    #[error("{file}: {message}")]
+    AnswerPath { file: String, message: String },
+
     #[error("question `{key}`: {message}")]
     InvalidDefault { key: String, message: String },
 
     #[error("unknown question `{key}` in `-d {key}=...`")]
-    UnknownKey { key: String, known: Vec<String> },
+    UnknownKey {
+        key: String,
+        known: Vec<String>,
+        /// The team template the questions are from (`--template SRC`).
+        template: Option<String>,
+    },
 
     #[error("invalid answer `{}` for `{key}`: {reason}", shorten(value))]
     InvalidAnswer {
         key: String,
         value: String,
         reason: String,
+        template: Option<String>,
     },
+
+    #[error("answers file `{}`: {message}", path.display())]
+    AnswersFile { path: PathBuf, message: String },
 
     #[error("question `{key}` ({prompt}) has no default and no answer was given")]
     MissingAnswer { key: String, prompt: String },
 
     #[error("{} existing file(s) in `{}` would be changed", paths.len(), dest.display())]
     Conflicts { dest: PathBuf, paths: Vec<PathBuf> },
+
+    #[error("`--overwrite {}`: the scaffold writes no such file", path.display())]
+    UnknownOverwrite { path: PathBuf },
 
     #[error("unsafe path `{path}`: {reason}")]
     UnsafePath { path: String, reason: String },
@@ -154,6 +172,16 @@ pub enum Error {
         action: &'static str,
         url: String,
         message: String,
+        /// A copy from an earlier fetch is in the cache (`--offline` works).
+        cached: bool,
+    },
+
+    #[error("template `{spec}`: `{rev}` is not a tag, branch or commit of the repository")]
+    UnknownRef {
+        spec: String,
+        rev: String,
+        tags: Vec<String>,
+        branches: Vec<String>,
     },
 
     #[error("`{url}` is not in the template cache, and `--offline` forbids fetching it")]
@@ -196,7 +224,26 @@ pub fn shorten(value: &str) -> String {
     format!("{head}... ({count} characters)")
 }
 
+/// The command that lists the questions of the scaffold in use.
+fn list_command(template: &Option<String>) -> String {
+    match template {
+        Some(spec) => format!("cargo nixcuda list --template {spec}"),
+        None => "cargo nixcuda list".into(),
+    }
+}
+
 impl Error {
+    /// Points the hints of answer errors at the team template `spec`'s
+    /// questions instead of the embedded scaffolds'.
+    pub fn for_template(mut self, spec: Option<&str>) -> Error {
+        if let Error::UnknownKey { template, .. } | Error::InvalidAnswer { template, .. } =
+            &mut self
+        {
+            *template = spec.map(str::to_string);
+        }
+        self
+    }
+
     pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Error {
         Error::Io {
             action,
@@ -227,6 +274,9 @@ impl Error {
                 | Error::UnknownKey { .. }
                 | Error::InvalidAnswer { .. }
                 | Error::BadVersionSpec { .. }
+                | Error::AnswersFile { .. }
+                | Error::UnknownOverwrite { .. }
+                | Error::UnknownRef { .. }
         )
     }
 
@@ -239,6 +289,9 @@ impl Error {
                 path.display()
             ),
             Error::DestinationNotDirectory { .. } => "choose another path".into(),
+            Error::AlreadyProject { .. } => {
+                "`cargo nixcuda update` moves it to a newer scaffold version or changes answers (`-d KEY=VALUE`); `cargo nixcuda check` says whether it is current".into()
+            }
             Error::InvalidName {
                 suggestion,
                 from_path,
@@ -271,13 +324,21 @@ impl Error {
             }
             Error::ToolTooOld { .. } => "update the tool: `cargo install cargo-nixcuda`".into(),
             Error::Manifest { .. } | Error::Render { .. } | Error::InvalidDefault { .. } => {
-                "this is a bug in the scaffold; please report it with the command you ran".into()
+                "this is a bug in the scaffold, not in your answers: report it to its authors with the command you ran (`cargo nixcuda scaffold check DIR` finds such problems in a template)".into()
             }
-            Error::UnknownKey { known, .. } => {
-                format!("questions of this scaffold: {}", known.join(", "))
+            Error::AnswerPath { .. } => {
+                "this file name is made from your answers: choose answers that are not empty, `.`, `..` or `.git` and hold no `/` or `\\`".into()
             }
-            Error::InvalidAnswer { key, .. } => {
-                format!("see `cargo nixcuda list` for what `{key}` accepts")
+            Error::UnknownKey { known, template, .. } => format!(
+                "questions of this scaffold: {} (`{}` shows them in detail)",
+                known.join(", "),
+                list_command(template)
+            ),
+            Error::InvalidAnswer { key, template, .. } => {
+                format!("see `{}` for what `{key}` accepts", list_command(template))
+            }
+            Error::AnswersFile { .. } => {
+                "the file is a YAML mapping from question keys to answers (`frameworks: both`, `notebook: false`); fix or remove the key named, or override it with `-d KEY=VALUE`".into()
             }
             Error::MissingAnswer { key, .. } => {
                 format!("pass `-d {key}=...`, or run on a terminal without `--yes` to be asked")
@@ -286,9 +347,12 @@ impl Error {
                 let list: Vec<String> =
                     paths.iter().map(|p| format!("  {}", p.display())).collect();
                 format!(
-                    "these files differ from what the scaffold would write; nothing was written:\n{}\nmove or rename them, then run the command again",
+                    "these files differ from what the scaffold would write; nothing was written:\n{}\nmove or rename them and run the command again, or pass `--overwrite PATH` for each one that should take the scaffold's version",
                     list.join("\n")
                 )
+            }
+            Error::UnknownOverwrite { .. } => {
+                "name a file the scaffold writes, relative to the project directory, as the conflict list shows it (`-v` lists every file)".into()
             }
             Error::UnsafePath { .. } => "nothing was written outside the destination".into(),
             Error::Io { source, path, .. } => {
@@ -363,8 +427,21 @@ impl Error {
             Error::GitMissing { .. } => {
                 "install git (`nix profile install nixpkgs#git`, or `programs.git.enable = true;` on NixOS), or clone the template yourself and pass its directory".into()
             }
-            Error::GitCommand { .. } => {
-                "check the URL and that `git ls-remote URL` works in this shell (SSH keys, credential helper); `--offline` uses the cached copy".into()
+            Error::GitCommand { cached, .. } => format!(
+                "check the URL and that `git ls-remote URL` works in this shell (SSH keys, credential helper){}",
+                if *cached {
+                    "; `--offline` uses the copy cached by the last fetch"
+                } else {
+                    ""
+                }
+            ),
+            Error::UnknownRef { tags, branches, .. } => {
+                let names = |v: &Vec<String>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                format!(
+                    "after `#` name one of its tags ({}) or branches ({}), or a commit id of 7 or more hex digits",
+                    names(tags),
+                    names(branches)
+                )
             }
             Error::NotCached { .. } => {
                 "run the command once without `--offline` to fill the cache, or pass a local directory".into()

@@ -18,6 +18,7 @@ use crate::host::nixos::{NixosOptions, PrimeChoice};
 use crate::printer::Verbosity;
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::scaffold::Scaffold;
+use crate::scaffold::answers_file::AnswersFile;
 use crate::scaffold::registry::{DEFAULT_SCAFFOLD, Registry};
 use crate::scaffold::source::{TemplateSet, TemplateSource, TemplateSpec};
 use crate::update::UpdateOptions;
@@ -118,13 +119,23 @@ fn add_config_answers(
 pub(crate) struct GenerateSettings {
     pub options: GenerateOptions,
     pub scaffolds: TemplateSet,
+    /// `--answers-file`, kept to name the file in the errors its values cause.
+    pub answers_file: AnswersFile,
+    /// `--template` as typed, for hints that point at `list --template`.
+    pub template: Option<String>,
     /// False with `--yes`: take defaults instead of asking.
     pub ask: bool,
 }
 
 impl GenerateSettings {
-    pub fn resolve(path: PathBuf, args: GenerateArgs, mode: Mode) -> Result<GenerateSettings> {
+    pub fn resolve(
+        path: PathBuf,
+        args: GenerateArgs,
+        mode: Mode,
+        overwrite: Vec<PathBuf>,
+    ) -> Result<GenerateSettings> {
         let config = Config::load()?;
+        let answers_file = AnswersFile::load(args.answers_file.as_deref())?;
         let (scaffolds, version) =
             chosen_scaffolds(args.template.as_deref(), &config, args.offline)?;
         let named = args.scaffold.is_some() || version.is_some();
@@ -136,7 +147,7 @@ impl GenerateSettings {
             (Some(v), false) => format!("{id}@{v}"),
             _ => id,
         };
-        let mut defines: BTreeMap<String, String> = args.defines.into_iter().collect();
+        let mut defines = answers_file.under(args.defines);
         match scaffolds.registry.resolve(&spec) {
             Ok(scaffold) => add_config_answers(&config, scaffold, &mut defines, |_| true),
             Err(e) if named => return Err(e.usage()),
@@ -154,8 +165,11 @@ impl GenerateSettings {
                     VcsArg::None => Vcs::None,
                 },
                 mode,
+                overwrite,
             },
             scaffolds,
+            answers_file,
+            template: args.template,
             ask: !args.yes,
         })
     }
@@ -200,6 +214,7 @@ fn project_scaffolds(
 pub(crate) struct UpdateSettings {
     pub options: UpdateOptions,
     pub scaffolds: TemplateSet,
+    pub answers_file: AnswersFile,
     pub ask: bool,
     pub dry_run: bool,
     pub commit: bool,
@@ -208,6 +223,7 @@ pub(crate) struct UpdateSettings {
 impl UpdateSettings {
     pub fn resolve(args: UpdateArgs, root: &Path) -> Result<UpdateSettings> {
         let config = Config::load()?;
+        let answers_file = AnswersFile::load(args.answers_file.as_deref())?;
         let record = crate::update::read_record(root)?;
         let (scaffolds, base_note) = project_scaffolds(root, &record, args.offline)?;
         let id = &record.scaffold.id;
@@ -218,7 +234,7 @@ impl UpdateSettings {
                 .map_err(Error::usage)?,
             None => scaffolds.registry.resolve(id)?,
         };
-        let mut defines: BTreeMap<String, String> = args.defines.into_iter().collect();
+        let mut defines = answers_file.under(args.defines);
         // Recorded answers are the project's: the config only answers what
         // the target version asks for the first time.
         let new = new_questions(target, &record);
@@ -234,6 +250,7 @@ impl UpdateSettings {
                 base_note,
             },
             scaffolds,
+            answers_file,
             ask: !args.yes,
             dry_run: args.dry_run,
             commit: args.commit,

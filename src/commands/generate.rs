@@ -12,15 +12,23 @@ use crate::scaffold::answers::Asker;
 use crate::settings::GenerateSettings;
 use crate::vcs::VcsOutcome;
 
-pub fn run(path: PathBuf, args: GenerateArgs, mode: Mode, printer: &Printer) -> Result<ExitStatus> {
-    let settings = GenerateSettings::resolve(path.clone(), args, mode)?;
+pub fn run(
+    path: PathBuf,
+    args: GenerateArgs,
+    mode: Mode,
+    overwrite: Vec<PathBuf>,
+    printer: &Printer,
+) -> Result<ExitStatus> {
+    let settings = GenerateSettings::resolve(path, args, mode, overwrite)?;
     for warning in &settings.scaffolds.warnings {
         printer.warn(warning);
     }
     let opts = &settings.options;
     let mut terminal = terminal_asker(settings.ask, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
-    let prepared = generate::prepare(opts, &settings.scaffolds.registry, asker)?;
+    let prepared = generate::prepare(opts, &settings.scaffolds.registry, asker)
+        .map_err(|e| settings.answers_file.attribute(e, &opts.defines))
+        .map_err(|e| e.for_template(settings.template.as_deref()))?;
     for file in &prepared.files {
         printer.detail("Rendered", &file.path.display().to_string());
     }
@@ -30,16 +38,7 @@ pub fn run(path: PathBuf, args: GenerateArgs, mode: Mode, printer: &Printer) -> 
     spinner.finish_and_clear();
     let outcome = outcome?;
     report(&outcome, mode, printer);
-    let mut steps = String::from("Next steps:\n");
-    if mode == Mode::New {
-        steps.push_str(&format!("  cd {}\n", path.display()));
-    }
-    steps.push_str("  direnv allow      # or: nix develop  (CPU only: nix develop .#cpu)\n");
-    steps.push_str(
-        "  git add flake.lock && git commit -m 'Lock nixpkgs'   # after the first lock writes flake.lock\n",
-    );
-    steps.push_str("  read README.md for the NixOS host module and the binary caches");
-    printer.note(&steps);
+    printer.note(&format!("Next steps:\n{}", outcome.next_steps));
     Ok(ExitStatus::Success)
 }
 
@@ -81,6 +80,9 @@ fn report(outcome: &Outcome, mode: Mode, printer: &Printer) {
             ),
         ),
         VcsOutcome::None => {}
+    }
+    for (verb, what) in &outcome.existing {
+        printer.status(verb, what);
     }
     for warning in &outcome.warnings {
         printer.warn(warning);

@@ -64,8 +64,16 @@ pub fn error_code(error: &Error) -> ExitCode {
 
 pub fn dispatch(command: Command, printer: &Printer) -> Result<ExitStatus> {
     match command {
-        Command::New(args) => generate::run(args.path, args.generate, Mode::New, printer),
-        Command::Init(args) => generate::run(args.path, args.generate, Mode::Init, printer),
+        Command::New(args) => {
+            generate::run(args.path, args.generate, Mode::New, Vec::new(), printer)
+        }
+        Command::Init(args) => generate::run(
+            args.path,
+            args.generate,
+            Mode::Init,
+            args.overwrite,
+            printer,
+        ),
         Command::List(args) => list::run(&args, printer),
         Command::Update(args) => update::run(args, printer),
         Command::Check(args) => check::run(&args, printer),

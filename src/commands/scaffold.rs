@@ -40,7 +40,7 @@ pub fn check(dir: &Path, json: bool, printer: &Printer) -> Result<ExitStatus> {
     for problem in &report.problems {
         let mut text = problem.text.clone();
         if let Some(answers) = &problem.answers {
-            text.push_str(&format!("\n  (with {answers})"));
+            text.push_str(&format!("\n  reproduce with: {answers}"));
         }
         printer.error(&text, None);
     }

@@ -19,7 +19,12 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
     let settings = UpdateSettings::resolve(args, &root)?;
     let mut terminal = terminal_asker(settings.ask, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
-    let plan = update::plan(&settings.options, &settings.scaffolds.registry, asker)?;
+    let plan =
+        update::plan(&settings.options, &settings.scaffolds.registry, asker).map_err(|e| {
+            settings
+                .answers_file
+                .attribute(e, &settings.options.defines)
+        })?;
     for warning in &plan.warnings {
         printer.warn(warning);
     }

@@ -1,6 +1,8 @@
 //! `new` and `init`: name -> answers -> render -> write -> git.
 
+pub mod init_plan;
 pub mod journal;
+pub mod next_steps;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -37,6 +39,9 @@ pub struct GenerateOptions {
     pub defines: BTreeMap<String, String>,
     pub vcs: Vcs,
     pub mode: Mode,
+    /// `init --overwrite PATH`: conflicting files (relative to the project)
+    /// that take the scaffold's version.
+    pub overwrite: Vec<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -48,6 +53,10 @@ pub struct Outcome {
     pub skipped_identical: usize,
     pub vcs: VcsOutcome,
     pub warnings: Vec<String>,
+    /// `init`: what it did with files the directory had (verb, what).
+    pub existing: Vec<(&'static str, String)>,
+    /// What to do next, from the scaffold's `next_steps` or its files.
+    pub next_steps: String,
 }
 
 /// Everything decided before anything is written: the project in memory.
@@ -59,6 +68,7 @@ pub struct Prepared<'a> {
     pub files: Vec<RenderedFile>,
     pub record: ProjectRecord,
     pub warnings: Vec<String>,
+    pub next_steps: String,
 }
 
 /// The project name: `--name`, else the last component of the path.
@@ -97,6 +107,11 @@ pub fn prepare<'a>(
         write::check_new_destination(&dest)?;
     } else if dest.exists() && !dest.is_dir() {
         return Err(Error::DestinationNotDirectory { path: dest });
+    } else if dest.join(RECORD_FILE).exists() && !dest.join(journal::JOURNAL_DIR).exists() {
+        // Like `cargo init` in a package: checked before any question (a
+        // record with a journal beside it is an interrupted run's, which
+        // `init` rolls back).
+        return Err(Error::AlreadyProject { path: dest });
     }
     let scaffold = registry.resolve(opts.scaffold.as_deref().unwrap_or(DEFAULT_SCAFFOLD))?;
     check_tool_version(scaffold)?;
@@ -118,6 +133,8 @@ pub fn prepare<'a>(
     let record = ProjectRecord::new(scaffold, &dest, &project_name, &resolution.answers);
     files.retain(|f| f.path != Path::new(RECORD_FILE));
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    let next_steps = next_steps::render(scaffold, &resolution.context, &opts.path, &files)?;
+    init_plan::check_overwrites(&opts.overwrite, &files)?;
     Ok(Prepared {
         scaffold,
         project_name,
@@ -125,6 +142,7 @@ pub fn prepare<'a>(
         files,
         record,
         warnings: resolution.warnings,
+        next_steps,
     })
 }
 
@@ -146,37 +164,52 @@ fn init_into(
     enclosing: Option<&Path>,
     message: &str,
     pristine: Option<(&vcs::Files, &str)>,
-    warnings: &mut Vec<String>,
+    report: &mut InitReport,
 ) -> Result<(VcsOutcome, usize, usize)> {
     let dest = &prepared.dest;
     let lock = journal::lock(dest)?;
-    warnings.extend(journal::recover(dest, &lock)?);
-    let plan = write::plan_init(dest, &prepared.files)?;
+    report.warnings.extend(journal::recover(dest, &lock)?);
+    let policy = init_plan::InitPolicy::new(&prepared.scaffold.manifest.init, &opts.overwrite);
+    let plan = init_plan::plan_init(dest, &prepared.files, &policy)?;
     if !plan.conflicts.is_empty() {
         return Err(Error::Conflicts {
             dest: dest.clone(),
             paths: plan.conflicts,
         });
     }
+    report.existing = existing_report(&plan);
+    let merged: BTreeMap<&Path, &Vec<u8>> =
+        plan.merged.iter().map(|(p, c)| (p.as_path(), c)).collect();
     let changes: Vec<write::Change> = prepared
         .files
         .iter()
-        .filter(|f| plan.create.contains(&f.path))
-        .map(|f| write::Change::Write {
-            path: f.path.clone(),
-            contents: f.contents.clone(),
-            executable: f.executable,
+        .filter_map(|f| {
+            let contents = if plan.create.contains(&f.path) || plan.overwritten.contains(&f.path) {
+                &f.contents
+            } else {
+                merged.get(f.path.as_path())?
+            };
+            Some(write::Change::Write {
+                path: f.path.clone(),
+                contents: contents.clone(),
+                executable: f.executable,
+            })
         })
         .collect();
     write::check_changes(dest, &changes)?;
     let command = format!("cargo nixcuda init ({})", prepared.scaffold.label());
-    let counts = (plan.create.len(), plan.identical.len());
+    let counts = (changes.len(), plan.identical.len());
     match (opts.vcs, enclosing) {
         (Vcs::Git, None) => {
+            // What the files hold afterwards: kept and merged ones are the
+            // user's, so the commit matches the work tree.
             let all: vcs::Files = prepared
                 .files
                 .iter()
-                .map(|f| (f.path.clone(), f.contents.clone()))
+                .map(|f| {
+                    let contents = plan.contents.get(&f.path).unwrap_or(&f.contents);
+                    (f.path.clone(), contents.clone())
+                })
                 .collect();
             let executable = prepared
                 .files
@@ -222,6 +255,52 @@ fn init_into(
             Ok((VcsOutcome::None, counts.0, counts.1))
         }
     }
+}
+
+/// What `init` tells about the files the directory already had, and the
+/// warnings of a recovered run.
+#[derive(Default)]
+struct InitReport {
+    warnings: Vec<String>,
+    existing: Vec<(&'static str, String)>,
+}
+
+fn existing_report(plan: &init_plan::InitPlan) -> Vec<(&'static str, String)> {
+    let mut lines = Vec::new();
+    for path in &plan.kept {
+        lines.push((
+            "Kept",
+            format!(
+                "your {} (the scaffold's version is not written; `--overwrite {0}` takes it)",
+                path.display()
+            ),
+        ));
+    }
+    for path in &plan.complete {
+        lines.push((
+            "Kept",
+            format!(
+                "your {}: it has every line of the scaffold's",
+                path.display()
+            ),
+        ));
+    }
+    for (path, _) in &plan.merged {
+        lines.push((
+            "Merged",
+            format!("the scaffold's missing lines into your {}", path.display()),
+        ));
+    }
+    for path in &plan.overwritten {
+        lines.push((
+            "Overwrote",
+            format!(
+                "{} with the scaffold's version (--overwrite)",
+                path.display()
+            ),
+        ));
+    }
+    lines
 }
 
 fn check_tool_version(scaffold: &Scaffold) -> Result<()> {
@@ -276,6 +355,7 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     });
     prepared.files.sort_by(|a, b| a.path.cmp(&b.path));
     let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
+    let mut init_report = InitReport::default();
     let (vcs, written, skipped) = match opts.mode {
         Mode::New => {
             if let Some(parent) = prepared.dest.parent() {
@@ -290,16 +370,16 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                 // An existing empty directory (`new .`, a mount point) is
                 // filled in place: renaming over it would replace the
                 // directory the user's shell is in, and its mode.
-                let mut recovered = Vec::new();
+                let mut report = InitReport::default();
                 let (vcs, written, _) = init_into(
                     &prepared,
                     opts,
                     enclosing.as_deref(),
                     &message,
                     pristine,
-                    &mut recovered,
+                    &mut report,
                 )?;
-                prepared.warnings.extend(recovered);
+                prepared.warnings.extend(report.warnings);
                 (vcs, written, 0)
             } else {
                 let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
@@ -331,19 +411,20 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
         Mode::Init => {
             let dest = prepared.dest.clone();
             let created_dest = fs_create_dir(&dest)?;
-            let mut recovered = Vec::new();
             let result = init_into(
                 &prepared,
                 opts,
                 enclosing.as_deref(),
                 &message,
                 pristine,
-                &mut recovered,
+                &mut init_report,
             );
             if result.is_err() && created_dest {
                 let _ = std::fs::remove_dir(&dest);
             }
-            prepared.warnings.extend(recovered);
+            prepared
+                .warnings
+                .extend(std::mem::take(&mut init_report.warnings));
             result?
         }
     };
@@ -354,5 +435,7 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
         skipped_identical: skipped,
         vcs,
         warnings: prepared.warnings,
+        existing: init_report.existing,
+        next_steps: prepared.next_steps,
     })
 }

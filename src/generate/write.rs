@@ -388,14 +388,6 @@ fn make_staging_dir(parent: &Path, dest: &Path) -> Result<PathBuf> {
     ))
 }
 
-/// What `init` would do with each rendered file.
-#[derive(Debug, Default)]
-pub struct InitPlan {
-    pub create: Vec<PathBuf>,
-    pub identical: Vec<PathBuf>,
-    pub conflicts: Vec<PathBuf>,
-}
-
 /// What is at a project path, walked component by component from the root.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Probe {
@@ -440,30 +432,6 @@ pub fn probe(root: &Path, rel: &Path) -> Result<Probe> {
         }
     }
     Ok(Probe::Absent)
-}
-
-/// Compares `files` with what is in `dest`, refusing to pass through a
-/// symbolic link or anything that is not a plain directory.
-pub fn plan_init(dest: &Path, files: &[RenderedFile]) -> Result<InitPlan> {
-    let mut plan = InitPlan::default();
-    for file in files {
-        match probe(dest, &file.path)? {
-            Probe::Absent => plan.create.push(file.path.clone()),
-            Probe::File => {
-                let path = dest.join(&file.path);
-                let existing = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-                if existing == file.contents {
-                    plan.identical.push(file.path.clone());
-                } else {
-                    plan.conflicts.push(file.path.clone());
-                }
-            }
-            Probe::Dir | Probe::Special | Probe::UnderFile(_) => {
-                plan.conflicts.push(file.path.clone())
-            }
-        }
-    }
-    Ok(plan)
 }
 
 /// One change `update` makes to an existing project.

@@ -121,7 +121,8 @@ fn default_value(hb: &Handlebars, question: &Question, ctx: &Value) -> Result<Op
         (QuestionKind::Bool, serde_yaml::Value::Bool(b)) => Value::Bool(*b),
         (QuestionKind::String | QuestionKind::Choice, serde_yaml::Value::String(s)) => {
             Value::String(if s.contains("{{") {
-                hb.render_template(s, ctx).map_err(|e| bad(e.to_string()))?
+                hb.render_template(s, ctx)
+                    .map_err(|e| bad(super::render_error::describe(&e)))?
             } else {
                 s.clone()
             })
@@ -171,6 +172,7 @@ pub fn resolve_with_recorded(
             return Err(Error::UnknownKey {
                 key: key.clone(),
                 known: manifest.questions.iter().map(|q| q.key.clone()).collect(),
+                template: None,
             });
         }
     }
@@ -212,6 +214,16 @@ pub fn resolve_with_recorded(
             },
             None => None,
         };
+        if let (false, Some(text), Some(expr)) =
+            (asked, provided.get(&question.key), &question.when)
+        {
+            warnings.push(format!(
+                "the answer {}={} is ignored: `{}` is asked only when `{expr}`, which the other answers make false",
+                question.key,
+                crate::error::shorten(text),
+                question.key
+            ));
+        }
         let value = if !asked {
             default.unwrap_or(Value::Null)
         } else if let Some(text) = provided.get(&question.key) {
@@ -219,6 +231,7 @@ pub fn resolve_with_recorded(
                 key: question.key.clone(),
                 value: text.clone(),
                 reason,
+                template: None,
             })?
         } else if let Some(value) = kept {
             value.clone()
@@ -302,7 +315,7 @@ fn derive(hb: &Handlebars, d: &Derived, ctx: &Value) -> Result<Value> {
         return hb
             .render_template(template, ctx)
             .map(Value::String)
-            .map_err(|e| bad(e.to_string()));
+            .map_err(|e| bad(super::render_error::describe(&e)));
     }
     if let (Some(from), Some(map)) = (&d.from, &d.map) {
         let key = text_of(from)?;
@@ -446,5 +459,21 @@ derived:
             let text = format!("{err} {}", err.hint().unwrap_or_default());
             assert!(text.contains(want), "{k}={v}: {text}");
         }
+    }
+
+    #[test]
+    fn an_answer_to_a_skipped_question_warns_naming_the_condition() {
+        let p = provided(&[("gpu", "no"), ("extra", "e")]);
+        let r = resolve(&manifest(), builtins(), &p, None).unwrap();
+        assert!(
+            r.warnings
+                .iter()
+                .any(|w| w.contains("extra=e is ignored") && w.contains("`gpu`")),
+            "{:?}",
+            r.warnings
+        );
+        let p = provided(&[("gpu", "yes"), ("extra", "e")]);
+        let r = resolve(&manifest(), builtins(), &p, None).unwrap();
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
     }
 }

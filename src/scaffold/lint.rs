@@ -42,6 +42,10 @@ pub struct Report {
 /// Lints the template in `dir` (a single scaffold at the root, or several
 /// `<id>/` ones). Errors only for what prevents linting at all.
 pub fn check_dir(dir: &Path) -> Result<Report> {
+    let command = format!(
+        "cargo nixcuda new lint-demo --template {} --yes",
+        crate::generate::next_steps::shell_quote(&dir.display().to_string())
+    );
     let mut report = Report::default();
     if !dir.is_dir() {
         return Err(Error::TemplateSpec {
@@ -61,12 +65,18 @@ pub fn check_dir(dir: &Path) -> Result<Report> {
     };
     for scaffold in &scaffolds {
         report.scaffolds.push(scaffold.label());
-        check_scaffold(scaffold, &mut report);
+        let scaffold_flag = if scaffolds.len() > 1 {
+            format!(" --scaffold {}", scaffold.manifest.id)
+        } else {
+            String::new()
+        };
+        check_scaffold(scaffold, &format!("{command}{scaffold_flag}"), &mut report);
     }
     Ok(report)
 }
 
-fn check_scaffold(scaffold: &Scaffold, report: &mut Report) {
+/// `command`: what reproduces a render, to which the answers are added.
+fn check_scaffold(scaffold: &Scaffold, command: &str, report: &mut Report) {
     let manifest = &scaffold.manifest;
     let current = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("valid version");
     if let Some(required) = &manifest.min_tool_version
@@ -119,7 +129,7 @@ fn check_scaffold(scaffold: &Scaffold, report: &mut Report) {
         if seen_problems.insert(text.clone()) {
             report.problems.push(Problem {
                 text,
-                answers: Some(describe(answers)),
+                answers: Some(describe(command, answers)),
             });
         }
     };
@@ -207,15 +217,16 @@ fn source_of(scaffold: &Scaffold, out: &str) -> String {
         .unwrap_or_else(|| format!("{} (rendered `{out}`)", scaffold.origin))
 }
 
-fn describe(answers: &BTreeMap<String, String>) -> String {
-    if answers.is_empty() {
-        return "defaults".into();
+/// The command that renders `answers`, ready to paste into a shell.
+fn describe(command: &str, answers: &BTreeMap<String, String>) -> String {
+    let mut line = command.to_string();
+    for (k, v) in answers {
+        line.push_str(" -d ");
+        line.push_str(&crate::generate::next_steps::shell_quote(&format!(
+            "{k}={v}"
+        )));
     }
-    answers
-        .iter()
-        .map(|(k, v)| format!("-d {k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    line
 }
 
 fn builtins(scaffold: &Scaffold) -> Map<String, Value> {
@@ -246,16 +257,27 @@ fn values_of(q: &Question) -> Vec<String> {
             v
         }
         QuestionKind::String => {
-            let accepts = |s: &str| q.validate.as_ref().is_none_or(|v| v.accepts(s));
+            let accepts =
+                |s: &str| super::answers::check_answer(q, &Value::String(s.into())).is_ok();
             if accepts(HOSTILE_STRING) {
                 vec![HOSTILE_STRING.to_string()]
+            } else if !q.examples.is_empty() {
+                q.examples.clone()
             } else if q.default.is_some() {
                 // The default (rendered by `resolve`) is the sample.
                 vec![]
             } else if accepts("example") {
                 vec!["example".into()]
             } else {
-                vec!["x".into()]
+                // One that the regex matches; when none is found, the
+                // failing render asks for `examples`.
+                let derived = q
+                    .validate
+                    .as_ref()
+                    .and_then(|v| v.regex.as_deref())
+                    .and_then(super::sample::matching)
+                    .filter(|s| accepts(s));
+                vec![derived.unwrap_or_else(|| "x".into())]
             }
         }
     }
@@ -332,5 +354,38 @@ mod tests {
         assert!(exhaustive);
         assert_eq!(sets.len(), 6);
         assert!(sets.iter().all(|s| s["s"] == HOSTILE_STRING));
+    }
+
+    #[test]
+    fn a_validated_string_gets_its_examples_or_a_matching_sample() {
+        let m = Manifest::parse(
+            "m",
+            "id: t\nversion: 1.0.0\ndescription: d\nquestions:\n  - key: ticket\n    type: string\n    prompt: T\n    validate: { regex: '^[A-Z]{3}-[0-9]{4}$', message: m }\n  - key: env\n    type: string\n    prompt: E\n    examples: [prod, staging]\n    validate: { regex: '^[a-z]+$', message: m }\n",
+        )
+        .unwrap();
+        let ticket = values_of(&m.questions[0]);
+        assert_eq!(ticket.len(), 1);
+        assert!(
+            m.questions[0]
+                .validate
+                .as_ref()
+                .unwrap()
+                .accepts(&ticket[0]),
+            "{ticket:?}"
+        );
+        assert_eq!(values_of(&m.questions[1]), ["prod", "staging"]);
+    }
+
+    #[test]
+    fn a_failing_combination_is_a_command_to_paste() {
+        let answers: BTreeMap<String, String> = [
+            ("flavor".into(), "fancy".into()),
+            ("title".into(), "it's".into()),
+        ]
+        .into();
+        assert_eq!(
+            describe("cargo nixcuda new lint-demo --yes", &answers),
+            r"cargo nixcuda new lint-demo --yes -d flavor=fancy -d 'title=it'\''s'"
+        );
     }
 }

@@ -32,6 +32,26 @@ pub struct Manifest {
     /// How `update` carries a project from an older version to this one.
     #[serde(default)]
     pub migrations: Vec<Migration>,
+    /// How `init` treats files the directory already has.
+    #[serde(default)]
+    pub init: InitRules,
+    /// Printed after `new` and `init`: a template over the answers and
+    /// `path`; without it the tool says what the rendered files call for.
+    #[serde(default)]
+    pub next_steps: Option<String>,
+}
+
+/// Globs over output paths for `init` into a directory that has files:
+/// `keep` leaves the user's file in place of the scaffold's (a README),
+/// `merge_lines` appends the scaffold's missing lines to it (`.gitignore`).
+/// Any other existing file that differs is a conflict.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitRules {
+    #[serde(default)]
+    pub keep: Vec<String>,
+    #[serde(default)]
+    pub merge_lines: Vec<String>,
 }
 
 /// Data-only steps for projects made with a version below `before`; applied
@@ -92,6 +112,10 @@ pub struct Question {
     /// string, `true`). Choices warn per choice instead.
     #[serde(default)]
     pub warn: Option<String>,
+    /// Strings: answers `scaffold check` tries when the hostile sample
+    /// does not pass `validate` and there is no default.
+    #[serde(default)]
+    pub examples: Vec<String>,
 }
 
 impl Question {
@@ -287,45 +311,7 @@ impl Manifest {
                 ));
             }
             seen.push(&q.key);
-            let is_choice = matches!(q.kind, QuestionKind::Choice | QuestionKind::Multichoice);
-            if is_choice && q.warn.is_some() {
-                return Err(fail(
-                    &at,
-                    format!(
-                        "question `{}`: `warn` is for string and bool questions; give each choice its own `warn`",
-                        q.key
-                    ),
-                ));
-            }
-            if is_choice && q.choices.is_empty() {
-                return Err(fail(&at, format!("question `{}` needs `choices`", q.key)));
-            }
-            if !is_choice && !q.choices.is_empty() {
-                return Err(fail(
-                    &at,
-                    format!("question `{}` has `choices` but is not a choice", q.key),
-                ));
-            }
-            if let Some(v) = &q.validate
-                && let Some(Err(e)) = v.regex.as_deref().map(regex::Regex::new)
-            {
-                return Err(fail(
-                    &at,
-                    format!("question `{}`: invalid regex: {e}", q.key),
-                ));
-            }
-            if let (QuestionKind::Choice, Some(serde_yaml::Value::String(d))) = (q.kind, &q.default)
-                && !d.contains("{{")
-                && !q.choices.iter().any(|c| c.value() == d)
-            {
-                return Err(fail(
-                    &at,
-                    format!(
-                        "question `{}`: default `{d}` is not one of its choices",
-                        q.key
-                    ),
-                ));
-            }
+            check_question(q).map_err(|message| fail(&at, message))?;
         }
         for d in &self.derived {
             let at = format!("key: {}", d.key);
@@ -379,7 +365,13 @@ impl Manifest {
                 return Err(fail(&at, format!("invalid glob `{}`: {e}", rule.glob)));
             }
         }
-        for glob in self.verbatim.iter().chain(&self.format.nixfmt) {
+        let init_globs = self.init.keep.iter().chain(&self.init.merge_lines);
+        for glob in self
+            .verbatim
+            .iter()
+            .chain(&self.format.nixfmt)
+            .chain(init_globs)
+        {
             if let Err(e) = crate::scaffold::render::compile_glob(glob) {
                 return Err(fail(glob, format!("invalid glob `{glob}`: {e}")));
             }
@@ -428,6 +420,49 @@ impl Manifest {
     pub fn question(&self, key: &str) -> Option<&Question> {
         self.questions.iter().find(|q| q.key == key)
     }
+}
+
+/// The rules one question must follow on its own.
+fn check_question(q: &Question) -> std::result::Result<(), String> {
+    let is_choice = matches!(q.kind, QuestionKind::Choice | QuestionKind::Multichoice);
+    if is_choice && q.warn.is_some() {
+        return Err(format!(
+            "question `{}`: `warn` is for string and bool questions; give each choice its own `warn`",
+            q.key
+        ));
+    }
+    if is_choice && q.choices.is_empty() {
+        return Err(format!("question `{}` needs `choices`", q.key));
+    }
+    if !is_choice && !q.choices.is_empty() {
+        return Err(format!(
+            "question `{}` has `choices` but is not a choice",
+            q.key
+        ));
+    }
+    if let Some(v) = &q.validate
+        && let Some(Err(e)) = v.regex.as_deref().map(regex::Regex::new)
+    {
+        return Err(format!("question `{}`: invalid regex: {e}", q.key));
+    }
+    if let Some(bad) = q.examples.iter().find(|e| {
+        q.kind != QuestionKind::String || q.validate.as_ref().is_some_and(|v| !v.accepts(e))
+    }) {
+        return Err(format!(
+            "question `{}`: example `{bad}` is not an answer it accepts (`examples` are for string questions and must pass `validate`)",
+            q.key
+        ));
+    }
+    if let (QuestionKind::Choice, Some(serde_yaml::Value::String(d))) = (q.kind, &q.default)
+        && !d.contains("{{")
+        && !q.choices.iter().any(|c| c.value() == d)
+    {
+        return Err(format!(
+            "question `{}`: default `{d}` is not one of its choices",
+            q.key
+        ));
+    }
+    Ok(())
 }
 
 /// `[a-z][a-z0-9<sep>]*`: scaffold ids use `-`, keys `_`.

@@ -1,6 +1,7 @@
 //! Scaffolds: a manifest plus a template tree, wherever they come from.
 
 pub mod answers;
+pub mod answers_file;
 pub mod chunk;
 pub mod helpers;
 pub mod lint;
@@ -8,6 +9,8 @@ pub mod manifest;
 pub mod partials;
 pub mod registry;
 pub mod render;
+pub mod render_error;
+pub mod sample;
 pub mod source;
 pub mod starter;
 

@@ -40,11 +40,7 @@ pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Resul
     let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
     hb.render_template(&template, ctx)
         .map(|out| out == "1")
-        .map_err(|e| format!("condition `{expr}`: {}", first_line(&e.to_string())))
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
+        .map_err(|e| format!("condition `{expr}`: {}", super::render_error::describe(&e)))
 }
 
 struct Rule {
@@ -100,7 +96,25 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         };
         let is_template = file.path.ends_with(TEMPLATE_SUFFIX)
             && !verbatim.iter().any(|g| g.is_match(&file.path));
-        let mut path = render_path(&hb, &file.path, ctx).map_err(render_error)?;
+        // A component rendered from answers that breaks a path rule is the
+        // answer's fault, not the template's (unless it failed to render).
+        let by_answer = |message: String| {
+            if file.path.contains("{{") {
+                Error::AnswerPath {
+                    file: where_.clone(),
+                    message,
+                }
+            } else {
+                render_error(message)
+            }
+        };
+        let mut path = render_path(&hb, &file.path, ctx).map_err(|m| {
+            if m.contains(" renders to ") {
+                by_answer(m)
+            } else {
+                render_error(m)
+            }
+        })?;
         if is_template {
             path.truncate(path.len() - TEMPLATE_SUFFIX.len());
         }
@@ -125,7 +139,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         if !included {
             continue;
         }
-        check_output_path(&path).map_err(render_error)?;
+        check_output_path(&path).map_err(by_answer)?;
         if let Some(other) = taken.insert(path.clone(), &file.path) {
             return Err(render_error(format!(
                 "renders to `{path}`, which `{other}` renders to as well"
@@ -233,8 +247,12 @@ fn render_path(
     let mut parts = Vec::new();
     for component in template_path.split('/') {
         let rendered = if component.contains("{{") {
-            hb.render_template(component, ctx)
-                .map_err(|e| format!("file name `{component}`: {}", first_line(&e.to_string())))?
+            hb.render_template(component, ctx).map_err(|e| {
+                format!(
+                    "file name `{component}`: {}",
+                    super::render_error::describe(&e)
+                )
+            })?
         } else {
             component.to_string()
         };
@@ -345,11 +363,12 @@ fn render_text(
                 MAX_RENDERED_FILE >> 20
             ));
         }
-        rendered.map_err(|e| match (e.line_no, e.column_no) {
-            (Some(line), Some(col)) => {
-                format!("line {}, column {col}: {}", line + before, e.reason())
+        rendered.map_err(|e| {
+            let what = super::render_error::reason(e.reason());
+            match (e.line_no, e.column_no) {
+                (Some(line), Some(col)) => format!("line {}, column {col}: {what}", line + before),
+                _ => what,
             }
-            _ => e.reason().to_string(),
         })?;
         let text = String::from_utf8(sink.bytes).expect("handlebars writes UTF-8");
         out.push_str(&super::chunk::expand(&text, &originals));

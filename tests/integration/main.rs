@@ -21,4 +21,6 @@ mod team_sources;
 mod update;
 mod update_safety;
 mod update_scenarios;
+mod ux_init;
+mod ux_templates;
 mod versions;

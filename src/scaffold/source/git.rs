@@ -140,10 +140,32 @@ pub(super) fn resolve_rev(
     {
         return Ok((commit.id(), None));
     }
-    Err(Error::TemplateSpec {
+    let heads = if cache {
+        "refs/nixcuda/heads/"
+    } else {
+        "refs/heads/"
+    };
+    Err(Error::UnknownRef {
         spec: format!("{url}#{rev}"),
-        message: format!("`{rev}` is not a tag, branch or commit of the repository"),
+        rev: rev.to_string(),
+        tags: ref_names(repo, "refs/tags/"),
+        branches: ref_names(repo, heads),
     })
+}
+
+/// The names of the references under `prefix`, sorted, without it.
+fn ref_names(repo: &Repository, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = repo
+        .references_glob(&format!("{prefix}*"))
+        .map(|mut refs| {
+            refs.names()
+                .flatten()
+                .filter_map(|n| n.strip_prefix(prefix).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// Every scaffold in the tree of `commit`; `version` (from a tag) replaces

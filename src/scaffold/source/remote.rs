@@ -92,9 +92,12 @@ pub(super) fn fetch_remote(url: &str, rev: Option<&str>, offline: bool) -> Resul
         url,
         "fetch the template",
     );
-    if let Err(e) = fetched {
+    if let Err(mut e) = fetched {
         if fresh {
             let _ = std::fs::remove_dir_all(&dir);
+        }
+        if let Error::GitCommand { cached, .. } = &mut e {
+            *cached = !fresh;
         }
         return Err(e);
     }
@@ -152,6 +155,7 @@ fn git_cli(args: &[&str], dir: &Path, url: &str, action: &'static str) -> Result
                 } else {
                     tail
                 },
+                cached: false,
             })
         }
         Ok(_) => Ok(()),

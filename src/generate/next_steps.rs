@@ -1,0 +1,121 @@
+//! What `new` and `init` print last: the scaffold's own `next_steps`
+//! template, or, for a scaffold without one, the steps its rendered files
+//! call for (so a template without `.envrc` is never told to `direnv allow`).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::scaffold::Scaffold;
+use crate::scaffold::render::RenderedFile;
+
+/// The lines under "Next steps:", each indented by two spaces.
+pub fn render(
+    scaffold: &Scaffold,
+    ctx: &Value,
+    dir: &Path,
+    files: &[RenderedFile],
+) -> Result<String> {
+    let path = shell_quote(&dir.display().to_string());
+    let text = match &scaffold.manifest.next_steps {
+        Some(template) => {
+            let mut ctx = ctx.clone();
+            ctx["path"] = Value::String(path);
+            crate::scaffold::helpers::registry()
+                .render_template(template, &ctx)
+                .map_err(|e| Error::Render {
+                    file: format!("{}/scaffold.yaml (next_steps)", scaffold.origin),
+                    message: crate::scaffold::render_error::describe(&e),
+                })?
+        }
+        None => from_files(&path, files),
+    };
+    Ok(text
+        .trim_end()
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("  {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// The steps the rendered files call for.
+fn from_files(path: &str, files: &[RenderedFile]) -> String {
+    let has = |name: &str| files.iter().any(|f| f.path == Path::new(name));
+    let mut steps = Vec::new();
+    if path != "." {
+        steps.push(format!("cd {path}"));
+    }
+    match (has(".envrc"), has("flake.nix")) {
+        (true, true) => steps.push("direnv allow      # or: nix develop".into()),
+        (true, false) => steps.push("direnv allow".into()),
+        (false, true) => steps.push("nix develop".into()),
+        (false, false) => {}
+    }
+    if has("flake.nix") {
+        steps.push(
+            "git add flake.lock && git commit -m 'Lock nixpkgs'   # after the first lock writes flake.lock"
+                .into(),
+        );
+    }
+    if has("README.md") {
+        steps.push("read README.md".into());
+    }
+    steps.push(
+        "cargo nixcuda check   # later: is a newer template version out? `cargo nixcuda update` moves to it"
+            .into(),
+    );
+    steps.join("\n")
+}
+
+/// `text` as one word for a POSIX shell: as it is when it is made of safe
+/// characters only, else in single quotes.
+pub fn shell_quote(text: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "_-.,/:=@+%^".contains(c);
+    if !text.is_empty() && text.chars().all(safe) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str) -> RenderedFile {
+        RenderedFile {
+            path: path.into(),
+            contents: Vec::new(),
+            executable: false,
+        }
+    }
+
+    #[test]
+    fn the_default_names_only_what_the_files_have() {
+        let bare = from_files("demo", &[file("README.md"), file("src/a.py")]);
+        assert!(bare.starts_with("cd demo\n"), "{bare}");
+        assert!(!bare.contains("direnv"), "{bare}");
+        assert!(!bare.contains("nix develop"), "{bare}");
+        assert!(bare.contains("read README.md"), "{bare}");
+        let nix = from_files(".", &[file("flake.nix"), file(".envrc")]);
+        assert!(!nix.contains("cd "), "{nix}");
+        assert!(nix.contains("direnv allow"), "{nix}");
+        assert!(nix.contains("flake.lock"), "{nix}");
+        assert!(!nix.contains("README"), "{nix}");
+    }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_needed() {
+        assert_eq!(shell_quote("my-proj/x"), "my-proj/x");
+        assert_eq!(shell_quote("my proj"), "'my proj'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+}
