@@ -191,27 +191,7 @@ pub fn resolve_with_recorded(
         let default = default_value(&hb, question, &ctx)?;
         let superseded = !asked || provided.contains_key(&question.key);
         let kept = match recorded.get(&question.key).filter(|_| !superseded) {
-            Some(v) => match check_answer(question, v) {
-                Ok(()) => Some(v),
-                // A choice the new version no longer offers: asked again.
-                Err(_) if is_retired_choice(question, v) => {
-                    warnings.push(format!(
-                        "the recorded answer {} = {} is no longer a choice of this scaffold version; it is asked again (or defaulted)",
-                        question.key,
-                        crate::error::shorten(&v.to_string())
-                    ));
-                    None
-                }
-                // Anything else was not written by `new`: the record is
-                // refused rather than rendered into files.
-                Err(reason) => {
-                    return Err(Error::RecordedAnswer {
-                        key: question.key.clone(),
-                        value: crate::error::shorten(&v.to_string()),
-                        reason,
-                    });
-                }
-            },
+            Some(v) => kept_answer(question, v, &mut warnings)?,
             None => None,
         };
         if let (false, Some(text), Some(expr)) =
@@ -269,6 +249,34 @@ pub fn resolve_with_recorded(
         context: ctx,
         warnings,
     })
+}
+
+/// A recorded answer, checked against this version's question: kept when
+/// valid, `None` (asked again) for a retired choice, an error otherwise.
+fn kept_answer<'v>(
+    question: &Question,
+    value: &'v Value,
+    warnings: &mut Vec<String>,
+) -> Result<Option<&'v Value>> {
+    match check_answer(question, value) {
+        Ok(()) => Ok(Some(value)),
+        // A choice the new version no longer offers: asked again.
+        Err(_) if is_retired_choice(question, value) => {
+            warnings.push(format!(
+                "the recorded answer {} = {} is no longer a choice of this scaffold version; it is asked again (or defaulted)",
+                question.key,
+                crate::error::shorten(&value.to_string())
+            ));
+            Ok(None)
+        }
+        // Anything else was not written by `new`: the record is refused
+        // rather than rendered into files.
+        Err(reason) => Err(Error::RecordedAnswer {
+            key: question.key.clone(),
+            value: crate::error::shorten(&value.to_string()),
+            reason,
+        }),
+    }
 }
 
 /// `Name <email>` -> (name, email); a text without `<...>` at its end is

@@ -136,7 +136,7 @@ fn overwrite_names_only_files_the_scaffold_writes() {
         .cmd(&["init", "repo", "--yes", "--overwrite", "notes.txt"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     insta::assert_snapshot!("init_overwrite_unknown", redacted(&env, &out));
     assert_eq!(crate::support::listing(&dir), ["notes.txt"]);
 }

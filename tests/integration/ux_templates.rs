@@ -239,7 +239,7 @@ fn answers_file_errors_name_the_file_and_the_key() {
             .args(["--answers-file", &file])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{name}");
+        assert_eq!(out.status.code(), Some(2), "{name}");
         assert!(
             stderr_of(&out).contains(&format!("answers file `{file}`")),
             "{name}: {}",
@@ -283,7 +283,7 @@ fn answers_file_changes_answers_on_update() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
     assert!(
         err.contains("bad.yaml") && err.contains("no_such_question"),
@@ -320,7 +320,7 @@ fn a_bad_answer_for_a_template_points_at_its_questions() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     insta::assert_snapshot!("template_bad_answer", redacted(&env, &out));
     assert!(stderr_of(&out).contains("cargo nixcuda list --template tpl"));
 }
@@ -342,7 +342,7 @@ fn a_bad_ref_lists_the_tags_and_branches() {
         .cmd(&["new", "p", "--template", &spec, "--yes"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr_of(&out);
     assert!(
         err.contains("`nope` is not a tag, branch or commit"),
