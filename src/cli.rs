@@ -150,7 +150,8 @@ pub struct UpdateArgs {
     #[arg(short = 'd', long = "define", value_name = "KEY=VALUE", value_parser = parse_define)]
     pub defines: Vec<(String, String)>,
 
-    /// Print the unified diff of what would change; write nothing
+    /// Print the git diff of what would change (`git apply` takes it); write
+    /// nothing
     #[arg(long)]
     pub dry_run: bool,
 
@@ -165,6 +166,10 @@ pub struct UpdateArgs {
     /// Commit the update (otherwise the changes are left staged)
     #[arg(long)]
     pub commit: bool,
+
+    /// Undo the last update: files, index and record as they were before it
+    #[arg(long, conflicts_with_all = ["to", "defines", "dry_run", "commit", "allow_dirty"])]
+    pub abort: bool,
 
     /// Project directory [default: the current one, or the nearest above it
     /// with a .nixcuda.yaml]

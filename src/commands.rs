@@ -168,9 +168,14 @@ fn generate_project(
 
 fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     use crate::update::{self, Base, FileAction, Recorded, UpdateOptions};
-    let (_, lock, recovered) = update::open_project(&args.path)?;
+    let (root, lock, recovered) = update::open_project(&args.path)?;
     if let Some(message) = recovered {
         printer.status("Recovered", &message);
+    }
+    if args.abort {
+        let undone = update::abort(&root, &lock)?;
+        printer.status("Aborted", &format!("{undone}: the project is as it was before it"));
+        return Ok(());
     }
     let (team, base_note) = crate::commands_team::project_set(&args.path, args.offline)?;
     let mut embedded = None;
@@ -180,6 +185,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         to: args.to,
         defines: args.defines.into_iter().collect(),
         allow_dirty: args.allow_dirty,
+        dry_run: args.dry_run,
         base_note,
     };
     let mut terminal = terminal_asker(args.yes, printer);
@@ -211,7 +217,10 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         );
         return Ok(());
     }
-    for (path, action) in &plan.actions {
+    for note in &plan.notes {
+        printer.warn(note);
+    }
+    for (path, action) in plan.actions() {
         let path = path.display();
         match action {
             FileAction::Create => printer.status("Adding", &path.to_string()),
@@ -229,11 +238,25 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         }
     }
     if args.dry_run {
-        crate::out!("{}", update::diff(&plan)?);
+        // The printer's colour choice for stdout: a terminal, no NO_COLOR.
+        let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        update::pager::show(&update::diff::diff(&plan, color)?);
+        if !plan.dirty.is_empty() {
+            printer.warn(&format!(
+                "{} uncommitted file(s): the real run needs them committed, or `--allow-dirty`",
+                plan.dirty.len()
+            ));
+        }
         printer.status(
             "Dry run",
             &format!("{} -> {}: nothing was written", plan.from, plan.to),
         );
+        let conflicts: Vec<std::path::PathBuf> =
+            plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
+        if !conflicts.is_empty() {
+            return Err(crate::error::Error::UpdateConflicts { paths: conflicts });
+        }
         return Ok(());
     }
     let recorded = update::apply(&plan, args.commit, &lock)?;

@@ -126,20 +126,10 @@ pub fn project_set(start: &Path, offline: bool) -> Result<(Option<TemplateSet>, 
 /// commit (the update engine writes embedded records).
 pub fn stamp_plan(set: &TemplateSet, plan: &mut UpdatePlan) -> Result<()> {
     let target = set.registry.resolve(&plan.to)?;
-    plan.record.scaffold.source = set.source.record_string();
-    plan.record.scaffold.commit = set.provenance_of(target).map(|p| p.commit.clone());
-    let text = plan.record.to_yaml().into_bytes();
-    let record_path = PathBuf::from(RECORD_FILE);
-    plan.changes.retain(|c| c.path() != record_path);
-    let on_disk = std::fs::read(plan.root.join(RECORD_FILE)).ok();
-    if on_disk.as_deref() != Some(text.as_slice()) {
-        plan.changes.push(crate::generate::write::Change::Write {
-            path: record_path,
-            contents: text,
-            executable: false,
-        });
-    }
-    Ok(())
+    let mut record = plan.record.clone();
+    record.scaffold.source = set.source.record_string();
+    record.scaffold.commit = set.provenance_of(target).map(|p| p.commit.clone());
+    plan.set_record(record)
 }
 
 // ------------------------------------------------------------------ list

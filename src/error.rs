@@ -187,6 +187,9 @@ pub enum Error {
 
     #[error("{failed} doctor check(s) failed")]
     DoctorFailed { failed: usize },
+
+    #[error(transparent)]
+    Abort(#[from] crate::update::AbortError),
 }
 
 /// A value as error messages show it: whole when short, else its first 80
@@ -310,6 +313,7 @@ impl Error {
                 lock.display()
             ),
             Error::Interrupted => return None,
+            Error::Abort(e) => e.hint(),
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()
             }

@@ -164,11 +164,11 @@ fn init_into(
             paths: plan.conflicts,
         });
     }
-    let changes: Vec<write::Change> = prepared
+    let changes: Vec<write::FileOp> = prepared
         .files
         .iter()
         .filter(|f| plan.create.contains(&f.path))
-        .map(|f| write::Change::Write {
+        .map(|f| write::FileOp::Write {
             path: f.path.clone(),
             contents: f.contents.clone(),
             executable: f.executable,
