@@ -174,7 +174,10 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
     }
     if args.abort {
         let undone = update::abort(&root, &lock)?;
-        printer.status("Aborted", &format!("{undone}: the project is as it was before it"));
+        printer.status(
+            "Aborted",
+            &format!("{undone}: the project is as it was before it"),
+        );
         return Ok(());
     }
     let (team, base_note) = crate::commands_team::project_set(&args.path, args.offline)?;

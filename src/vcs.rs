@@ -432,33 +432,6 @@ pub fn pristine_files(dir: &Path, id: &str) -> Result<Option<Files>> {
     Ok(Some(files))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn discovery_keeps_the_work_tree_of_a_separate_git_dir() {
-        let tmp = tempfile::tempdir().unwrap();
-        let work = tmp.path().join("project");
-        // The layout `git init --separate-git-dir` makes: a `.git` file.
-        let status = std::process::Command::new("git")
-            .args(["init", "-q", "--separate-git-dir"])
-            .arg(tmp.path().join("gitdir"))
-            .arg(&work)
-            .status()
-            .expect("git runs");
-        assert!(status.success());
-        std::fs::create_dir(work.join("sub")).unwrap();
-        let repo = discover(&work.join("sub")).unwrap();
-        let found = repo.workdir().unwrap().canonicalize().unwrap();
-        assert_eq!(found, work.canonicalize().unwrap());
-        assert_eq!(
-            enclosing_work_tree(&work).map(|w| w.canonicalize().unwrap()),
-            Some(work.canonicalize().unwrap())
-        );
-    }
-}
-
 /// One conflicted file for the index, as `git merge` leaves it: stage 1 the
 /// base (absent when both sides added the file), 2 ours, 3 theirs.
 pub struct ConflictEntry<'a> {
@@ -582,4 +555,31 @@ pub fn head_reference(dir: &Path) -> Option<String> {
     }
     let head = repo.find_reference("HEAD").ok()?;
     head.symbolic_target().ok().flatten().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovery_keeps_the_work_tree_of_a_separate_git_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join("project");
+        // The layout `git init --separate-git-dir` makes: a `.git` file.
+        let status = std::process::Command::new("git")
+            .args(["init", "-q", "--separate-git-dir"])
+            .arg(tmp.path().join("gitdir"))
+            .arg(&work)
+            .status()
+            .expect("git runs");
+        assert!(status.success());
+        std::fs::create_dir(work.join("sub")).unwrap();
+        let repo = discover(&work.join("sub")).unwrap();
+        let found = repo.workdir().unwrap().canonicalize().unwrap();
+        assert_eq!(found, work.canonicalize().unwrap());
+        assert_eq!(
+            enclosing_work_tree(&work).map(|w| w.canonicalize().unwrap()),
+            Some(work.canonicalize().unwrap())
+        );
+    }
 }

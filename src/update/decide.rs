@@ -42,7 +42,10 @@ pub enum Change {
     Keep,
     /// New contents; `executable` is the mode the file has afterwards (an
     /// existing file keeps the user's, a new one gets the template's).
-    Write { contents: Vec<u8>, executable: bool },
+    Write {
+        contents: Vec<u8>,
+        executable: bool,
+    },
     Delete,
 }
 
@@ -93,7 +96,10 @@ impl Decision {
 /// The user's side of one scaffold path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ours {
-    File { contents: Vec<u8>, executable: bool },
+    File {
+        contents: Vec<u8>,
+        executable: bool,
+    },
     Absent,
     /// Something that is not a regular file is there (or a file where the
     /// path needs a directory): never replaced, whatever is ignored or not.

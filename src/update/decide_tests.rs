@@ -235,5 +235,8 @@ fn the_executable_bit_is_the_users_on_existing_files_and_the_templates_on_new_on
     assert!(!mode(&Ours::Absent, false, "f.txt", None));
     assert!(mode(&exec_ours, false, "f.txt", Some(BASE)), "user's kept");
     assert!(!mode(&file(BASE), true, "f.txt", Some(BASE)), "user's kept");
-    assert!(mode(&file(BASE), true, "g.txt", Some(BASE)), "moved: new path");
+    assert!(
+        mode(&file(BASE), true, "g.txt", Some(BASE)),
+        "moved: new path"
+    );
 }

@@ -171,3 +171,86 @@ fn print(diff: &git2::Diff, color: bool) -> Result<String> {
     .map_err(Error::git("format the diff"))?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &str, contents: &[u8], executable: bool) -> FileOp {
+        FileOp::Write {
+            path: PathBuf::from(path),
+            contents: contents.to_vec(),
+            executable,
+        }
+    }
+
+    fn diff_of(root: &Path, ops: &[FileOp], color: bool) -> String {
+        let repo = memory_repository().unwrap();
+        let ops: Vec<&FileOp> = ops.iter().collect();
+        diff_ops(&repo, root, &ops, Some(0), color).unwrap()
+    }
+
+    #[test]
+    fn modes_are_shown_as_git_shows_them() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        std::fs::write(root.join("run.sh"), "echo old\n").unwrap();
+        std::fs::set_permissions(root.join("run.sh"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let created = diff_of(root, &[write("new.sh", b"echo\n", true)], false);
+        assert!(created.contains("new file mode 100755\n"), "{created}");
+        let deleted = diff_of(
+            root,
+            &[FileOp::Delete {
+                path: "run.sh".into(),
+            }],
+            false,
+        );
+        assert!(deleted.contains("deleted file mode 100755\n"), "{deleted}");
+        // A file that is there keeps its mode, whatever the template says.
+        let kept = diff_of(root, &[write("run.sh", b"echo new\n", false)], false);
+        assert!(
+            kept.contains("index ") && kept.contains(" 100755\n"),
+            "{kept}"
+        );
+        assert!(!kept.contains("new mode"), "{kept}");
+        // Moved to a new path, a file takes the template's mode.
+        let moved = diff_of(
+            root,
+            &[
+                FileOp::Delete {
+                    path: "run.sh".into(),
+                },
+                write("bin/run.sh", b"echo old\n", false),
+            ],
+            false,
+        );
+        assert!(
+            moved.contains("old mode 100755\nnew mode 100644\n")
+                && moved.contains("rename from run.sh\nrename to bin/run.sh\n"),
+            "{moved}"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("a.txt"), "old\n").unwrap();
+        let ops = [write("a.txt", b"new\n", false)];
+        let plain = diff_of(tmp.path(), &ops, false);
+        assert!(
+            plain.contains("\n-old\n+new\n") && !plain.contains('\x1b'),
+            "{plain}"
+        );
+        let coloured = diff_of(tmp.path(), &ops, true);
+        assert!(
+            coloured.contains("\x1b[31m-old\x1b[m\n\x1b[32m+new\x1b[m\n"),
+            "{coloured:?}"
+        );
+        assert!(
+            coloured.contains("\x1b[1mdiff --git a/a.txt b/a.txt\x1b[m\n"),
+            "{coloured:?}"
+        );
+    }
+}

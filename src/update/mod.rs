@@ -230,4 +230,3 @@ pub fn read_record(root: &Path) -> Result<ProjectRecord> {
     }
     Ok(record)
 }
-

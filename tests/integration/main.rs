@@ -15,6 +15,8 @@ mod stored_versions;
 mod support;
 mod team;
 mod update;
+mod update_dry_run;
+mod update_git;
 mod update_safety;
 mod update_scenarios;
 mod versions;
