@@ -340,7 +340,7 @@ impl Error {
             Error::UpdateConflicts { paths } => {
                 let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();
                 format!(
-                    "resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them; the other changes are staged",
+                    "resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them (they are unmerged, as after `git merge`: `git mergetool` works); the other changes are staged. `cargo nixcuda update --abort` undoes the update",
                     list.join("\n")
                 )
             }

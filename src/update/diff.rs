@@ -140,6 +140,16 @@ fn tree<'r>(repo: &'r Repository, files: &[(PathBuf, Side)]) -> Result<git2::Tre
 
 const RESET: &str = "\x1b[m";
 
+/// `@@ -1,2 +1,3 @@ context`: git colours the range, not the context.
+fn hunk_header(text: &str) -> String {
+    let end = text
+        .get(2..)
+        .and_then(|rest| rest.find("@@"))
+        .map_or(text.trim_end().len(), |i| i + 4);
+    let (range, rest) = text.split_at(end.min(text.len()));
+    format!("\x1b[36m{range}{RESET}{rest}")
+}
+
 /// The patch text, each line coloured as `git diff --color` does.
 fn print(diff: &git2::Diff, color: bool) -> Result<String> {
     let mut out = String::new();
@@ -151,9 +161,12 @@ fn print(diff: &git2::Diff, color: bool) -> Result<String> {
             '-' => ("-", "\x1b[31m"),
             ' ' => (" ", ""),
             'F' => ("", "\x1b[1m"),
-            'H' => ("", "\x1b[36m"),
             _ => ("", ""),
         };
+        if color && origin == 'H' {
+            out.push_str(&hunk_header(&text));
+            return true;
+        }
         if !color || paint.is_empty() {
             out.push_str(prefix);
             out.push_str(&text);
@@ -250,6 +263,10 @@ mod tests {
         );
         assert!(
             coloured.contains("\x1b[1mdiff --git a/a.txt b/a.txt\x1b[m\n"),
+            "{coloured:?}"
+        );
+        assert!(
+            coloured.contains("\x1b[36m@@ -1 +1 @@\x1b[m\n"),
             "{coloured:?}"
         );
     }
