@@ -241,26 +241,7 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         }
     }
     if args.dry_run {
-        // The printer's colour choice for stdout: a terminal, no NO_COLOR.
-        let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
-            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        update::pager::show(&update::diff::diff(&plan, color)?);
-        if !plan.dirty.is_empty() {
-            printer.warn(&format!(
-                "{} uncommitted file(s): the real run needs them committed, or `--allow-dirty`",
-                plan.dirty.len()
-            ));
-        }
-        printer.status(
-            "Dry run",
-            &format!("{} -> {}: nothing was written", plan.from, plan.to),
-        );
-        let conflicts: Vec<std::path::PathBuf> =
-            plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
-        if !conflicts.is_empty() {
-            return Err(crate::error::Error::UpdateConflicts { paths: conflicts });
-        }
-        return Ok(());
+        return update_dry_run(&plan, printer);
     }
     let recorded = update::apply(&plan, args.commit, &lock)?;
     let conflicts: Vec<std::path::PathBuf> =
@@ -275,6 +256,32 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
             printer.warn("not a git repository: review the changes before you go on")
         }
     }
+    if !conflicts.is_empty() {
+        return Err(crate::error::Error::UpdateConflicts { paths: conflicts });
+    }
+    Ok(())
+}
+
+/// `update --dry-run`: the diff (paged on a terminal), and the exit code
+/// the real run would have.
+fn update_dry_run(plan: &crate::update::UpdatePlan, printer: &Printer) -> Result<()> {
+    use crate::update;
+    // The printer's colour choice for stdout: a terminal, no NO_COLOR.
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    update::pager::show(&update::diff::diff(plan, color)?);
+    if !plan.dirty.is_empty() {
+        printer.warn(&format!(
+            "{} uncommitted file(s): the real run needs them committed, or `--allow-dirty`",
+            plan.dirty.len()
+        ));
+    }
+    printer.status(
+        "Dry run",
+        &format!("{} -> {}: nothing was written", plan.from, plan.to),
+    );
+    let conflicts: Vec<std::path::PathBuf> =
+        plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
     if !conflicts.is_empty() {
         return Err(crate::error::Error::UpdateConflicts { paths: conflicts });
     }
