@@ -257,7 +257,10 @@ fn update(args: crate::cli::UpdateArgs, printer: &Printer) -> Result<()> {
         }
     }
     if !conflicts.is_empty() {
-        return Err(crate::error::Error::UpdateConflicts { paths: conflicts });
+        return Err(crate::error::Error::UpdateConflicts {
+            paths: conflicts,
+            dry_run: false,
+        });
     }
     Ok(())
 }
@@ -283,7 +286,10 @@ fn update_dry_run(plan: &crate::update::UpdatePlan, printer: &Printer) -> Result
     let conflicts: Vec<std::path::PathBuf> =
         plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
     if !conflicts.is_empty() {
-        return Err(crate::error::Error::UpdateConflicts { paths: conflicts });
+        return Err(crate::error::Error::UpdateConflicts {
+            paths: conflicts,
+            dry_run: true,
+        });
     }
     Ok(())
 }

@@ -126,8 +126,8 @@ pub enum Error {
     #[error("the work tree has uncommitted changes in {} file(s)", paths.len())]
     DirtyTree { paths: Vec<PathBuf> },
 
-    #[error("{} file(s) have conflicts", paths.len())]
-    UpdateConflicts { paths: Vec<PathBuf> },
+    #[error("{} file(s) {} conflicts", paths.len(), if *dry_run { "would have" } else { "have" })]
+    UpdateConflicts { paths: Vec<PathBuf>, dry_run: bool },
 
     #[error("the project is on scaffold version {current}; {newest} is available")]
     Outdated { current: String, newest: String },
@@ -337,7 +337,17 @@ impl Error {
             Error::Outdated { newest, .. } => {
                 format!("run `cargo nixcuda update` (or `--to {newest}`); `--dry-run` shows the diff first")
             }
-            Error::UpdateConflicts { paths } => {
+            Error::UpdateConflicts {
+                paths,
+                dry_run: true,
+            } => {
+                let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();
+                format!(
+                    "the update would leave `<<<<<<<` markers (or, for a path it cannot write, what stands in its way) in:\n{}\nresolve them after it and `git add` them (`git mergetool` works; `cargo nixcuda update --abort` undoes it), or change these files first",
+                    list.join("\n")
+                )
+            }
+            Error::UpdateConflicts { paths, .. } => {
                 let list: Vec<String> = paths.iter().map(|p| format!("  {}", p.display())).collect();
                 format!(
                     "resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them (they are unmerged, as after `git merge`: `git mergetool` works); the other changes are staged. `cargo nixcuda update --abort` undoes the update",

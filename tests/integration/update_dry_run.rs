@@ -112,7 +112,11 @@ fn the_dry_run_exits_as_the_real_run_would() {
     let real = update(&env, &project, &[]);
     assert_eq!(real.status.code(), Some(1), "{}", stderr_of(&real));
     assert_eq!(dry.status.code(), real.status.code(), "{}", stderr_of(&dry));
-    assert!(stderr_of(&dry).contains("notes.md"), "{}", stderr_of(&dry));
+    let err = stderr_of(&dry);
+    assert!(
+        err.contains("notes.md") && err.contains("would have conflicts"),
+        "{err}"
+    );
 }
 
 /// Runs `cargo-nixcuda nixcuda ARGS` in `dir` under a pseudo-terminal
