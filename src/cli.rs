@@ -164,7 +164,8 @@ pub struct UpdateArgs {
     #[arg(long, value_name = "FILE")]
     pub answers_file: Option<PathBuf>,
 
-    /// Print the unified diff of what would change; write nothing
+    /// Print the git diff of what would change (`git apply` takes it); write
+    /// nothing
     #[arg(long)]
     pub dry_run: bool,
 
@@ -179,6 +180,10 @@ pub struct UpdateArgs {
     /// Commit the update (otherwise the changes are left staged)
     #[arg(long)]
     pub commit: bool,
+
+    /// Undo the last update: files, index and record as they were before it
+    #[arg(long, conflicts_with_all = ["to", "defines", "dry_run", "commit", "allow_dirty"])]
+    pub abort: bool,
 
     /// Project directory [default: the current one, or the nearest above it
     /// with a .nixcuda.yaml]

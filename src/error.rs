@@ -210,6 +210,9 @@ pub enum Error {
 
     #[error("GPUs that need different drivers: {legacy} (closed) and {open_only} (open)")]
     ConflictingGpus { legacy: String, open_only: String },
+
+    #[error(transparent)]
+    Abort(#[from] crate::update::AbortError),
 }
 
 /// A value as error messages show it: whole when short, else its first 80
@@ -391,6 +394,7 @@ impl Error {
                 lock.display()
             ),
             Error::Interrupted => return None,
+            Error::Abort(e) => e.hint(),
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()
             }

@@ -247,6 +247,7 @@ impl UpdateSettings {
                 to: args.to,
                 defines,
                 allow_dirty: args.allow_dirty,
+                dry_run: args.dry_run,
                 base_note,
             },
             scaffolds,

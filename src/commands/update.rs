@@ -16,6 +16,14 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
     if let Some(message) = recovered {
         printer.status("Recovered", &message);
     }
+    if args.abort {
+        let undone = update::abort(&root, &lock)?;
+        printer.status(
+            "Aborted",
+            &format!("{undone}: the project is as it was before it"),
+        );
+        return Ok(ExitStatus::Success);
+    }
     let settings = UpdateSettings::resolve(args, &root)?;
     let mut terminal = terminal_asker(settings.ask, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
@@ -36,14 +44,12 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
         );
         return Ok(ExitStatus::Success);
     }
+    for note in &plan.notes {
+        printer.warn(note);
+    }
     report_actions(&plan, printer);
     if settings.dry_run {
-        crate::out!("{}", update::diff(&plan)?);
-        printer.status(
-            "Dry run",
-            &format!("{} -> {}: nothing was written", plan.from, plan.to),
-        );
-        return Ok(ExitStatus::Success);
+        return dry_run(&plan, printer);
     }
     let recorded = update::apply(&plan, settings.commit, &lock)?;
     let conflicts: Vec<PathBuf> = plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
@@ -63,7 +69,39 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
             .map(|p| format!("  {}", p.display()))
             .collect();
         printer.warn(&format!(
-            "{} file(s) have conflicts: resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them; the other changes are staged",
+            "{} file(s) have conflicts: resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them (they are unmerged, as after `git merge`: `git mergetool` works); the other changes are staged. `cargo nixcuda update --abort` undoes the update",
+            conflicts.len(),
+            list.join("\n")
+        ));
+    }
+    Ok(ExitStatus::failure_if(!conflicts.is_empty()))
+}
+
+/// `update --dry-run`: the diff (paged on a terminal), and the exit status
+/// the real run would have.
+fn dry_run(plan: &UpdatePlan, printer: &Printer) -> Result<ExitStatus> {
+    // The printer's colour choice for stdout: a terminal, no NO_COLOR.
+    let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    update::pager::show(&update::diff::diff(plan, color)?);
+    if !plan.dirty.is_empty() {
+        printer.warn(&format!(
+            "{} uncommitted file(s): the real run needs them committed, or `--allow-dirty`",
+            plan.dirty.len()
+        ));
+    }
+    printer.status(
+        "Dry run",
+        &format!("{} -> {}: nothing was written", plan.from, plan.to),
+    );
+    let conflicts = plan.conflicts();
+    if !conflicts.is_empty() {
+        let list: Vec<String> = conflicts
+            .iter()
+            .map(|p| format!("  {}", p.display()))
+            .collect();
+        printer.warn(&format!(
+            "{} file(s) would have conflicts: the update would leave `<<<<<<<` markers (or, for a path it cannot write, what stands in its way) in:\n{}\nresolve them after it and `git add` them (`git mergetool` works; `cargo nixcuda update --abort` undoes it), or change these files first",
             conflicts.len(),
             list.join("\n")
         ));
@@ -88,7 +126,7 @@ fn report_base(plan: &UpdatePlan, printer: &Printer) {
 }
 
 fn report_actions(plan: &UpdatePlan, printer: &Printer) {
-    for (path, action) in &plan.actions {
+    for (path, action) in plan.actions() {
         let path = path.display();
         match action {
             FileAction::Create => printer.status("Adding", &path.to_string()),

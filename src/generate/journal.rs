@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::write::{Change, Writer, create_dirs_listed, make_executable};
+use super::write::{FileOp, Writer, create_dirs_listed, make_executable};
 use crate::error::{Error, Result};
 
 pub const JOURNAL_DIR: &str = ".nixcuda-journal";
@@ -175,14 +175,14 @@ pub struct NewDir<'a> {
 
 /// Applies `changes` under `root` through the journal (see the module
 /// comment); `command` names the run for a later recovery message.
-pub fn apply(root: &Path, changes: &[Change], command: &str, lock: &ProjectLock) -> Result<()> {
+pub fn apply(root: &Path, changes: &[FileOp], command: &str, lock: &ProjectLock) -> Result<()> {
     apply_with_dir(root, changes, None, command, lock)
 }
 
 /// `apply`, with a directory built and moved in along with the files.
 pub fn apply_with_dir(
     root: &Path,
-    changes: &[Change],
+    changes: &[FileOp],
     new_dir: Option<NewDir>,
     command: &str,
     _lock: &ProjectLock,
@@ -205,7 +205,7 @@ pub fn apply_with_dir(
 fn stage_and_swap(
     root: &Path,
     dir: &Path,
-    changes: &[Change],
+    changes: &[FileOp],
     extra: Option<NewDir>,
     command: &str,
     writer: &mut Writer,
@@ -219,7 +219,7 @@ fn stage_and_swap(
     let mut entries = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let new = match change {
-            Change::Write {
+            FileOp::Write {
                 path,
                 contents,
                 executable,
@@ -237,7 +237,7 @@ fn stage_and_swap(
                 }
                 Some(name)
             }
-            Change::Delete { .. } => None,
+            FileOp::Delete { .. } => None,
         };
         entries.push(Entry {
             path: change.path().to_path_buf(),

@@ -180,7 +180,7 @@ fn init_into(
     report.existing = existing_report(&plan);
     let merged: BTreeMap<&Path, &Vec<u8>> =
         plan.merged.iter().map(|(p, c)| (p.as_path(), c)).collect();
-    let changes: Vec<write::Change> = prepared
+    let changes: Vec<write::FileOp> = prepared
         .files
         .iter()
         .filter_map(|f| {
@@ -189,7 +189,7 @@ fn init_into(
             } else {
                 merged.get(f.path.as_path())?
             };
-            Some(write::Change::Write {
+            Some(write::FileOp::Write {
                 path: f.path.clone(),
                 contents: contents.clone(),
                 executable: f.executable,

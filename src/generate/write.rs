@@ -434,9 +434,10 @@ pub fn probe(root: &Path, rel: &Path) -> Result<Probe> {
     Ok(Probe::Absent)
 }
 
-/// One change `update` makes to an existing project.
+/// One file operation the journal applies to an existing project: new
+/// contents, or a removal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
+pub enum FileOp {
     Write {
         path: PathBuf,
         contents: Vec<u8>,
@@ -449,17 +450,17 @@ pub enum Change {
     },
 }
 
-impl Change {
+impl FileOp {
     pub fn path(&self) -> &Path {
         match self {
-            Change::Write { path, .. } | Change::Delete { path } => path,
+            FileOp::Write { path, .. } | FileOp::Delete { path } => path,
         }
     }
 }
 
 /// Refuses changes that would write outside `root`, through a link, or over
 /// something that is not a regular file, before anything is written.
-pub fn check_changes(root: &Path, changes: &[Change]) -> Result<()> {
+pub fn check_changes(root: &Path, changes: &[FileOp]) -> Result<()> {
     for change in changes {
         let rel = change.path().to_string_lossy();
         crate::scaffold::render::check_output_path(&rel).map_err(|reason| Error::UnsafePath {

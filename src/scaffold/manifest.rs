@@ -70,6 +70,10 @@ pub struct Migration {
     /// edits follow the file.
     #[serde(default)]
     pub rename_paths: BTreeMap<String, String>,
+    /// What the user must do by hand (outside the project, say): `update`
+    /// and `update --dry-run` print it.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

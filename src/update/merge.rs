@@ -48,6 +48,10 @@ pub fn merge3(
         i.content(content).path(path);
         i
     };
+    // git2's `merge_file` skips libgit2's one-time initialisation, which
+    // its other entry points do; without it the merge fails in a process
+    // that has used no other git2 call yet.
+    let _ = git2::Oid::from_str(&"0".repeat(40));
     let (b, o, t) = (input(base), input(ours), input(theirs));
     let mut opts = git2::MergeFileOptions::new();
     opts.ancestor_label("base")

@@ -19,6 +19,8 @@ mod team_hostile;
 mod team_scaffold;
 mod team_sources;
 mod update;
+mod update_dry_run;
+mod update_git;
 mod update_safety;
 mod update_scenarios;
 mod ux_init;

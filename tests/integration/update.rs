@@ -163,11 +163,12 @@ fn overlapping_edits_get_conflict_markers_and_exit_1() {
         ),
         "{notes}"
     );
-    // Everything else went through and is staged; the conflicted file is not.
+    // Everything else went through and is staged; the conflicted file is
+    // unmerged, as `git merge` leaves it.
     assert_eq!(read(&project, "extra/added.txt"), "color: blue\n");
     let repo = Repository::open(&project).unwrap();
     let notes_status = repo.status_file(Path::new("notes.md")).unwrap();
-    assert!(notes_status.is_wt_modified() && !notes_status.is_index_modified());
+    assert!(notes_status.is_conflicted(), "{notes_status:?}");
     let added = repo.status_file(Path::new("extra/added.txt")).unwrap();
     assert!(added.is_index_new());
 }

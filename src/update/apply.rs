@@ -1,0 +1,83 @@
+//! Writes a plan (all or nothing, even when killed), then records it in
+//! git: clean files staged, conflicts unmerged (index stages 1/2/3, as
+//! `git merge` leaves them), or everything committed.
+
+use std::path::PathBuf;
+
+use super::{UpdatePlan, abort};
+use crate::error::Result;
+use crate::generate::journal::{self, ProjectLock};
+use crate::generate::write::{FileOp, check_changes};
+use crate::vcs;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// Committed (`--commit`).
+    Committed(String),
+    /// Staged in the index; conflicted files as unmerged paths.
+    Staged,
+    /// Not a git repository.
+    NotInGit,
+}
+
+pub fn apply(plan: &UpdatePlan, commit: bool, lock: &ProjectLock) -> Result<Recorded> {
+    let ops = plan.ops();
+    check_changes(&plan.root, &ops)?;
+    vcs::check_index_writable(&plan.root)?;
+    let label = format!("{} -> {}", plan.from, plan.to);
+    abort::save(&plan.root, &ops, &label)?;
+    // The pristine objects first: the record written next names them.
+    if let Some(files) = &plan.pristine {
+        vcs::store_pristine(
+            &plan.root,
+            files,
+            &format!("Pristine render of {}", plan.to),
+        )?;
+    }
+    journal::apply(
+        &plan.root,
+        &ops,
+        &format!("cargo nixcuda update ({label})"),
+        lock,
+    )?;
+    let Some(workdir) = vcs::enclosing_work_tree(&plan.root) else {
+        return Ok(Recorded::NotInGit);
+    };
+    let conflicts = plan.conflicts();
+    let clean: Vec<(PathBuf, bool)> = ops
+        .iter()
+        .filter(|op| !conflicts.contains(&op.path()))
+        .map(|op| {
+            let deleted = matches!(op, FileOp::Delete { .. });
+            (plan.root.join(op.path()), deleted)
+        })
+        .collect();
+    vcs::stage_changes(&workdir, &clean)?;
+    vcs::stage_conflicts(&workdir, &unmerged(plan))?;
+    if commit && conflicts.is_empty() {
+        let message = format!(
+            "Update to {} with cargo-nixcuda (from {})",
+            plan.to, plan.from
+        );
+        let id = vcs::commit_index(&workdir, &message)?;
+        abort::committed(&plan.root, &id)?;
+        return Ok(Recorded::Committed(id));
+    }
+    Ok(Recorded::Staged)
+}
+
+/// The conflicted files with their three sides, for the index.
+fn unmerged(plan: &UpdatePlan) -> Vec<vcs::ConflictEntry<'_>> {
+    plan.decisions
+        .iter()
+        .filter_map(|d| {
+            let stages = d.stages.as_ref()?;
+            Some(vcs::ConflictEntry {
+                path: plan.root.join(&d.path),
+                base: stages.base.as_deref(),
+                ours: (stages.ours.as_slice(), stages.ours_executable),
+                theirs: (stages.theirs.as_slice(), stages.theirs_executable),
+            })
+        })
+        .collect()
+}
