@@ -36,14 +36,8 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<()> {
         Command::Scaffold(crate::cli::ScaffoldCommand::Check { dir, json }) => {
             crate::commands_team::scaffold_check(&dir, json, printer)
         }
-        Command::Completions { shell } => {
-            let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-            // Into memory first: clap_complete panics when a write fails.
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut script);
-            crate::printer::out_bytes(&script);
-            Ok(())
-        }
+        Command::Completions { shell } => crate::completions::write(shell),
+        Command::Man { dir } => crate::completions::man(dir.as_deref()),
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod commands_team;
+pub mod completions;
 pub mod config;
 pub mod error;
 pub mod generate;
@@ -48,7 +49,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     } else {
         Verbosity::Normal
     };
-    let printer = Printer::new(verbosity);
+    let printer = Printer::with_color(verbosity, cli.color);
     let result = commands::dispatch(cli.command, &printer);
     if let Some(e) = printer::stdout_error() {
         printer.error(
@@ -70,7 +71,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
                 source = cause.source();
             }
             printer.error(&message, e.hint().as_deref());
-            ExitCode::FAILURE
+            // Like a shell's status for a process ended by SIGINT.
+            if matches!(e, error::Error::Interrupted) {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod cli;
+mod completions;
 mod escaping;
 mod example;
 mod generate;
@@ -9,6 +10,8 @@ mod host;
 mod hostile_render;
 mod merge_base;
 mod ml;
+mod names;
+mod prompts;
 mod python_env;
 mod records;
 mod stored_versions;
