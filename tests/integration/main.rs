@@ -13,6 +13,7 @@ mod ml;
 mod names;
 mod prompts;
 mod python_env;
+mod readme;
 mod records;
 mod stored_versions;
 mod support;
