@@ -72,7 +72,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             }
             printer.error(&message, e.hint().as_deref());
             // Like a shell's status for a process ended by SIGINT.
-            if matches!(e, error::Error::Interrupted) {
+            if matches!(e, error::Error::Cancelled { .. }) {
                 ExitCode::from(130)
             } else {
                 ExitCode::FAILURE

@@ -78,7 +78,7 @@ impl Asker for TerminalAsker {
                 let term = console::Term::stderr();
                 let _ = term.show_cursor();
                 let _ = term.write_line("");
-                return Error::Interrupted;
+                return Error::Cancelled { key: q.key.clone() };
             }
             Error::Prompt {
                 key: q.key.clone(),
@@ -95,7 +95,7 @@ impl Asker for TerminalAsker {
             QuestionKind::Multichoice => self.choices(q, default).map_err(failed)?,
         };
         if ctrl_c.hit() {
-            return Err(Error::Interrupted);
+            return Err(Error::Cancelled { key: q.key.clone() });
         }
         if let Some(w) = q.warning_for(&value) {
             crate::errln!("  {} {w}", console::style("warning:").yellow().bold());
