@@ -33,7 +33,7 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
-    /// Coloring [default: CARGO_TERM_COLOR, else never with NO_COLOR, else auto]
+    /// Coloring; when not given: CARGO_TERM_COLOR, else never with NO_COLOR, else auto
     #[arg(long, global = true, value_enum, value_name = "WHEN")]
     pub color: Option<crate::printer::ColorChoice>,
 }

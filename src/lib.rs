@@ -24,8 +24,6 @@ pub mod vcs;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::printer::{Printer, Verbosity};
 
 /// Runs the tool with `args` as cargo passes them (`cargo-nixcuda nixcuda new
@@ -35,7 +33,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "nixcuda") {
         args.remove(1);
     }
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match printer::parse_with_color::<cli::Cli>(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -5,6 +5,7 @@
 //! closed pipe (`| head`) ends stdout quietly, and any other failure to
 //! write stdout is reported once at the end (`stdout_error`).
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -84,7 +85,6 @@ pub enum Verbosity {
 /// `--color WHEN`, with cargo's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorChoice {
-    /// Colour on a terminal
     Auto,
     Always,
     Never,
@@ -120,6 +120,43 @@ pub fn color_choice(
         ColorChoice::Auto
     };
     (choice, warning)
+}
+
+/// The `--color` value among `args` (the last one wins, as in clap), before
+/// clap has parsed them: its own help and usage errors are coloured by the
+/// same choice.
+fn color_flag(args: &[OsString]) -> Option<ColorChoice> {
+    let mut found = None;
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        let value = match word.strip_prefix("--color") {
+            Some("") => words.next().map(|v| v.into_owned()),
+            Some(rest) => rest.strip_prefix('=').map(str::to_string),
+            None => None,
+        };
+        if let Some(value) = value {
+            found = <ColorChoice as clap::ValueEnum>::from_str(&value, false).ok();
+        }
+    }
+    found
+}
+
+/// Parses `args` as `P`, with clap's own output (help, usage errors)
+/// coloured as the printer's will be.
+pub fn parse_with_color<P: clap::Parser>(args: Vec<OsString>) -> Result<P, clap::Error> {
+    let cargo_term_color = std::env::var("CARGO_TERM_COLOR").ok();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let (choice, _) = color_choice(color_flag(&args), cargo_term_color.as_deref(), no_color);
+    let color = match choice {
+        ColorChoice::Auto => clap::ColorChoice::Auto,
+        ColorChoice::Always => clap::ColorChoice::Always,
+        ColorChoice::Never => clap::ColorChoice::Never,
+    };
+    let matches = P::command().color(color).try_get_matches_from(args)?;
+    P::from_arg_matches(&matches)
 }
 
 pub struct Printer {
@@ -210,7 +247,29 @@ impl Printer {
 
 #[cfg(test)]
 mod tests {
-    use super::{ColorChoice, color_choice};
+    use super::{ColorChoice, color_choice, color_flag};
+
+    #[test]
+    fn color_flag_is_found_before_parsing() {
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(Into::into)
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        assert_eq!(
+            color_flag(&args(&["x", "new", "--color", "never"])),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            color_flag(&args(&["x", "--color=always", "new"])),
+            Some(ColorChoice::Always)
+        );
+        assert_eq!(
+            color_flag(&args(&["x", "new", "--", "--color=always"])),
+            None
+        );
+        assert_eq!(color_flag(&args(&["x", "new", "--colour"])), None);
+    }
 
     #[test]
     fn flag_then_cargo_term_color_then_no_color() {

@@ -218,3 +218,22 @@ fn status_verbs_are_green_and_bold() {
         "{stderr:?}"
     );
 }
+
+#[test]
+fn usage_errors_follow_the_colour_choice_too() {
+    let env = Env::new();
+    let run = |flags: &[&str], vars: &[(&str, &str)]| {
+        let mut cmd = env.cmd(&[&["new", "x", "--vcs", "svn"], flags].concat());
+        cmd.env_remove("CARGO_TERM_COLOR");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(run(&["--color", "always"], &[]).contains('\x1b'));
+    assert!(run(&[], &[("CARGO_TERM_COLOR", "always")]).contains('\x1b'));
+    assert!(!run(&["--color=never"], &[("CARGO_TERM_COLOR", "always")]).contains('\x1b'));
+    assert!(!run(&[], &[]).contains('\x1b'));
+}
