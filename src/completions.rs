@@ -174,7 +174,8 @@ pub fn man_pages() -> Vec<(String, Vec<u8>)> {
         page.build();
         let mut roff = Vec::new();
         // Into memory: a Vec never fails to take the bytes.
-        let _ = clap_mangen::Man::new(page).render(&mut roff);
+        let source = format!("cargo-nixcuda {}", env!("CARGO_PKG_VERSION"));
+        let _ = clap_mangen::Man::new(page).source(source).render(&mut roff);
         out.push((format!("{name}.1"), roff));
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             if sub.get_name() != "help" {

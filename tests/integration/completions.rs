@@ -204,4 +204,6 @@ fn man_pages_render_for_every_subcommand() {
     }
     let new = std::fs::read_to_string(dir.join("cargo-nixcuda-new.1")).unwrap();
     assert!(new.contains("\\-\\-vcs"), "{new}");
+    let version = format!("\"cargo-nixcuda {}\"", env!("CARGO_PKG_VERSION"));
+    assert!(new.contains(&version), "{new}");
 }
