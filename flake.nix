@@ -25,11 +25,16 @@
             # The integration tests drive git repositories and, in CI, Nix and
             # Python; the sandbox runs the unit tests.
             cargoTestFlags = [ "--lib" ];
-            postInstall = ''
-              mkdir -p $out/share/bash-completion/completions $out/share/zsh/site-functions $out/share/fish/vendor_completions.d
-              $out/bin/cargo-nixcuda completions bash > $out/share/bash-completion/completions/cargo-nixcuda
-              $out/bin/cargo-nixcuda completions zsh > $out/share/zsh/site-functions/_cargo-nixcuda
-              $out/bin/cargo-nixcuda completions fish > $out/share/fish/vendor_completions.d/cargo-nixcuda.fish
+            nativeBuildInputs = [ pkgs.installShellFiles ];
+            # The completion scripts and man pages come from the binary just
+            # built, which a cross build cannot run.
+            postInstall = lib.optionalString (pkgs.stdenv.buildPlatform.canExecute pkgs.stdenv.hostPlatform) ''
+              installShellCompletion --cmd cargo-nixcuda \
+                --bash <($out/bin/cargo-nixcuda completions bash) \
+                --zsh <($out/bin/cargo-nixcuda completions zsh) \
+                --fish <($out/bin/cargo-nixcuda completions fish)
+              $out/bin/cargo-nixcuda man --dir man
+              installManPage man/*.1
             '';
             meta.mainProgram = "cargo-nixcuda";
           };

@@ -32,6 +32,10 @@ pub struct Cli {
     /// Print every file written
     #[arg(short, long, global = true)]
     pub verbose: bool,
+
+    /// Coloring; when not given: CARGO_TERM_COLOR, else never with NO_COLOR, else auto
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<crate::printer::ColorChoice>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,13 +77,23 @@ pub enum Command {
     /// Start or lint a team template (`scaffold new DIR`, `scaffold check DIR`)
     #[command(subcommand)]
     Scaffold(ScaffoldCommand),
-    /// Print a shell completion script for `cargo-nixcuda`
+    /// Print a shell completion script (for `cargo nixcuda` and `cargo-nixcuda`)
     #[command(
-        after_help = "Example (bash):\n  cargo nixcuda completions bash > ~/.local/share/bash-completion/completions/cargo-nixcuda"
+        after_help = "Examples:\n  source <(cargo nixcuda completions bash)          in ~/.bashrc\n  source <(cargo nixcuda completions zsh)           in ~/.zshrc, after compinit\n  cargo nixcuda completions fish | source           in ~/.config/fish/config.fish"
     )]
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write one per subcommand into DIR (for packagers)
+    #[command(
+        hide = true,
+        after_help = "Examples:\n  cargo nixcuda man | man -l -\n  cargo nixcuda man --dir ~/.local/share/man/man1"
+    )]
+    Man {
+        /// Write cargo-nixcuda.1 and cargo-nixcuda-SUBCOMMAND.1 into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
 }
 

@@ -108,6 +108,10 @@ pub enum Error {
     #[error("interrupted; nothing was written")]
     Interrupted,
 
+    /// Ctrl-C at a question (the process exits 130, as a shell reports SIGINT).
+    #[error("cancelled at the question `{key}`; nothing was written")]
+    Cancelled { key: String },
+
     #[error("no `.nixcuda.yaml` in `{}` or any directory above it", start.display())]
     NotAProject { start: PathBuf },
 
@@ -393,7 +397,7 @@ impl Error {
                 "another git command is running in this repository, or one crashed: wait for it, or, if none is running, remove `{}`; nothing was changed",
                 lock.display()
             ),
-            Error::Interrupted => return None,
+            Error::Interrupted | Error::Cancelled { .. } => return None,
             Error::Abort(e) => e.hint(),
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()

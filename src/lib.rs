@@ -11,6 +11,7 @@
 // rest is private, so the compiler reports what nothing uses.
 mod cli;
 mod commands;
+mod completions;
 mod config;
 mod error;
 mod generate;
@@ -27,8 +28,6 @@ mod vcs;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use crate::printer::Printer;
 
 /// Runs the tool with `args` as cargo passes them (`cargo-nixcuda nixcuda new
@@ -38,14 +37,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "nixcuda") {
         args.remove(1);
     }
-    let cli = match cli::Cli::try_parse_from(args) {
+    let cli = match printer::parse_with_color::<cli::Cli>(args) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    let printer = Printer::new(settings::verbosity(cli.quiet, cli.verbose));
+    let printer = Printer::with_color(settings::verbosity(cli.quiet, cli.verbose), cli.color);
     let result = commands::dispatch(cli.command, &printer);
     if let Some(e) = printer::stdout_error() {
         printer.error(

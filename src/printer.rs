@@ -1,9 +1,11 @@
 //! All user-facing output goes through here: cargo-style status lines on
-//! stderr, colour only on a terminal and never with NO_COLOR, a spinner only
+//! stderr, colour chosen as cargo does (`--color`, then `CARGO_TERM_COLOR`,
+//! then `NO_COLOR`, then whether the stream is a terminal), a spinner only
 //! on a terminal, and reports on stdout (`outln!`). No write here panics: a
 //! closed pipe (`| head`) ends stdout quietly, and any other failure to
 //! write stdout is reported once at the end (`stdout_error`).
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -103,21 +105,110 @@ pub fn paint(text: &str, tone: Tone) -> String {
     .to_string()
 }
 
+/// `--color WHEN`, with cargo's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The colour choice from its sources, strongest first: the flag,
+/// `CARGO_TERM_COLOR` (as cargo reads it), `NO_COLOR` (set and not empty),
+/// else auto. An invalid `CARGO_TERM_COLOR` is ignored with a warning.
+pub fn color_choice(
+    flag: Option<ColorChoice>,
+    cargo_term_color: Option<&str>,
+    no_color: bool,
+) -> (ColorChoice, Option<String>) {
+    if let Some(choice) = flag {
+        return (choice, None);
+    }
+    let mut warning = None;
+    if let Some(value) = cargo_term_color {
+        match value {
+            "auto" => return (ColorChoice::Auto, None),
+            "always" => return (ColorChoice::Always, None),
+            "never" => return (ColorChoice::Never, None),
+            other => {
+                warning = Some(format!(
+                    "CARGO_TERM_COLOR is `{other}`, which is not auto, always or never; it is ignored (set one of those, or unset it)"
+                ))
+            }
+        }
+    }
+    let choice = if no_color {
+        ColorChoice::Never
+    } else {
+        ColorChoice::Auto
+    };
+    (choice, warning)
+}
+
+/// The `--color` value among `args` (the last one wins, as in clap), before
+/// clap has parsed them: its own help and usage errors are coloured by the
+/// same choice.
+fn color_flag(args: &[OsString]) -> Option<ColorChoice> {
+    let mut found = None;
+    let mut words = args.iter().map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        let value = match word.strip_prefix("--color") {
+            Some("") => words.next().map(|v| v.into_owned()),
+            Some(rest) => rest.strip_prefix('=').map(str::to_string),
+            None => None,
+        };
+        if let Some(value) = value {
+            found = <ColorChoice as clap::ValueEnum>::from_str(&value, false).ok();
+        }
+    }
+    found
+}
+
+/// Parses `args` as `P`, with clap's own output (help, usage errors)
+/// coloured as the printer's will be.
+pub fn parse_with_color<P: clap::Parser>(args: Vec<OsString>) -> Result<P, clap::Error> {
+    let cargo_term_color = std::env::var("CARGO_TERM_COLOR").ok();
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let (choice, _) = color_choice(color_flag(&args), cargo_term_color.as_deref(), no_color);
+    let color = match choice {
+        ColorChoice::Auto => clap::ColorChoice::Auto,
+        ColorChoice::Always => clap::ColorChoice::Always,
+        ColorChoice::Never => clap::ColorChoice::Never,
+    };
+    let matches = P::command().color(color).try_get_matches_from(args)?;
+    P::from_arg_matches(&matches)
+}
+
 pub struct Printer {
     verbosity: Verbosity,
     interactive: bool,
 }
 
 impl Printer {
-    pub fn new(verbosity: Verbosity) -> Printer {
+    /// Colour from `--color` when given, else from the environment.
+    pub fn with_color(verbosity: Verbosity, flag: Option<ColorChoice>) -> Printer {
         let interactive = std::io::stderr().is_terminal();
+        let cargo_term_color = std::env::var("CARGO_TERM_COLOR").ok();
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        console::set_colors_enabled_stderr(interactive && !no_color);
-        console::set_colors_enabled(std::io::stdout().is_terminal() && !no_color);
-        Printer {
+        let (choice, warning) = color_choice(flag, cargo_term_color.as_deref(), no_color);
+        let on = |terminal: bool| match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal,
+        };
+        console::set_colors_enabled_stderr(on(interactive));
+        console::set_colors_enabled(on(std::io::stdout().is_terminal()));
+        let printer = Printer {
             verbosity,
             interactive,
+        };
+        if let Some(warning) = warning {
+            printer.warn(&warning);
         }
+        printer
     }
 
     /// `   Created ml@1.0.0 project ...` (verb right-aligned like cargo).
@@ -178,5 +269,56 @@ impl Printer {
 
     pub fn is_interactive(&self) -> bool {
         self.interactive
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ColorChoice, color_choice, color_flag};
+
+    #[test]
+    fn color_flag_is_found_before_parsing() {
+        let args = |v: &[&str]| {
+            v.iter()
+                .map(Into::into)
+                .collect::<Vec<std::ffi::OsString>>()
+        };
+        assert_eq!(
+            color_flag(&args(&["x", "new", "--color", "never"])),
+            Some(ColorChoice::Never)
+        );
+        assert_eq!(
+            color_flag(&args(&["x", "--color=always", "new"])),
+            Some(ColorChoice::Always)
+        );
+        assert_eq!(
+            color_flag(&args(&["x", "new", "--", "--color=always"])),
+            None
+        );
+        assert_eq!(color_flag(&args(&["x", "new", "--colour"])), None);
+    }
+
+    #[test]
+    fn flag_then_cargo_term_color_then_no_color() {
+        use ColorChoice::*;
+        let cases = [
+            (Some(Never), Some("always"), false, Never),
+            (Some(Always), None, true, Always),
+            (None, Some("always"), true, Always),
+            (None, Some("never"), false, Never),
+            (None, Some("auto"), true, Auto),
+            (None, None, true, Never),
+            (None, None, false, Auto),
+            (None, Some("sometimes"), true, Never),
+        ];
+        for (flag, env, no_color, want) in cases {
+            assert_eq!(
+                color_choice(flag, env, no_color).0,
+                want,
+                "{flag:?} {env:?} {no_color}"
+            );
+        }
+        assert!(color_choice(None, Some("sometimes"), false).1.is_some());
+        assert!(color_choice(None, Some("never"), false).1.is_none());
     }
 }

@@ -1,13 +1,17 @@
-//! `completions SHELL`: the completion script on stdout.
+//! `completions SHELL` and the hidden `man`: the completion script, or the
+//! man pages, from the command-line definition.
+
+use std::path::Path;
 
 use super::ExitStatus;
 use crate::error::Result;
 
 pub fn run(shell: clap_complete::Shell) -> Result<ExitStatus> {
-    let mut cmd = <crate::cli::Cli as clap::CommandFactory>::command();
-    // Into memory first: clap_complete panics when a write fails.
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut cmd, "cargo-nixcuda", &mut script);
-    crate::printer::out_bytes(&script);
+    crate::completions::write(shell)?;
+    Ok(ExitStatus::Success)
+}
+
+pub fn man(dir: Option<&Path>) -> Result<ExitStatus> {
+    crate::completions::man(dir)?;
     Ok(ExitStatus::Success)
 }

@@ -59,7 +59,12 @@ impl From<ExitStatus> for ExitCode {
 /// The exit code of a command that failed with `error`: 2 for a usage
 /// error, as clap's own, else 1.
 pub fn error_code(error: &Error) -> ExitCode {
-    ExitCode::from(if error.is_usage() { 2 } else { 1 })
+    ExitCode::from(match error {
+        // Like a shell's status for a process ended by SIGINT.
+        Error::Cancelled { .. } => 130,
+        e if e.is_usage() => 2,
+        _ => 1,
+    })
 }
 
 pub fn dispatch(command: Command, printer: &Printer) -> Result<ExitStatus> {
@@ -85,6 +90,7 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<ExitStatus> {
             scaffold::check(&dir, json, printer)
         }
         Command::Completions { shell } => completions::run(shell),
+        Command::Man { dir } => completions::man(dir.as_deref()),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod architecture;
 mod cli;
+mod completions;
 mod escaping;
 mod example;
 mod exit_codes;
@@ -10,7 +11,10 @@ mod host;
 mod hostile_render;
 mod merge_base;
 mod ml;
+mod names;
+mod prompts;
 mod python_env;
+mod readme;
 mod records;
 mod stored_versions;
 mod support;
