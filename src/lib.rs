@@ -11,7 +11,6 @@
 // rest is private, so the compiler reports what nothing uses.
 mod cli;
 mod commands;
-mod completions;
 mod config;
 mod error;
 mod generate;

@@ -7,11 +7,11 @@ use super::ExitStatus;
 use crate::error::Result;
 
 pub fn run(shell: clap_complete::Shell) -> Result<ExitStatus> {
-    crate::completions::write(shell)?;
+    super::shells::write(shell)?;
     Ok(ExitStatus::Success)
 }
 
 pub fn man(dir: Option<&Path>) -> Result<ExitStatus> {
-    crate::completions::man(dir)?;
+    super::shells::man(dir)?;
     Ok(ExitStatus::Success)
 }

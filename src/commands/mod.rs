@@ -10,6 +10,7 @@ mod generate;
 mod list;
 mod nixos;
 mod scaffold;
+mod shells;
 mod update;
 
 use std::io::IsTerminal;

@@ -27,7 +27,11 @@ fn answer_all_but(asked: &[&str]) -> Vec<String> {
         let value = match &q["default"] {
             serde_json::Value::String(s) if !s.contains("{{") => s.clone(),
             serde_json::Value::Bool(b) => b.to_string(),
-            _ => "x".to_string(),
+            // A templated default: any valid answer does.
+            _ => match q["choices"][0]["value"].as_str() {
+                Some(choice) => choice.to_string(),
+                None => "x".to_string(),
+            },
         };
         defines.push("-d".to_string());
         defines.push(format!("{key}={value}"));
