@@ -216,6 +216,56 @@ fn stage_and_swap(
         fs::create_dir(d).map_err(|e| Error::io("create directory", d, e))?;
     }
     // 1. New contents, synced.
+    let mut entries = stage_new(root, &new_dir, changes, writer)?;
+    if let Some(extra) = extra {
+        writer.before_step("write", &extra.path)?;
+        (extra.build)(&new_dir.join("dir"))?;
+        entries.push(Entry {
+            path: extra.path.clone(),
+            new: Some("dir".into()),
+            old: "dir".into(),
+            created_dirs: missing_parents(root, &extra.path),
+            is_dir: true,
+        });
+    }
+    sync_dir(&new_dir)?;
+    // 2. The journal: the point after which a kill needs a rollback.
+    let journal = Journal {
+        command: command.to_string(),
+        entries,
+    };
+    let text = serde_json::to_vec_pretty(&journal).expect("a journal serializes");
+    let tmp = dir.join("journal.json.tmp");
+    writer.write_synced(&tmp, &text)?;
+    let journal_path = dir.join(JOURNAL_FILE);
+    fs::rename(&tmp, &journal_path).map_err(|e| Error::io("write", &journal_path, e))?;
+    sync_dir(dir)?;
+    sync_dir(root)?;
+    // 3. Swap.
+    let touched = swap(root, &old_dir, &new_dir, &journal.entries, writer)?;
+    // 4. Durable, then done.
+    for parent in touched.iter().filter(|p| p.is_dir()) {
+        sync_dir(parent)?;
+    }
+    sync_dir(&old_dir)?;
+    fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))?;
+    sync_dir(dir)?;
+    // Directories emptied by deletions go too, as git would leave them.
+    for entry in journal.entries.iter().filter(|e| e.new.is_none()) {
+        let mut d = root.join(&entry.path);
+        while d.pop() && d != root && fs::remove_dir(&d).is_ok() {}
+    }
+    fs::remove_dir_all(dir).map_err(|e| Error::io("remove", dir, e))
+}
+
+/// Writes and syncs the new contents of `changes` under `new_dir`, one file
+/// per change, and returns the journal entries that say where each goes.
+fn stage_new(
+    root: &Path,
+    new_dir: &Path,
+    changes: &[FileOp],
+    writer: &mut Writer,
+) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let new = match change {
@@ -247,33 +297,20 @@ fn stage_and_swap(
             is_dir: false,
         });
     }
-    if let Some(extra) = extra {
-        writer.before_step("write", &extra.path)?;
-        (extra.build)(&new_dir.join("dir"))?;
-        entries.push(Entry {
-            path: extra.path.clone(),
-            new: Some("dir".into()),
-            old: "dir".into(),
-            created_dirs: missing_parents(root, &extra.path),
-            is_dir: true,
-        });
-    }
-    sync_dir(&new_dir)?;
-    // 2. The journal: the point after which a kill needs a rollback.
-    let journal = Journal {
-        command: command.to_string(),
-        entries,
-    };
-    let text = serde_json::to_vec_pretty(&journal).expect("a journal serializes");
-    let tmp = dir.join("journal.json.tmp");
-    writer.write_synced(&tmp, &text)?;
-    let journal_path = dir.join(JOURNAL_FILE);
-    fs::rename(&tmp, &journal_path).map_err(|e| Error::io("write", &journal_path, e))?;
-    sync_dir(dir)?;
-    sync_dir(root)?;
-    // 3. Swap.
+    Ok(entries)
+}
+
+/// Moves each entry's old file aside into `old_dir` and its new one into
+/// place; returns the directories whose entries changed, to sync.
+fn swap(
+    root: &Path,
+    old_dir: &Path,
+    new_dir: &Path,
+    entries: &[Entry],
+    writer: &mut Writer,
+) -> Result<BTreeSet<PathBuf>> {
     let mut touched = BTreeSet::new();
-    for entry in &journal.entries {
+    for entry in entries {
         let target = root.join(&entry.path);
         writer.before_step("update", &entry.path)?;
         if fs::symlink_metadata(&target).is_ok() {
@@ -290,19 +327,7 @@ fn stage_and_swap(
             touched.insert(parent.to_path_buf());
         }
     }
-    // 4. Durable, then done.
-    for parent in touched.iter().filter(|p| p.is_dir()) {
-        sync_dir(parent)?;
-    }
-    sync_dir(&old_dir)?;
-    fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))?;
-    sync_dir(dir)?;
-    // Directories emptied by deletions go too, as git would leave them.
-    for entry in journal.entries.iter().filter(|e| e.new.is_none()) {
-        let mut d = root.join(&entry.path);
-        while d.pop() && d != root && fs::remove_dir(&d).is_ok() {}
-    }
-    fs::remove_dir_all(dir).map_err(|e| Error::io("remove", dir, e))
+    Ok(touched)
 }
 
 /// The directories between `root` and `rel` that do not exist yet.

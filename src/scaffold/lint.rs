@@ -77,6 +77,33 @@ pub fn check_dir(dir: &Path) -> Result<Report> {
 
 /// `command`: what reproduces a render, to which the answers are added.
 fn check_scaffold(scaffold: &Scaffold, command: &str, report: &mut Report) {
+    if !check_static(scaffold, report) {
+        return;
+    }
+    let manifest = &scaffold.manifest;
+    let (sets, exhaustive) = answer_sets(&manifest.questions);
+    if !exhaustive {
+        report.notes.push(format!(
+            "{}: more than {MAX_COMBINATIONS} combinations of answers; each value was tried at least once, alone and together ({} renders)",
+            scaffold.label(),
+            sets.len()
+        ));
+    }
+    let mut found = Found {
+        command,
+        seen: BTreeSet::new(),
+        parsed: BTreeSet::new(),
+    };
+    for provided in &sets {
+        report.combinations += 1;
+        found.check_combination(scaffold, provided, report);
+    }
+}
+
+/// What is wrong whatever the answers: a tool too old, output paths and
+/// migration paths that break the path rules. False when rendering cannot
+/// even be tried.
+fn check_static(scaffold: &Scaffold, report: &mut Report) -> bool {
     let manifest = &scaffold.manifest;
     let current = semver::Version::parse(env!("CARGO_PKG_VERSION")).expect("valid version");
     if let Some(required) = &manifest.min_tool_version
@@ -89,7 +116,7 @@ fn check_scaffold(scaffold: &Scaffold, command: &str, report: &mut Report) {
             ),
             answers: None,
         });
-        return;
+        return false;
     }
     for file in &scaffold.files {
         let out = file.path.strip_suffix(".hbs").unwrap_or(&file.path);
@@ -115,88 +142,104 @@ fn check_scaffold(scaffold: &Scaffold, command: &str, report: &mut Report) {
             }
         }
     }
-    let (sets, exhaustive) = answer_sets(&manifest.questions);
-    if !exhaustive {
-        report.notes.push(format!(
-            "{}: more than {MAX_COMBINATIONS} combinations of answers; each value was tried at least once, alone and together ({} renders)",
-            scaffold.label(),
-            sets.len()
-        ));
-    }
-    let mut seen_problems: BTreeSet<String> = BTreeSet::new();
-    let mut parsed: BTreeSet<(String, Vec<u8>)> = BTreeSet::new();
-    let mut add = |report: &mut Report, text: String, answers: &BTreeMap<String, String>| {
-        if seen_problems.insert(text.clone()) {
+    true
+}
+
+/// The problems found so far over the combinations: each reported once,
+/// with the first command that reproduces it; each distinct `.nix` output
+/// parsed once.
+struct Found<'a> {
+    command: &'a str,
+    seen: BTreeSet<String>,
+    parsed: BTreeSet<(String, Vec<u8>)>,
+}
+
+impl Found<'_> {
+    fn add(&mut self, report: &mut Report, text: String, answers: &BTreeMap<String, String>) {
+        if self.seen.insert(text.clone()) {
             report.problems.push(Problem {
                 text,
-                answers: Some(describe(command, answers)),
+                answers: Some(describe(self.command, answers)),
             });
         }
-    };
-    for provided in &sets {
-        report.combinations += 1;
+    }
+
+    /// Renders `scaffold` with one set of answers and checks what it gives.
+    fn check_combination(
+        &mut self,
+        scaffold: &Scaffold,
+        provided: &BTreeMap<String, String>,
+        report: &mut Report,
+    ) {
+        let manifest = &scaffold.manifest;
         let resolution = match super::answers::resolve(manifest, builtins(scaffold), provided, None)
         {
             Ok(r) => r,
             Err(e) => {
-                add(
-                    report,
-                    format!("{}/scaffold.yaml: {e}", scaffold.origin),
-                    provided,
-                );
-                continue;
+                let text = format!("{}/scaffold.yaml: {e}", scaffold.origin);
+                return self.add(report, text, provided);
             }
         };
         let files = match super::render::render(scaffold, &resolution.context) {
             Ok(files) => files,
             Err(_) => {
-                // Render stops at the first error: find every failing file.
-                for file in &scaffold.files {
-                    let one = Scaffold {
-                        manifest: scaffold.manifest.clone(),
-                        origin: scaffold.origin.clone(),
-                        files: vec![file.clone()],
-                        source: scaffold.source.clone(),
-                    };
-                    if let Err(e) = super::render::render(&one, &resolution.context) {
-                        let mut text = e.to_string();
-                        if text.contains("not valid Nix") {
-                            text.push_str("\n(put answers into Nix with {{nix_str ...}})");
-                        }
-                        add(report, text, provided);
-                    }
-                }
-                continue;
+                return self.every_failing_file(scaffold, &resolution.context, provided, report);
             }
         };
         for file in files {
             report.rendered_files += 1;
             let path = file.path.to_string_lossy().into_owned();
-            if !path.ends_with(".nix") || !parsed.insert((path.clone(), file.contents.clone())) {
-                continue;
+            if path.ends_with(".nix") && self.parsed.insert((path.clone(), file.contents.clone())) {
+                self.check_nix(scaffold, path, file.contents, provided, report);
             }
-            let text = match String::from_utf8(file.contents) {
-                Ok(t) => t,
-                Err(_) => {
-                    add(
-                        report,
-                        format!("{path}: a `.nix` file must be UTF-8"),
-                        provided,
-                    );
-                    continue;
-                }
+        }
+    }
+
+    /// Render stops at the first error: find every failing file.
+    fn every_failing_file(
+        &mut self,
+        scaffold: &Scaffold,
+        context: &serde_json::Value,
+        provided: &BTreeMap<String, String>,
+        report: &mut Report,
+    ) {
+        for file in &scaffold.files {
+            let one = Scaffold {
+                manifest: scaffold.manifest.clone(),
+                origin: scaffold.origin.clone(),
+                files: vec![file.clone()],
+                source: scaffold.source.clone(),
             };
-            if let Err(e) = nixfmt_rs::format(&text) {
-                let source = source_of(scaffold, &path);
-                add(
-                    report,
-                    format!(
-                        "{source}: renders to Nix that does not parse (use {{{{nix_str ...}}}} for answers):\n{}",
-                        nixfmt_rs::format_error(&text, Some(&path), &e)
-                    ),
-                    provided,
-                );
+            if let Err(e) = super::render::render(&one, context) {
+                let mut text = e.to_string();
+                if text.contains("not valid Nix") {
+                    text.push_str("\n(put answers into Nix with {{nix_str ...}})");
+                }
+                self.add(report, text, provided);
             }
+        }
+    }
+
+    /// A rendered `.nix` file must be UTF-8 and parse.
+    fn check_nix(
+        &mut self,
+        scaffold: &Scaffold,
+        path: String,
+        contents: Vec<u8>,
+        provided: &BTreeMap<String, String>,
+        report: &mut Report,
+    ) {
+        let Ok(text) = String::from_utf8(contents) else {
+            let text = format!("{path}: a `.nix` file must be UTF-8");
+            return self.add(report, text, provided);
+        };
+        if let Err(e) = nixfmt_rs::format(&text) {
+            let source = source_of(scaffold, &path);
+            let message = format!(
+                "{source}: renders to Nix that does not parse (use {{{{nix_str ...}}}} for answers):\n{}",
+                nixfmt_rs::format_error(&text, Some(&path), &e)
+            );
+            self.add(report, message, provided);
         }
     }
 }
