@@ -241,21 +241,17 @@ Examples:
   cargo nixcuda doctor --json | jq '.checks[] | select(.status != \"ok\")'
 
 Inside a project with a flake.lock, the build-plan check runs
-`nix build --dry-run` of the dev shell (at most 90 s;
-CARGO_NIXCUDA_BUILD_PLAN_TIMEOUT=SECONDS changes that) and fails when torch
+`nix build --dry-run` of the dev shell (at most 90 s) and fails when torch
 or the CUDA libraries would compile locally.
 
-Exit status: 1 when a check fails. Testing hooks: CARGO_NIXCUDA_HOST_ROOT=DIR
-reads /proc, /sys, /run and /etc under DIR; nix, nvidia-smi and direnv are
-the ones on PATH; HOME and USER are read as usual.";
+Exit status: 1 when a check fails. nix, nvidia-smi and direnv are the ones
+on PATH.";
 
 const HOST_HELP_NIXOS: &str = "\
 Examples:
   cargo nixcuda nixos                                   print the module
   cargo nixcuda nixos --output /etc/nixos/nvidia-host.nix
-  cargo nixcuda nixos --prime sync --container-toolkit --output nvidia-host.nix
-
-Testing hook: CARGO_NIXCUDA_HOST_ROOT=DIR reads /sys/bus/pci/devices under DIR.";
+  cargo nixcuda nixos --prime sync --container-toolkit --output nvidia-host.nix";
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {

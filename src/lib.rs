@@ -21,6 +21,7 @@ mod prompt;
 pub mod record;
 pub mod scaffold;
 mod settings;
+mod test_hooks;
 pub mod update;
 mod vcs;
 

@@ -25,11 +25,11 @@ use crate::update::UpdateOptions;
 
 /// Test hook: a directory of scaffolds (`<id>/<version>/...`) that stands in
 /// for the embedded ones, to drive the engine with broken or tiny scaffolds.
-const SCAFFOLDS_DIR_ENV: &str = "CARGO_NIXCUDA_SCAFFOLDS_DIR";
+const SCAFFOLDS_DIR_ENV: &str = crate::test_hooks::SCAFFOLDS_DIR;
 
 /// Seconds the build-plan check of `doctor` waits for `nix build --dry-run`
 /// (default: the host data's `build_plan.timeout_seconds`).
-const BUILD_PLAN_TIMEOUT_ENV: &str = "CARGO_NIXCUDA_BUILD_PLAN_TIMEOUT";
+const BUILD_PLAN_TIMEOUT_ENV: &str = crate::test_hooks::BUILD_PLAN_TIMEOUT;
 
 /// What `--template` (or `default_template`) names to mean the scaffolds
 /// shipped in the binary.

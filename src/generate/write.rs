@@ -13,12 +13,12 @@ use crate::scaffold::render::RenderedFile;
 
 /// Set in tests to make the Nth file write fail, to prove that a failure in
 /// the middle of a write leaves nothing behind.
-const FAIL_AFTER_ENV: &str = "CARGO_NIXCUDA_FAIL_AFTER_WRITES";
+const FAIL_AFTER_ENV: &str = crate::test_hooks::FAIL_AFTER_WRITES;
 /// Set in tests to SIGKILL the process at the Nth step (a write or a
 /// rename), to prove that a kill anywhere is recovered from; with
-/// `CARGO_NIXCUDA_KILL_SIGNAL` (INT, TERM, HUP, QUIT, STOP) another signal.
-const KILL_AFTER_ENV: &str = "CARGO_NIXCUDA_KILL_AFTER_STEPS";
-const KILL_SIGNAL_ENV: &str = "CARGO_NIXCUDA_KILL_SIGNAL";
+/// `__CARGO_NIXCUDA_TEST_KILL_SIGNAL` (INT, TERM, HUP, QUIT, STOP) another signal.
+const KILL_AFTER_ENV: &str = crate::test_hooks::KILL_AFTER_STEPS;
+const KILL_SIGNAL_ENV: &str = crate::test_hooks::KILL_SIGNAL;
 
 /// Catches SIGINT/SIGTERM/SIGHUP/SIGQUIT while files are written, so an interrupt becomes
 /// an error that cleans up instead of a process killed halfway.
@@ -137,7 +137,7 @@ impl Writer {
             return Err(Error::io(
                 action,
                 path,
-                std::io::Error::other("failure injected by CARGO_NIXCUDA_FAIL_AFTER_WRITES"),
+                std::io::Error::other("failure injected by __CARGO_NIXCUDA_TEST_FAIL_AFTER_WRITES"),
             ));
         }
         Ok(())

@@ -2,7 +2,7 @@
 //! host, `cargo nixcuda nixos` writes its NixOS module.
 //!
 //! `probe` is the only way this module reads the machine (files under a root
-//! that tests move with `CARGO_NIXCUDA_HOST_ROOT`, commands found on PATH);
+//! that tests move with `__CARGO_NIXCUDA_TEST_HOST_ROOT`, commands found on PATH);
 //! `data` embeds the facts and the module template beside it
 //! (`src/host/data/`); `gpu` turns
 //! PCI devices into GPUs, NVSwitches, bus IDs and generations; `capability`

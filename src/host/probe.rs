@@ -1,5 +1,5 @@
 //! Everything the host commands read from the machine goes through `Host`:
-//! files under a root directory (`/` normally; `CARGO_NIXCUDA_HOST_ROOT` in
+//! files under a root directory (`/` normally; `__CARGO_NIXCUDA_TEST_HOST_ROOT` in
 //! tests, a fixture tree with `proc/`, `sys/`, `run/` and `etc/`), files in
 //! the user's home (`HOME`), and commands found on `PATH` (stubs in tests).
 //! Paths are given and reported as they are on a real machine (`/proc/...`).
@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Testing hook: the directory that stands for `/` (for /proc, /sys, /run, /etc).
-pub const HOST_ROOT_ENV: &str = "CARGO_NIXCUDA_HOST_ROOT";
+pub const HOST_ROOT_ENV: &str = crate::test_hooks::HOST_ROOT;
 
 #[derive(Debug, Clone)]
 pub struct Host {

@@ -218,3 +218,30 @@ fn the_function_measure_sees_long_functions() {
         [("short".to_string(), 2), ("long".to_string(), 122)]
     );
 }
+
+#[test]
+fn test_hooks_are_named_in_one_place() {
+    // Only `test_hooks.rs` spells a hook's name (and `config.rs` the one
+    // user-facing variable), so the list there is complete.
+    let spelled = uses_outside(
+        &["\"__CARGO_NIXCUDA_TEST_", "\"CARGO_NIXCUDA_"],
+        &["test_hooks", "config"],
+    );
+    assert!(
+        spelled.is_empty(),
+        "name the hook in src/test_hooks.rs:\n{}",
+        spelled.join("\n")
+    );
+    // Every hook listed there is read somewhere, and the tests' command
+    // builder clears each one.
+    let sources = source_files();
+    for hook in crate::support::test_hooks() {
+        let constant = hook.trim_start_matches("__CARGO_NIXCUDA_TEST_");
+        let used = sources
+            .iter()
+            .any(|(_, text)| text.contains(&format!("test_hooks::{constant}")));
+        assert!(used, "{hook} is listed in src/test_hooks.rs but never read");
+        assert!(crate::support::tool_environment().contains(&hook));
+    }
+    assert!(!crate::support::test_hooks().is_empty());
+}

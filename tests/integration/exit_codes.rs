@@ -180,7 +180,7 @@ fn on_host(env: &Env, name: &str, args: &[&str]) -> std::process::Output {
         .env("USER", "ada")
         .env("NO_COLOR", "1")
         .env("CARGO", env!("CARGO"))
-        .env("CARGO_NIXCUDA_HOST_ROOT", dir.join("root"))
+        .env("__CARGO_NIXCUDA_TEST_HOST_ROOT", dir.join("root"))
         .output()
         .unwrap()
 }

@@ -384,7 +384,7 @@ fn failure_in_the_middle_of_writing_leaves_nothing() {
     for after in ["0", "3", "9"] {
         let out = env
             .cmd(&["new", "deep/er/demo", "--yes"])
-            .env("CARGO_NIXCUDA_FAIL_AFTER_WRITES", after)
+            .env("__CARGO_NIXCUDA_TEST_FAIL_AFTER_WRITES", after)
             .output()
             .unwrap();
         assert_eq!(out.status.code(), Some(1), "after {after}");
@@ -520,7 +520,7 @@ fn init_failure_mid_write_removes_what_it_wrote() {
     std::fs::write(env.path("proj/keep.txt"), "keep").unwrap();
     let out = env
         .cmd(&["init", "proj", "--yes"])
-        .env("CARGO_NIXCUDA_FAIL_AFTER_WRITES", "4")
+        .env("__CARGO_NIXCUDA_TEST_FAIL_AFTER_WRITES", "4")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));

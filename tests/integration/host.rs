@@ -70,7 +70,7 @@ fn on_host(name: &str, cwd: &Path, args: &[&str]) -> Command {
         .env("NO_COLOR", "1")
         // cargo_metadata runs the cargo named here (cargo is not on PATH).
         .env("CARGO", env!("CARGO"))
-        .env("CARGO_NIXCUDA_HOST_ROOT", dir.join("root"));
+        .env("__CARGO_NIXCUDA_TEST_HOST_ROOT", dir.join("root"));
     cmd
 }
 
@@ -301,7 +301,7 @@ fn doctor_with_plan(
     let mut cmd = on_host(name, project, &["doctor", "--json"]);
     cmd.env("PATH", path);
     if let Some(secs) = timeout {
-        cmd.env("CARGO_NIXCUDA_BUILD_PLAN_TIMEOUT", secs);
+        cmd.env("__CARGO_NIXCUDA_TEST_BUILD_PLAN_TIMEOUT", secs);
     }
     let out = cmd.output().unwrap();
     let json = serde_json::from_slice(&out.stdout)

@@ -13,7 +13,7 @@ fn cmd(env: &Env, args: &[&str]) -> assert_cmd::Command {
     let mut c = env.cmd(args);
     c.env("XDG_CACHE_HOME", env.home.path().join(".cache"))
         .env_remove("CARGO_NIXCUDA_CONFIG")
-        .env_remove("CARGO_NIXCUDA_GIT_CLI");
+        .env_remove("__CARGO_NIXCUDA_TEST_GIT_CLI");
     c
 }
 
@@ -184,7 +184,7 @@ fn gc_keeps_the_pristine_tree_and_update_needs_no_old_version() {
     );
     let out = env
         .cmd(&["update", "--yes"])
-        .env("CARGO_NIXCUDA_SCAFFOLDS_DIR", &set)
+        .env("__CARGO_NIXCUDA_TEST_SCAFFOLDS_DIR", &set)
         .current_dir(&p)
         .output()
         .unwrap();

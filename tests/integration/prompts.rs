@@ -60,7 +60,7 @@ fn spawn(env: &Env, args: &[String], extra_env: &[(&str, &str)]) -> PtySession {
         .env("TERM", "xterm-256color")
         .env_remove("NO_COLOR")
         .env_remove("CARGO_TERM_COLOR")
-        .env_remove("CARGO_NIXCUDA_SCAFFOLDS_DIR");
+        .env_remove("__CARGO_NIXCUDA_TEST_SCAFFOLDS_DIR");
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

@@ -132,13 +132,13 @@ fn shell(env: &Env, block: &Block, step: &Step) -> Command {
                 .env("HOME", host.join("home"))
                 .env("USER", "ada")
                 .env("CARGO", env!("CARGO"))
-                .env("CARGO_NIXCUDA_HOST_ROOT", host.join("root"));
+                .env("__CARGO_NIXCUDA_TEST_HOST_ROOT", host.join("root"));
         }
         None => {
             cmd.env("HOME", env.home.path())
                 .env("XDG_CONFIG_HOME", env.home.path().join(".config"))
                 .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env_remove("CARGO_NIXCUDA_SCAFFOLDS_DIR")
+                .env_remove("__CARGO_NIXCUDA_TEST_SCAFFOLDS_DIR")
                 .env_remove("CARGO_NIXCUDA_CONFIG");
         }
     }

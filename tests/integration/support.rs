@@ -41,7 +41,9 @@ impl Env {
         self.work.path().join(rel)
     }
 
-    /// `cargo-nixcuda nixcuda ARGS`, run in the work directory.
+    /// `cargo-nixcuda nixcuda ARGS`, run in the work directory, with none of
+    /// the variables the tool reads from the environment of the test run
+    /// (`tool_environment`) but the ones set here.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("cargo-nixcuda"));
         cmd.arg("nixcuda")
@@ -51,11 +53,10 @@ impl Env {
             .env("XDG_CONFIG_HOME", self.home.path().join(".config"))
             .env("XDG_CACHE_HOME", self.home.path().join(".cache"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("NO_COLOR", "1")
-            .env_remove("CARGO_NIXCUDA_CONFIG")
-            .env_remove("CARGO_NIXCUDA_GIT_CLI")
-            .env_remove("CARGO_NIXCUDA_SCAFFOLDS_DIR")
-            .env_remove("CARGO_NIXCUDA_FAIL_AFTER_WRITES");
+            .env("NO_COLOR", "1");
+        for var in tool_environment() {
+            cmd.env_remove(var);
+        }
         cmd
     }
 
@@ -81,7 +82,7 @@ impl Env {
     pub fn cmd_with_scaffolds(&self, set: &str, args: &[&str]) -> Command {
         let mut cmd = self.cmd(args);
         cmd.env(
-            "CARGO_NIXCUDA_SCAFFOLDS_DIR",
+            "__CARGO_NIXCUDA_TEST_SCAFFOLDS_DIR",
             fixture(&format!("scaffold-sets/{set}")),
         );
         cmd
@@ -371,4 +372,32 @@ pub fn tagged_team_repo(env: &Env, name: &str) -> (TemplateRepo, git2::Oid, git2
     repo.write("template/CHANGELOG.md", "1.1.0\n");
     let v2 = repo.release("v1.1.0");
     (repo, v1, v2)
+}
+
+/// Every variable the tool reads that a test run could inherit: the test
+/// hooks (parsed from `src/test_hooks.rs`, their one list), the user's
+/// config and colour settings, and git's own variables that would point
+/// libgit2 and the git command line at another repository or pager.
+pub fn tool_environment() -> Vec<&'static str> {
+    let mut vars = test_hooks();
+    vars.extend([
+        "CARGO_NIXCUDA_CONFIG",
+        "CARGO_TERM_COLOR",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_PAGER",
+        "PAGER",
+    ]);
+    vars
+}
+
+/// The test hooks `src/test_hooks.rs` declares.
+pub fn test_hooks() -> Vec<&'static str> {
+    include_str!("../../src/test_hooks.rs")
+        .split('"')
+        .filter(|s| s.starts_with("__CARGO_NIXCUDA_TEST_"))
+        .collect()
 }

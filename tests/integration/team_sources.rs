@@ -96,7 +96,7 @@ fn the_git_command_line_path_fills_a_cache_used_offline() {
     let spec = format!("{}@1.0.0", repo.url());
     let out = env
         .cmd(&["new", "a", "--template", &spec, "--yes"])
-        .env("CARGO_NIXCUDA_GIT_CLI", "1")
+        .env("__CARGO_NIXCUDA_TEST_GIT_CLI", "1")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
@@ -107,7 +107,7 @@ fn the_git_command_line_path_fills_a_cache_used_offline() {
     std::fs::rename(&repo.dir, env.path("moved")).unwrap();
     let out = env
         .cmd(&["new", "b", "--template", &spec, "--yes", "--offline"])
-        .env("CARGO_NIXCUDA_GIT_CLI", "1")
+        .env("__CARGO_NIXCUDA_TEST_GIT_CLI", "1")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));

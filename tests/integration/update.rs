@@ -263,7 +263,7 @@ fn a_failure_in_the_middle_of_writing_leaves_the_tree_as_it_was() {
         let mut cmd = env.cmd_with_scaffolds(SET, &["update", "--yes"]);
         let out = cmd
             .current_dir(&project)
-            .env("CARGO_NIXCUDA_FAIL_AFTER_WRITES", after)
+            .env("__CARGO_NIXCUDA_TEST_FAIL_AFTER_WRITES", after)
             .output()
             .unwrap();
         assert_eq!(

@@ -139,7 +139,7 @@ fn on_a_terminal(env: &Env, dir: &Path, args: &str, paged: &Path, color: bool) -
         .env("XDG_CONFIG_HOME", env.home.path().join(".config"))
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env(
-            "CARGO_NIXCUDA_SCAFFOLDS_DIR",
+            "__CARGO_NIXCUDA_TEST_SCAFFOLDS_DIR",
             crate::support::fixture("scaffold-sets/updates"),
         )
         .env("PAGER", format!("cat > '{}'", paged.display()))

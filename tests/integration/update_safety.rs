@@ -84,7 +84,7 @@ fn migrations_that_move_two_files_onto_one_path_are_refused_at_load() {
         let set = set_with_renames(&env, renames);
         let out = env
             .cmd(&["list"])
-            .env("CARGO_NIXCUDA_SCAFFOLDS_DIR", &set)
+            .env("__CARGO_NIXCUDA_TEST_SCAFFOLDS_DIR", &set)
             .output()
             .unwrap();
         assert!(!out.status.success());
@@ -236,7 +236,7 @@ fn an_update_killed_at_any_step_is_rolled_back_by_the_next_command() {
         copy_dir(&base, &p);
         let out = env
             .cmd_with_scaffolds("updates", &["update", "--yes"])
-            .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", step.to_string())
+            .env("__CARGO_NIXCUDA_TEST_KILL_AFTER_STEPS", step.to_string())
             .current_dir(&p)
             .output()
             .unwrap();
@@ -335,7 +335,7 @@ fn init_killed_at_any_step_is_recovered_and_completed_by_the_next_init() {
         );
         c.current_dir(dir);
         if let Some(step) = kill {
-            c.env("CARGO_NIXCUDA_KILL_AFTER_STEPS", step.to_string());
+            c.env("__CARGO_NIXCUDA_TEST_KILL_AFTER_STEPS", step.to_string());
         }
         c.output().unwrap()
     };
@@ -415,8 +415,8 @@ fn hangup_and_quit_clean_up_like_ctrl_c() {
     for signal in ["INT", "TERM", "HUP", "QUIT"] {
         let out = env
             .cmd(&["new", "p", "--yes"])
-            .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", "3")
-            .env("CARGO_NIXCUDA_KILL_SIGNAL", signal)
+            .env("__CARGO_NIXCUDA_TEST_KILL_AFTER_STEPS", "3")
+            .env("__CARGO_NIXCUDA_TEST_KILL_SIGNAL", signal)
             .output()
             .unwrap();
         assert_eq!(
@@ -439,7 +439,7 @@ fn staging_left_by_a_killed_new_is_removed_by_the_next_one() {
     let env = Env::new();
     let out = env
         .cmd(&["new", "p", "--yes"])
-        .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", "5")
+        .env("__CARGO_NIXCUDA_TEST_KILL_AFTER_STEPS", "5")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), None, "killed");
@@ -612,8 +612,8 @@ fn a_parent_swapped_for_a_link_during_new_does_not_redirect_the_project() {
         .args(["new", "parent/p", "--yes", "--vcs", "none"])
         .current_dir(env.work.path())
         .env("HOME", env.home.path())
-        .env("CARGO_NIXCUDA_KILL_AFTER_STEPS", "3")
-        .env("CARGO_NIXCUDA_KILL_SIGNAL", "STOP")
+        .env("__CARGO_NIXCUDA_TEST_KILL_AFTER_STEPS", "3")
+        .env("__CARGO_NIXCUDA_TEST_KILL_SIGNAL", "STOP")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

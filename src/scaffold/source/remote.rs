@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// Test hook: fetch `file://` URLs with the git command line, as remote URLs
 /// are, so that code path runs without a network.
-const FORCE_CLI_ENV: &str = "CARGO_NIXCUDA_GIT_CLI";
+const FORCE_CLI_ENV: &str = crate::test_hooks::GIT_CLI;
 
 /// Whether `file://` URLs go through the command line and the cache too.
 pub(super) fn force_cli() -> bool {
