@@ -42,8 +42,8 @@ pub fn run(args: &NixosArgs, printer: &Printer) -> Result<ExitStatus> {
                 &format!("the NixOS module for this machine to {}", path.display()),
             );
             printer.note(&format!(
-                "Next steps:\n  add `imports = [ {} ];` to /etc/nixos/configuration.nix\n  sudo nixos-rebuild switch && reboot\n  cargo nixcuda doctor",
-                path.display()
+                "Next steps:\n{}  sudo nixos-rebuild switch && reboot\n  cargo nixcuda doctor",
+                import_steps(path)
             ));
             Ok(ExitStatus::Success)
         }
@@ -64,5 +64,46 @@ pub fn run(args: &NixosArgs, printer: &Printer) -> Result<ExitStatus> {
             }
             Ok(ExitStatus::Failure)
         }
+    }
+}
+
+/// How `configuration.nix` imports the module written to `path`: a Nix path
+/// (it needs a `/`), relative to `/etc/nixos` where the module is there,
+/// after copying it there where it is not.
+fn import_steps(path: &std::path::Path) -> String {
+    let etc = std::path::Path::new("/etc/nixos");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "nvidia-host.nix".into());
+    let add = |nix_path: &str| {
+        format!("  add `imports = [ {nix_path} ];` to /etc/nixos/configuration.nix\n")
+    };
+    match path.strip_prefix(etc) {
+        Ok(rel) => add(&format!("./{}", rel.display())),
+        Err(_) => format!(
+            "  sudo tee /etc/nixos/{name} < {} > /dev/null\n{}",
+            path.display(),
+            add(&format!("./{name}"))
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::import_steps;
+
+    #[test]
+    fn the_import_is_a_nix_path_next_to_configuration_nix() {
+        assert_eq!(
+            import_steps(Path::new("/etc/nixos/nvidia-host.nix")),
+            "  add `imports = [ ./nvidia-host.nix ];` to /etc/nixos/configuration.nix\n"
+        );
+        assert_eq!(
+            import_steps(Path::new("nvidia-host.nix")),
+            "  sudo tee /etc/nixos/nvidia-host.nix < nvidia-host.nix > /dev/null\n  add `imports = [ ./nvidia-host.nix ];` to /etc/nixos/configuration.nix\n"
+        );
     }
 }
