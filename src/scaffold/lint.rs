@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::Scaffold;
 use super::manifest::{Question, QuestionKind};
 use super::source::read_disk;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError};
 
 /// Above this many combinations, each value is tried at least once (and
 /// with every other question at its first value) instead.
@@ -48,10 +48,10 @@ pub fn check_dir(dir: &Path) -> Result<Report> {
     );
     let mut report = Report::default();
     if !dir.is_dir() {
-        return Err(Error::TemplateSpec {
+        return Err(Error::from(SourceError::TemplateSpec {
             spec: dir.display().to_string(),
             message: "not a directory".into(),
-        });
+        }));
     }
     let scaffolds = match read_disk(dir) {
         Ok(s) => s,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, HostError, Result};
 
 /// One embedded data file: where it lives in the source tree (for error
 /// messages) and its text.
@@ -140,9 +140,11 @@ impl GpuTable {
     }
 
     pub fn parse(file: &str, text: &str) -> Result<GpuTable> {
-        let bad = |message: String| Error::HostData {
-            file: file.to_string(),
-            message,
+        let bad = |message: String| {
+            Error::from(HostError::HostData {
+                file: file.to_string(),
+                message,
+            })
         };
         let parsed: GpuFile = serde_yaml::from_str(text).map_err(|e| bad(e.to_string()))?;
         let mut ranges = Vec::new();
@@ -183,9 +185,11 @@ impl GpuTable {
 
 impl HostFacts {
     pub fn embedded() -> Result<HostFacts> {
-        serde_yaml::from_str(HOST_FACTS.text).map_err(|e| Error::HostData {
-            file: HOST_FACTS.path.to_string(),
-            message: e.to_string(),
+        serde_yaml::from_str(HOST_FACTS.text).map_err(|e| {
+            Error::from(HostError::HostData {
+                file: HOST_FACTS.path.to_string(),
+                message: e.to_string(),
+            })
         })
     }
 

@@ -7,7 +7,7 @@ use super::super::doctor::Status;
 use super::super::gpu::{self, Gpu, NvSwitch};
 use super::render::wrap;
 use super::{Machine, NixosOptions, Prime, PrimeChoice};
-use crate::error::{Error, Result};
+use crate::error::{Error, HostError, Result};
 
 /// Everything the module template needs.
 #[derive(Debug, Clone)]
@@ -66,9 +66,9 @@ fn named(g: &Gpu) -> String {
 pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Result<ModulePlan> {
     let nvidia: Vec<&Gpu> = machine.gpus.iter().filter(|g| g.is_nvidia()).collect();
     let Some(&primary) = nvidia.first() else {
-        return Err(Error::NoNvidiaGpu {
+        return Err(Error::from(HostError::NoNvidiaGpu {
             sys_dir: machine.pci_dir.clone(),
-        });
+        }));
     };
     let legacy = nvidia.iter().copied().find(|g| is_legacy(g));
     let open_only = nvidia
@@ -76,10 +76,10 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
         .copied()
         .find(|g| kind_of(g) == DriverKind::OpenRequired);
     if let (Some(l), Some(o), None) = (legacy, open_only, opts.open) {
-        return Err(Error::ConflictingGpus {
+        return Err(Error::from(HostError::ConflictingGpus {
             legacy: named(l),
             open_only: named(o),
-        });
+        }));
     }
     let mut warnings = Vec::new();
     let datacenter_reason = datacenter_reason(&machine.nvswitches, &nvidia);
@@ -321,14 +321,14 @@ fn prime(choice: PrimeChoice, integrated: Option<&Gpu>, primary: &Gpu) -> Result
         (PrimeChoice::Auto | PrimeChoice::Offload, Some(_)) => "offload",
         (PrimeChoice::Sync, Some(_)) => "sync",
         (PrimeChoice::Offload, None) => {
-            return Err(Error::PrimeNeedsIntegratedGpu {
+            return Err(Error::from(HostError::PrimeNeedsIntegratedGpu {
                 mode: "offload".into(),
-            });
+            }));
         }
         (PrimeChoice::Sync, None) => {
-            return Err(Error::PrimeNeedsIntegratedGpu {
+            return Err(Error::from(HostError::PrimeNeedsIntegratedGpu {
                 mode: "sync".into(),
-            });
+            }));
         }
     };
     Ok(integrated.map(|igpu| Prime {

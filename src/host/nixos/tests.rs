@@ -2,6 +2,7 @@
 
 use super::render::wrap;
 use super::*;
+use crate::error::HostError;
 
 fn machine(devices: &[(&str, &str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -49,7 +50,7 @@ fn prime_needs_an_integrated_gpu() {
     };
     assert!(matches!(
         generate(&host, &o),
-        Err(Error::PrimeNeedsIntegratedGpu { .. })
+        Err(Error::Host(HostError::PrimeNeedsIntegratedGpu { .. }))
     ));
 
     let dir = machine(&[
@@ -79,7 +80,7 @@ fn no_nvidia_gpu_is_an_error() {
     let dir = machine(&[("0000:00:02.0", "8086", "a780")]);
     assert!(matches!(
         generate(&Host::at(dir.path()), &opts()),
-        Err(Error::NoNvidiaGpu { .. })
+        Err(Error::Host(HostError::NoNvidiaGpu { .. }))
     ));
 }
 
@@ -92,7 +93,7 @@ fn mixed_generations_need_a_choice() {
     let host = Host::at(dir.path());
     assert!(matches!(
         generate(&host, &opts()),
-        Err(Error::ConflictingGpus { .. })
+        Err(Error::Host(HostError::ConflictingGpus { .. }))
     ));
     let m = generate(
         &host,
@@ -381,6 +382,6 @@ fn decide_on_each_fixture_machine() {
     let no_gpu = Machine::scan(&Host::at(&fixtures.join("no-gpu/root")), &gpu_table);
     assert!(matches!(
         decide(&no_gpu, &facts, &opts()),
-        Err(Error::NoNvidiaGpu { .. })
+        Err(Error::Host(HostError::NoNvidiaGpu { .. }))
     ));
 }

@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use super::limits::{Budget, MAX_FILE_BYTES, check_template_path};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError};
 use crate::scaffold::{Scaffold, ScaffoldSource, TemplateFile};
 
 /// The scaffolds of a team template directory: its root, or its `<id>/`
@@ -24,10 +24,10 @@ pub fn read_disk(root: &Path) -> Result<Vec<Scaffold>> {
         }
     }
     if out.is_empty() {
-        return Err(Error::TemplateSpec {
+        return Err(Error::from(SourceError::TemplateSpec {
             spec: root.display().to_string(),
             message: "no `scaffold.yaml` at its root or in any `<id>/` sub-directory".into(),
-        });
+        }));
     }
     Ok(out)
 }

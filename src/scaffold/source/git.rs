@@ -11,7 +11,7 @@ use git2::{ObjectType, Oid, Repository};
 
 use super::limits::{Budget, check_template_path};
 use super::{Provenance, key, tag_version};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError};
 use crate::scaffold::{Scaffold, ScaffoldSource, TemplateFile};
 
 /// `(id, version)` -> where that scaffold version came from.
@@ -28,20 +28,24 @@ pub(super) fn open_git(
     if let Some(path) = url.strip_prefix("file://")
         && !super::remote::force_cli()
     {
-        let repo = Repository::open(path).map_err(|e| Error::TemplateSpec {
-            spec: url.to_string(),
-            message: format!("not a git repository: {}", e.message()),
+        let repo = Repository::open(path).map_err(|e| {
+            Error::from(SourceError::TemplateSpec {
+                spec: url.to_string(),
+                message: format!("not a git repository: {}", e.message()),
+            })
         })?;
         return Ok((repo, url.to_string(), false));
     }
     let cache = super::remote::fetch_remote(url, rev, offline)?;
-    let repo = Repository::open_bare(&cache).map_err(|e| Error::TemplateSpec {
-        spec: url.to_string(),
-        message: format!(
-            "the cached copy in {} is unreadable: {}",
-            cache.display(),
-            e.message()
-        ),
+    let repo = Repository::open_bare(&cache).map_err(|e| {
+        Error::from(SourceError::TemplateSpec {
+            spec: url.to_string(),
+            message: format!(
+                "the cached copy in {} is unreadable: {}",
+                cache.display(),
+                e.message()
+            ),
+        })
     })?;
     Ok((repo, url.to_string(), true))
 }
@@ -106,9 +110,11 @@ pub(super) fn head_commit(repo: &Repository, cache: bool, url: &str) -> Result<O
             .and_then(|h| h.peel_to_commit().ok())
             .map(|c| c.id())
     };
-    found.ok_or_else(|| Error::TemplateSpec {
-        spec: url.to_string(),
-        message: "the repository has no commit (and no semver tag)".into(),
+    found.ok_or_else(|| {
+        Error::from(SourceError::TemplateSpec {
+            spec: url.to_string(),
+            message: "the repository has no commit (and no semver tag)".into(),
+        })
     })
 }
 
@@ -145,12 +151,12 @@ pub(super) fn resolve_rev(
     } else {
         "refs/heads/"
     };
-    Err(Error::UnknownRef {
+    Err(Error::from(SourceError::UnknownRef {
         spec: format!("{url}#{rev}"),
         rev: rev.to_string(),
         tags: ref_names(repo, "refs/tags/"),
         branches: ref_names(repo, heads),
-    })
+    }))
 }
 
 /// The names of the references under `prefix`, sorted, without it.
@@ -205,10 +211,10 @@ pub(super) fn scaffolds_at(
         }
     }
     if out.is_empty() {
-        return Err(Error::TemplateSpec {
+        return Err(Error::from(SourceError::TemplateSpec {
             spec: at,
             message: "no `scaffold.yaml` at the root or in any `<id>/` sub-directory".into(),
-        });
+        }));
     }
     Ok(out)
 }

@@ -3,7 +3,7 @@
 //! and git readers both count through `Budget`, so a template is held to
 //! the same limits wherever it comes from.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError};
 
 /// Largest single file of a template (and the manifest).
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -25,11 +25,11 @@ fn summary() -> String {
 }
 
 fn broken(path: &str, message: String) -> Error {
-    Error::TemplateLimit {
+    Error::from(SourceError::TemplateLimit {
         path: path.to_string(),
         message,
         limits: summary(),
-    }
+    })
 }
 
 /// Counts files and bytes against the limits, naming the file that breaks one.

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use super::registry::Registry;
 use super::{Manifest, Scaffold, ScaffoldSource};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError};
 use git::ProvenanceMap;
 
 pub use disk::{read_disk, read_scaffold_set};
@@ -58,9 +58,11 @@ impl TemplateSpec {
     /// `gh:owner/repo`, each optionally followed by `@VERSION` and/or `#REF`.
     /// Relative directories are taken from `cwd`.
     pub fn parse(text: &str, cwd: &Path) -> Result<TemplateSpec> {
-        let bad = |message: &str| Error::TemplateSpec {
-            spec: text.to_string(),
-            message: message.to_string(),
+        let bad = |message: &str| {
+            Error::from(SourceError::TemplateSpec {
+                spec: text.to_string(),
+                message: message.to_string(),
+            })
         };
         let text_trim = text.trim();
         if text_trim.is_empty() {
@@ -289,15 +291,15 @@ impl TemplateSet {
     /// one, else an error naming them.
     pub fn default_id(&self) -> Result<String> {
         match self.registry.ids().as_slice() {
-            [] => Err(Error::TemplateSpec {
+            [] => Err(Error::from(SourceError::TemplateSpec {
                 spec: self.source.display(),
                 message: "it holds no scaffold".into(),
-            }),
+            })),
             [one] => Ok(one.to_string()),
-            many => Err(Error::AmbiguousTemplate {
+            many => Err(Error::from(SourceError::AmbiguousTemplate {
                 source_name: self.source.display(),
                 ids: many.iter().map(|s| s.to_string()).collect(),
-            }),
+            })),
         }
     }
 }
@@ -326,15 +328,17 @@ fn load_dir(
     with_history: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<Scaffold>, ProvenanceMap)> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::TemplateSpec {
-        spec: path.display().to_string(),
-        message: format!("cannot read the directory: {e}"),
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Error::from(SourceError::TemplateSpec {
+            spec: path.display().to_string(),
+            message: format!("cannot read the directory: {e}"),
+        })
     })?;
     if !meta.is_dir() {
-        return Err(Error::TemplateSpec {
+        return Err(Error::from(SourceError::TemplateSpec {
             spec: path.display().to_string(),
             message: "not a directory".into(),
-        });
+        }));
     }
     let disk = disk::read_disk(path)?;
     let mut scaffolds = Vec::new();

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use git2::Repository;
 
 use super::ALLOWED_SCHEMES;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SourceError};
 
 /// Test hook: fetch `file://` URLs with the git command line, as remote URLs
 /// are, so that code path runs without a network.
@@ -46,9 +46,11 @@ fn url_hash(url: &str) -> String {
 /// The bare cache of `url`, refreshed with a shallow fetch of HEAD, the
 /// branches and the tags (unless `offline`).
 pub(super) fn fetch_remote(url: &str, rev: Option<&str>, offline: bool) -> Result<PathBuf> {
-    let root = cache_root().ok_or_else(|| Error::TemplateSpec {
-        spec: url.to_string(),
-        message: "no cache directory: neither XDG_CACHE_HOME nor HOME is set".into(),
+    let root = cache_root().ok_or_else(|| {
+        Error::from(SourceError::TemplateSpec {
+            spec: url.to_string(),
+            message: "no cache directory: neither XDG_CACHE_HOME nor HOME is set".into(),
+        })
     })?;
     let dir = root.join(url_hash(url));
     let cached = dir.join("HEAD").is_file();
@@ -56,9 +58,9 @@ pub(super) fn fetch_remote(url: &str, rev: Option<&str>, offline: bool) -> Resul
         return if cached {
             Ok(dir)
         } else {
-            Err(Error::NotCached {
+            Err(Error::from(SourceError::NotCached {
                 url: url.to_string(),
-            })
+            }))
         };
     }
     let fresh = !cached;
@@ -96,7 +98,7 @@ pub(super) fn fetch_remote(url: &str, rev: Option<&str>, offline: bool) -> Resul
         if fresh {
             let _ = std::fs::remove_dir_all(&dir);
         }
-        if let Error::GitCommand { cached, .. } = &mut e {
+        if let Error::Source(SourceError::GitCommand { cached, .. }) = &mut e {
             *cached = !fresh;
         }
         return Err(e);
@@ -139,15 +141,17 @@ fn git_cli(args: &[&str], dir: &Path, url: &str, action: &'static str) -> Result
         .stdin(Stdio::null())
         .output();
     match output {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::GitMissing {
-            url: url.to_string(),
-        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::from(SourceError::GitMissing {
+                url: url.to_string(),
+            }))
+        }
         Err(e) => Err(Error::io("run git in", dir, e)),
         Ok(out) if !out.status.success() => {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let message: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
             let tail = message[message.len().saturating_sub(4)..].join("\n");
-            Err(Error::GitCommand {
+            Err(Error::from(SourceError::GitCommand {
                 action,
                 url: url.to_string(),
                 message: if tail.is_empty() {
@@ -156,7 +160,7 @@ fn git_cli(args: &[&str], dir: &Path, url: &str, action: &'static str) -> Result
                     tail
                 },
                 cached: false,
-            })
+            }))
         }
         Ok(_) => Ok(()),
     }

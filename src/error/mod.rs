@@ -1,6 +1,12 @@
 //! Every way the library can fail, each with a hint that says what to do next.
 
+mod host;
+mod source;
+
 use std::path::{Path, PathBuf};
+
+pub use host::HostError;
+pub use source::SourceError;
 
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -151,46 +157,6 @@ pub enum Error {
     #[error("could not ask `{key}`: {message}")]
     Prompt { key: String, message: String },
 
-    #[error("template `{spec}`: {message}")]
-    TemplateSpec { spec: String, message: String },
-
-    #[error("template {source_name} holds several scaffolds: {}", ids.join(", "))]
-    AmbiguousTemplate {
-        source_name: String,
-        ids: Vec<String>,
-    },
-
-    #[error("`{path}` {message}")]
-    TemplateLimit {
-        path: String,
-        message: String,
-        /// Every limit in words (`2000 files, 1 MiB per file, ...`).
-        limits: String,
-    },
-
-    #[error("`git` is not installed (or not on PATH); it is needed to fetch `{url}`")]
-    GitMissing { url: String },
-
-    #[error("git could not {action} from `{url}`:\n{message}")]
-    GitCommand {
-        action: &'static str,
-        url: String,
-        message: String,
-        /// A copy from an earlier fetch is in the cache (`--offline` works).
-        cached: bool,
-    },
-
-    #[error("template `{spec}`: `{rev}` is not a tag, branch or commit of the repository")]
-    UnknownRef {
-        spec: String,
-        rev: String,
-        tags: Vec<String>,
-        branches: Vec<String>,
-    },
-
-    #[error("`{url}` is not in the template cache, and `--offline` forbids fetching it")]
-    NotCached { url: String },
-
     #[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
     Config {
         path: PathBuf,
@@ -203,20 +169,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(Box<Error>),
 
-    #[error("embedded host data `{file}`: {message}")]
-    HostData { file: String, message: String },
-
-    #[error("no NVIDIA GPU found in `{}`", sys_dir.display())]
-    NoNvidiaGpu { sys_dir: PathBuf },
-
-    #[error("`--prime {mode}` needs an integrated Intel or AMD GPU; none was found")]
-    PrimeNeedsIntegratedGpu { mode: String },
-
-    #[error("GPUs that need different drivers: {legacy} (closed) and {open_only} (open)")]
-    ConflictingGpus { legacy: String, open_only: String },
-
     #[error(transparent)]
     Abort(#[from] crate::update::AbortError),
+
+    #[error(transparent)]
+    Source(#[from] SourceError),
+
+    #[error(transparent)]
+    Host(#[from] HostError),
 }
 
 /// A value as error messages show it: whole when short, else its first 80
@@ -283,7 +243,7 @@ impl Error {
                 | Error::BadVersionSpec { .. }
                 | Error::AnswersFile { .. }
                 | Error::UnknownOverwrite { .. }
-                | Error::UnknownRef { .. }
+                | Error::Source(SourceError::UnknownRef { .. })
         )
     }
 
@@ -399,6 +359,8 @@ impl Error {
             ),
             Error::Interrupted | Error::Cancelled { .. } => return None,
             Error::Abort(e) => e.hint(),
+            Error::Source(e) => return e.hint(),
+            Error::Host(e) => return e.hint(),
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()
             }
@@ -422,52 +384,8 @@ impl Error {
             Error::Prompt { key, .. } => {
                 format!("pass `-d {key}=...` or `--yes` to skip the prompt")
             }
-            Error::TemplateSpec { .. } => {
-                "pass a directory with `scaffold.yaml`, `file:///repo`, an https/ssh git URL, `gh:OWNER/REPO`, or a favorite from `cargo nixcuda config`; add `@VERSION` or `#REF` to pick a version (`cargo nixcuda list --template ...` shows them)".into()
-            }
-            Error::AmbiguousTemplate { ids, .. } => format!(
-                "pick one with `--scaffold ID` (one of: {})",
-                ids.join(", ")
-            ),
-            Error::TemplateLimit { limits, .. } => format!(
-                "templates are limited to {limits}; keep large data out of the template and download it in the generated project"
-            ),
-            Error::GitMissing { .. } => {
-                "install git (`nix profile install nixpkgs#git`, or `programs.git.enable = true;` on NixOS), or clone the template yourself and pass its directory".into()
-            }
-            Error::GitCommand { cached, .. } => format!(
-                "check the URL and that `git ls-remote URL` works in this shell (SSH keys, credential helper){}",
-                if *cached {
-                    "; `--offline` uses the copy cached by the last fetch"
-                } else {
-                    ""
-                }
-            ),
-            Error::UnknownRef { tags, branches, .. } => {
-                let names = |v: &Vec<String>| if v.is_empty() { "none".to_string() } else { v.join(", ") };
-                format!(
-                    "after `#` name one of its tags ({}) or branches ({}), or a commit id of 7 or more hex digits",
-                    names(tags),
-                    names(branches)
-                )
-            }
-            Error::NotCached { .. } => {
-                "run the command once without `--offline` to fill the cache, or pass a local directory".into()
-            }
             Error::Config { .. } => {
                 "fix the file (see `cargo nixcuda config` for its format and location), or move it aside".into()
-            }
-            Error::HostData { .. } => {
-                "this is a bug in cargo-nixcuda's embedded data; please report it".into()
-            }
-            Error::NoNvidiaGpu { .. } => {
-                "run this on the machine with the NVIDIA GPU (`lspci -d 10de::03xx` lists it); CUDA needs one".into()
-            }
-            Error::PrimeNeedsIntegratedGpu { .. } => {
-                "leave out `--prime` (or pass `--prime none`) on a machine with only NVIDIA graphics".into()
-            }
-            Error::ConflictingGpus { .. } => {
-                "no single NixOS driver setting serves both: pass `--open` (drops the older GPU) or `--no-open` (drops the newer one)".into()
             }
         })
     }

@@ -1,0 +1,39 @@
+//! Failures of the host commands: the embedded host data, and machines a
+//! module cannot be written for as asked.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("embedded host data `{file}`: {message}")]
+    HostData { file: String, message: String },
+
+    #[error("no NVIDIA GPU found in `{}`", sys_dir.display())]
+    NoNvidiaGpu { sys_dir: PathBuf },
+
+    #[error("`--prime {mode}` needs an integrated Intel or AMD GPU; none was found")]
+    PrimeNeedsIntegratedGpu { mode: String },
+
+    #[error("GPUs that need different drivers: {legacy} (closed) and {open_only} (open)")]
+    ConflictingGpus { legacy: String, open_only: String },
+}
+
+impl HostError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            HostError::HostData { .. } => {
+                "this is a bug in cargo-nixcuda's embedded data; please report it".into()
+            }
+            HostError::NoNvidiaGpu { .. } => {
+                "run this on the machine with the NVIDIA GPU (`lspci -d 10de::03xx` lists it); CUDA needs one".into()
+            }
+            HostError::PrimeNeedsIntegratedGpu { .. } => {
+                "leave out `--prime` (or pass `--prime none`) on a machine with only NVIDIA graphics".into()
+            }
+            HostError::ConflictingGpus { .. } => {
+                "no single NixOS driver setting serves both: pass `--open` (drops the older GPU) or `--no-open` (drops the newer one)".into()
+            }
+        })
+    }
+}
