@@ -4,6 +4,7 @@ mod architecture;
 mod cli;
 mod escaping;
 mod example;
+mod first_commit;
 mod generate;
 mod host;
 mod hostile_render;
