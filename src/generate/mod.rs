@@ -192,13 +192,10 @@ fn init_into(
                 .collect();
             let mut outcome = None;
             let mut build = |git_dir: &Path| {
-                outcome = Some(vcs::build_repository(
-                    git_dir,
-                    &all,
-                    &executable,
-                    message,
-                    pristine,
-                )?);
+                let (built, signing) =
+                    vcs::build_repository(git_dir, &all, &executable, message, pristine)?;
+                outcome = Some(built);
+                warnings.extend(signing);
                 Ok(())
             };
             let new_dir = journal::NewDir {

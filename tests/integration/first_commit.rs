@@ -189,3 +189,24 @@ fn update_commit_is_signed_when_commit_gpgsign_is_set() {
     let status = git_as_user(&env, &project, &["status", "--porcelain"]);
     assert_eq!(stdout_of(&status), "", "clean after the commit");
 }
+
+#[test]
+fn init_signs_the_first_commit_of_the_repository_it_creates() {
+    let env = Env::new();
+    let mark = fake_gpg(&env, true);
+    let dir = env.path("existing");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
+    let out = env.cmd(&["init", "existing", "--yes"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(mark.exists(), "gpg.program was not run");
+    let commit = stdout_of(&git_as_user(&env, &dir, &["cat-file", "commit", "HEAD"]));
+    assert!(
+        commit.contains("gpgsig -----BEGIN PGP SIGNATURE-----"),
+        "{commit}"
+    );
+    let fsck = git_as_user(&env, &dir, &["fsck", "--strict", "--no-dangling"]);
+    assert!(fsck.status.success(), "{}", stderr_of(&fsck));
+    let status = git_as_user(&env, &dir, &["status", "--porcelain"]);
+    assert_eq!(stdout_of(&status), "?? notes.txt\n");
+}
