@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """Times `cargo nixcuda new --yes` of the default scaffold with the release
-binary, git init and first commit included, and prints the median.
+binary, git init and first commit included, beside its floor, and prints
+medians and the ratio.
 
-    python3 scripts/bench-new.py [RUNS] [-- extra new arguments]
-    python3 scripts/bench-new.py --update [RUNS]
+    python3 scripts/bench-new.py [RUNS] [--binary PATH]... [-- extra new arguments]
+    python3 scripts/bench-new.py --update [RUNS] [--binary PATH]...
+    python3 scripts/bench-new.py --check [RUNS] [--binary PATH]...
 
-With --update it times `cargo nixcuda update --yes` of a default project made
-with ml@1.0.0 to the newest version instead (each run on a fresh project).
-
-Beside each `new` it times the floor, `cp -a` of the project just made (its
-`.git` included when there is one), in the same loop, and prints the ratio.
+The floor of `new` is `cp -a` of the project just made (its `.git`
+included when there is one), timed in the same loop. With --update it times
+`cargo nixcuda update --yes` of a default project made with ml@1.0.0 to the
+newest version (each run on a fresh project); its floor is `cp -a` of the
+files the update changed. With --check it times `scaffold check` of ml
+(every combination). Several --binary paths are timed in turn within each
+round (A/B/A/B), so a loaded machine weighs on all of them alike; without
+one, the release binary of this checkout is built and timed.
 """
 import os
 import shutil
@@ -22,64 +27,116 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    update = "--update" in args
-    args = [a for a in args if a != "--update"]
+def parse(args):
+    mode = "new"
+    binaries = []
     extra = []
     if "--" in args:
         i = args.index("--")
         args, extra = args[:i], args[i + 1:]
-    runs = int(args[0]) if args else 50
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "cargo-nixcuda")
+    rest = []
+    it = iter(args)
+    for a in it:
+        if a in ("--update", "--check"):
+            mode = a[2:]
+        elif a == "--binary":
+            binaries.append(os.path.abspath(next(it)))
+        else:
+            rest.append(a)
+    runs = int(rest[0]) if rest else 50
+    return mode, runs, binaries, extra
+
+
+def timed(command, **kw):
+    start = time.perf_counter()
+    subprocess.run(command, check=True, stdin=subprocess.DEVNULL, **kw)
+    return (time.perf_counter() - start) * 1000
+
+
+def snapshot(root):
+    """Path -> (size, mtime_ns) of every file outside .git."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            st = os.lstat(p)
+            out[os.path.relpath(p, root)] = (st.st_size, st.st_mtime_ns, st.st_ino)
+    return out
+
+
+def one_run(mode, binary, dest, env, extra):
+    """(elapsed ms, floor ms or None) of one run into `dest`."""
+    if mode == "check":
+        return timed([binary, "nixcuda", "scaffold", "check", os.path.join(ROOT, "scaffolds", "ml"), "-q"], env=env,
+                     stdout=subprocess.DEVNULL), None
+    if mode == "update":
+        subprocess.run([binary, "nixcuda", "new", dest, "--yes", "-q",
+                        "--scaffold", "ml@1.0.0"], env=env, check=True)
+        before = snapshot(dest)
+        elapsed = timed([binary, "nixcuda", "update", "--yes", "-q", "--path", dest], env=env)
+        after = snapshot(dest)
+        changed = [p for p, v in after.items() if before.get(p) != v]
+        copy = dest + "-copy"
+        os.mkdir(copy)
+        start = time.perf_counter()
+        subprocess.run(["cp", "-a", "--parents", *changed, copy], cwd=dest, check=True)
+        floor = (time.perf_counter() - start) * 1000
+        shutil.rmtree(copy)
+        return elapsed, floor
+    elapsed = timed([binary, "nixcuda", "new", dest, "--yes", "-q", *extra], env=env)
+    copy = dest + "-copy"
+    floor = timed(["cp", "-a", dest, copy])
+    shutil.rmtree(copy)
+    return elapsed, floor
+
+
+def report(mode, runs, extra, name, times, floor):
+    times = sorted(times)
+    if mode == "update":
+        what = f"cargo nixcuda update --yes (default project, ml@1.0.0 -> newest), {runs} runs"
+    elif mode == "check":
+        what = f"cargo nixcuda scaffold check ml (every combination), {runs} runs"
+    else:
+        files = "default scaffold" + (f" {' '.join(extra)}" if extra else "")
+        git = "no git" if "none" in extra else "git init + commit included"
+        what = f"cargo nixcuda new --yes ({files}), {runs} runs, {git}"
+    print(f"{name}: {what}")
+    print(f"  median {statistics.median(times):.2f} ms   min {times[0]:.2f} ms   "
+          f"p90 {times[int(len(times) * 0.9) - 1]:.2f} ms   max {times[-1]:.2f} ms")
+    if floor:
+        ratio = statistics.median(times) / statistics.median(floor)
+        label = "cp -a of the changed files" if mode == "update" else "cp -a of the result"
+        print(f"  floor ({label}) median {statistics.median(floor):.2f} ms; ratio {ratio:.2f}")
+
+
+def main() -> None:
+    mode, runs, binaries, extra = parse(sys.argv[1:])
+    if not binaries:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+        binaries = [os.path.join(ROOT, "target", "release", "cargo-nixcuda")]
     home = tempfile.mkdtemp(prefix="bench-home-")
     with open(os.path.join(home, ".gitconfig"), "w") as f:
         f.write("[user]\n\tname = Bench\n\temail = bench@example.org\n")
     env = dict(os.environ, HOME=home, NO_COLOR="1")
     work = tempfile.mkdtemp(prefix="bench-new-")
-    times = []
-    floor = []
+    times = {b: [] for b in binaries}
+    floor = {b: [] for b in binaries}
     try:
         for i in range(runs + 3):
-            dest = os.path.join(work, f"p{i}")
-            if update:
-                subprocess.run([binary, "nixcuda", "new", dest, "--yes", "-q",
-                                "--scaffold", "ml@1.0.0"], env=env, check=True)
-                command = [binary, "nixcuda", "update", "--yes", "-q", "--path", dest]
-            else:
-                command = [binary, "nixcuda", "new", dest, "--yes", "-q", *extra]
-            start = time.perf_counter()
-            subprocess.run(command, env=env, check=True, stdin=subprocess.DEVNULL)
-            elapsed = (time.perf_counter() - start) * 1000
-            copied = None
-            if not update:
-                copy = dest + "-copy"
-                start = time.perf_counter()
-                subprocess.run(["cp", "-a", dest, copy], check=True)
-                copied = (time.perf_counter() - start) * 1000
-                shutil.rmtree(copy)
-            if i >= 3:  # the first runs warm the page cache
-                times.append(elapsed)
-                if copied is not None:
-                    floor.append(copied)
-            shutil.rmtree(dest)
+            for n, binary in enumerate(binaries):
+                dest = os.path.join(work, f"p{i}-{n}")
+                elapsed, copied = one_run(mode, binary, dest, env, extra)
+                if i >= 3:  # the first runs warm the page cache
+                    times[binary].append(elapsed)
+                    if copied is not None:
+                        floor[binary].append(copied)
+                shutil.rmtree(dest, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
-    times.sort()
-    if update:
-        print(f"cargo nixcuda update --yes (default project, ml@1.0.0 -> newest), {runs} runs")
-    else:
-        files = "default scaffold" + (f" {' '.join(extra)}" if extra else "")
-        git = "no git" if "none" in extra else "git init + commit included"
-        print(f"cargo nixcuda new --yes ({files}), {runs} runs, {git}")
-    print(f"  median {statistics.median(times):.2f} ms   min {times[0]:.2f} ms   "
-          f"p90 {times[int(len(times) * 0.9) - 1]:.2f} ms   max {times[-1]:.2f} ms")
-    if floor:
-        ratio = statistics.median(times) / statistics.median(floor)
-        print(f"  floor (cp -a of the result) median {statistics.median(floor):.2f} ms;"
-              f" ratio {ratio:.2f}")
+    for binary in binaries:
+        report(mode, runs, extra, binary, times[binary], floor[binary])
 
 
 if __name__ == "__main__":

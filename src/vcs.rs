@@ -7,6 +7,12 @@ use git2::{Repository, RepositoryInitOptions, Signature};
 
 use crate::error::{Error, Result};
 
+mod objects;
+mod signing;
+
+pub use objects::{MemoryObjects, TreeFile, create_repository};
+use signing::{sign_with_git, signing_requested};
+
 /// Who the user is for git, if configured (`user.name`, `user.email`).
 #[derive(Debug, Clone, Default)]
 pub struct GitUser {
@@ -75,35 +81,6 @@ fn discover(dir: &Path) -> std::result::Result<Repository, git2::Error> {
 const FALLBACK_NAME: &str = "cargo-nixcuda";
 const FALLBACK_EMAIL: &str = "cargo-nixcuda@localhost";
 
-/// `git init` in `dir` (branch from `init.defaultBranch`, else `main`), stage
-/// `files` (relative to `dir`) and commit them.
-pub fn init_and_commit(dir: &Path, files: &[PathBuf], message: &str) -> Result<VcsOutcome> {
-    let branch = default_branch();
-    let mut opts = RepositoryInitOptions::new();
-    // No copy of git's template directory (sample hooks): nothing a new
-    // project needs, and a dozen files to write.
-    opts.initial_head(&branch)
-        .mkdir(false)
-        .external_template(false);
-    let repo = Repository::init_opts(dir, &opts).map_err(Error::git("create a repository"))?;
-    let mut index = repo.index().map_err(Error::git("open the index"))?;
-    for file in files {
-        index.add_path(file).map_err(Error::git("stage a file"))?;
-    }
-    index.write().map_err(Error::git("write the index"))?;
-    let tree_id = index.write_tree().map_err(Error::git("write a tree"))?;
-    let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
-    let (signature, fallback_identity) = signature(&repo)?;
-    let commit = repo
-        .commit(Some("HEAD"), &signature, &signature, message, &tree, &[])
-        .map_err(Error::git("commit"))?;
-    Ok(VcsOutcome::Initialized {
-        branch,
-        commit: commit.to_string(),
-        fallback_identity,
-    })
-}
-
 /// Builds, at `git_dir`, the `.git` directory of a new repository whose
 /// first commit holds `files` (from memory: nothing is read from the work
 /// tree, which does not hold them yet), with its index, and the pristine
@@ -115,7 +92,7 @@ pub fn build_repository(
     executable: &std::collections::BTreeSet<PathBuf>,
     message: &str,
     pristine: Option<(&Files, &str)>,
-) -> Result<VcsOutcome> {
+) -> Result<(VcsOutcome, Vec<String>)> {
     let branch = default_branch();
     let mut opts = RepositoryInitOptions::new();
     opts.bare(true)
@@ -123,12 +100,33 @@ pub fn build_repository(
         .mkdir(true)
         .external_template(false);
     let repo = Repository::init_opts(git_dir, &opts).map_err(Error::git("create a repository"))?;
-    let tree_id = write_tree_with_modes(&repo, files, executable)?;
-    let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
-    let (signature, fallback_identity) = signature(&repo)?;
-    let commit = repo
-        .commit(Some("HEAD"), &signature, &signature, message, &tree, &[])
-        .map_err(Error::git("commit"))?;
+    let mut objects = MemoryObjects::new()?;
+    let tree = objects.tree(
+        files
+            .iter()
+            .map(|(p, c)| (p.as_path(), c.as_slice(), executable.contains(p))),
+    )?;
+    let pristine_tree = match pristine {
+        Some((files, message)) => Some((
+            objects.tree(
+                files
+                    .iter()
+                    .map(|(p, c)| (p.as_path(), c.as_slice(), false)),
+            )?,
+            message,
+        )),
+        None => None,
+    };
+    let first = objects::commit_first(
+        &repo,
+        git_dir,
+        &mut objects,
+        tree,
+        &branch,
+        message,
+        pristine_tree,
+    )?;
+    let tree = repo.find_tree(tree).map_err(Error::git("read a tree"))?;
     let mut index =
         git2::Index::open(&git_dir.join("index")).map_err(Error::git("open the index"))?;
     index
@@ -138,14 +136,14 @@ pub fn build_repository(
     repo.config()
         .and_then(|mut c| c.set_bool("core.bare", false))
         .map_err(Error::git("configure the repository"))?;
-    if let Some((pristine, message)) = pristine {
-        store_pristine_in(&repo, pristine, message)?;
-    }
-    Ok(VcsOutcome::Initialized {
-        branch,
-        commit: commit.to_string(),
-        fallback_identity,
-    })
+    Ok((
+        VcsOutcome::Initialized {
+            branch,
+            commit: first.commit.to_string(),
+            fallback_identity: first.fallback_identity,
+        },
+        first.warnings,
+    ))
 }
 
 fn default_branch() -> String {
@@ -278,6 +276,20 @@ pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
         .or_else(|_| Signature::now(FALLBACK_NAME, FALLBACK_EMAIL))
         .map_err(Error::git("make a signature"))?;
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    if signing_requested(&repo) {
+        let parents: Vec<git2::Oid> = parent.iter().map(|p| p.id()).collect();
+        let dir = repo.workdir().unwrap_or(workdir).to_path_buf();
+        let Some(id) = sign_with_git(&dir, tree_id, &parents, &signature, message)? else {
+            return Err(Error::SigningFailed {
+                what: "update commit",
+                reason: "git is not on PATH; the update is staged: commit it with `git commit -S` once git is installed".into(),
+            });
+        };
+        let summary = message.lines().next().unwrap_or_default();
+        repo.reference(&head_ref(&repo), id, true, &format!("commit: {summary}"))
+            .map_err(Error::git("commit"))?;
+        return Ok(id.to_string());
+    }
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     let id = repo
         .commit(
@@ -290,6 +302,14 @@ pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
         )
         .map_err(Error::git("commit"))?;
     Ok(id.to_string())
+}
+
+/// The branch HEAD names (HEAD itself when detached).
+fn head_ref(repo: &Repository) -> String {
+    repo.find_reference("HEAD")
+        .ok()
+        .and_then(|h| h.symbolic_target().ok().flatten().map(str::to_string))
+        .unwrap_or_else(|| "HEAD".to_string())
 }
 
 /// Where the pristine renders live: a chain of commits, one per `new`,

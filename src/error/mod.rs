@@ -118,6 +118,10 @@ pub enum Error {
     #[error("cancelled at the question `{key}`; nothing was written")]
     Cancelled { key: String },
 
+    /// `commit.gpgsign` asks for a signature that git could not make.
+    #[error("commit.gpgsign is set, and git could not sign the {what}: {reason}")]
+    SigningFailed { what: &'static str, reason: String },
+
     #[error("no `.nixcuda.yaml` in `{}` or any directory above it", start.display())]
     NotAProject { start: PathBuf },
 
@@ -343,6 +347,7 @@ impl Error {
             Error::Git { .. } => {
                 "the git message above says what failed; `git status` shows the repository as it is now".into()
             }
+            Error::SigningFailed { .. } => "make `git commit -S` work here (gpg.program, gpg.format, user.signingKey), or set `git config commit.gpgsign false` to commit unsigned; nothing was committed".into(),
             Error::RecordedAnswer { key, .. } => format!(
                 "`cargo nixcuda new` never records such a value: fix or remove `{key}` under `answers:` in `.nixcuda.yaml` (`git log -p .nixcuda.yaml` shows who changed it), or pass `-d {key}=...`"
             ),

@@ -219,13 +219,10 @@ fn init_into(
                 .collect();
             let mut outcome = None;
             let mut build = |git_dir: &Path| {
-                outcome = Some(vcs::build_repository(
-                    git_dir,
-                    &all,
-                    &executable,
-                    message,
-                    pristine,
-                )?);
+                let (built, signing) =
+                    vcs::build_repository(git_dir, &all, &executable, message, pristine)?;
+                outcome = Some(built);
+                report.warnings.extend(signing);
                 Ok(())
             };
             let new_dir = journal::NewDir {
@@ -337,8 +334,18 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     // The repository, the project's own or the enclosing one, keeps the
     // pristine render for `update`.
     let pristine = (opts.vcs == Vcs::Git).then(|| pristine_of(&prepared.files));
+    // The objects of a new repository, the pristine tree first: the record
+    // names it. Each file is hashed once, for both trees.
+    let mut objects = vcs::MemoryObjects::new()?;
+    let mut pristine_tree = None;
     if let Some(files) = &pristine {
-        prepared.record.pristine = Some(vcs::tree_id(files)?);
+        let tree = objects.tree(
+            files
+                .iter()
+                .map(|(p, c)| (p.as_path(), c.as_slice(), false)),
+        )?;
+        prepared.record.pristine = Some(tree.to_string());
+        pristine_tree = Some(tree);
     }
     let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
     let pristine = pristine
@@ -382,16 +389,25 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                 prepared.warnings.extend(report.warnings);
                 (vcs, written, 0)
             } else {
-                let vcs = write::create_tree(&prepared.dest, &prepared.files, |staging| {
-                    match (opts.vcs, &enclosing) {
-                        (Vcs::Git, None) => {
-                            let outcome = vcs::init_and_commit(staging, &paths, &message)?;
-                            store_pristine(staging)?;
-                            Ok(outcome)
+                let tracked: Vec<vcs::TreeFile> = prepared
+                    .files
+                    .iter()
+                    .map(|f| (f.path.as_path(), f.contents.as_slice(), f.executable))
+                    .collect();
+                let (vcs, signing) =
+                    write::create_tree(&prepared.dest, &prepared.files, |staging| {
+                        match (opts.vcs, &enclosing) {
+                            (Vcs::Git, None) => vcs::create_repository(
+                                staging,
+                                &mut objects,
+                                &tracked,
+                                &message,
+                                pristine_tree.zip(pristine.map(|(_, m)| m)),
+                            ),
+                            _ => Ok((VcsOutcome::None, Vec::new())),
                         }
-                        _ => Ok(VcsOutcome::None),
-                    }
-                })?;
+                    })?;
+                prepared.warnings.extend(signing);
                 let vcs = match enclosing {
                     // Staged after the move: a flake only sees tracked files.
                     Some(workdir) => {

@@ -88,6 +88,9 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
     // compiling templates dominates the run time of `new`.
     let mut planned: Vec<Planned> = Vec::new();
     let mut taken: BTreeMap<String, &str> = BTreeMap::new();
+    // Each condition is compiled and evaluated once, not once per file its
+    // glob matches: the answers do not change while rendering.
+    let mut decided: BTreeMap<&str, bool> = BTreeMap::new();
     for file in &scaffold.files {
         let where_ = format!("{}/template/{}", scaffold.origin, file.path);
         let render_error = |message: String| Error::Render {
@@ -124,11 +127,19 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
                 continue;
             }
             if let Some(expr) = &rule.when {
-                included &= condition(&hb, expr, ctx).map_err(|m| Error::Manifest {
-                    file: manifest_file.clone(),
-                    line: None,
-                    message: m,
-                })?;
+                let holds = match decided.get(expr.as_str()) {
+                    Some(holds) => *holds,
+                    None => {
+                        let holds = condition(&hb, expr, ctx).map_err(|m| Error::Manifest {
+                            file: manifest_file.clone(),
+                            line: None,
+                            message: m,
+                        })?;
+                        decided.insert(expr, holds);
+                        holds
+                    }
+                };
+                included &= holds;
             }
             if let Some((from, to)) = &rule.rename
                 && let Some(rest) = path.strip_prefix(from.as_str())

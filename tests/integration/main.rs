@@ -6,6 +6,7 @@ mod completions;
 mod escaping;
 mod example;
 mod exit_codes;
+mod first_commit;
 mod generate;
 mod host;
 mod hostile_render;
