@@ -195,6 +195,11 @@ pub struct UpdateArgs {
     #[arg(long)]
     pub commit: bool,
 
+    /// Take the scaffold from this template from now on (a team template that
+    /// moved; a favorite of the config works too); the record then names it
+    #[arg(long, value_name = "SRC")]
+    pub template: Option<String>,
+
     /// Undo the last update: files, index and record as they were before it
     #[arg(long, conflicts_with_all = ["to", "defines", "dry_run", "commit", "allow_dirty"])]
     pub abort: bool,

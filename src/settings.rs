@@ -80,6 +80,17 @@ fn chosen_scaffolds(
     Ok((set, spec.version))
 }
 
+/// What `update --template TEXT` names: a favorite, `embedded`, or a spec;
+/// with its `@VERSION`, if any.
+fn template_source(text: &str, config: &Config) -> Result<(TemplateSource, Option<String>)> {
+    if text == EMBEDDED_TEMPLATE {
+        return Ok((TemplateSource::Embedded, None));
+    }
+    let cwd = std::env::current_dir().map_err(|e| Error::io("read", Path::new("."), e))?;
+    let spec = TemplateSpec::parse(&config.resolve_template(text), &cwd).map_err(Error::usage)?;
+    Ok((spec.source, spec.version))
+}
+
 /// The scaffold id `new` and `list` take when none is named: the config's
 /// `default_scaffold` where the source has it, else the built-in one for
 /// the embedded set, else a template's only scaffold.
@@ -175,21 +186,25 @@ impl GenerateSettings {
     }
 }
 
-/// The scaffolds of the source a project records (a team template pinned
-/// to the recorded commit), and, when that commit cannot be read, why: the
-/// update may not need it (the pristine tree is its base).
+/// The scaffolds of the source a project records, or of `moved_to` (`update
+/// --template`: where that template is now), pinned to the recorded commit,
+/// and, when that commit cannot be read, why: the update may not need it
+/// (the pristine tree is its base).
 fn project_scaffolds(
     root: &Path,
     record: &ProjectRecord,
+    moved_to: Option<TemplateSource>,
     offline: bool,
 ) -> Result<(TemplateSet, Option<String>)> {
-    let source =
-        TemplateSource::from_record_at(&record.scaffold.source, root).map_err(|message| {
-            Error::BadRecord {
+    let source = match moved_to {
+        Some(source) => source,
+        None => TemplateSource::from_record_at(&record.scaffold.source, root).map_err(
+            |message| Error::BadRecord {
                 path: root.join(RECORD_FILE),
                 message: format!("scaffold source `{}`: {message}", record.scaffold.source),
-            }
-        })?;
+            },
+        )?,
+    };
     if source == TemplateSource::Embedded {
         return Ok((embedded_scaffolds()?, None));
     }
@@ -225,9 +240,17 @@ impl UpdateSettings {
         let config = Config::load()?;
         let answers_file = AnswersFile::load(args.answers_file.as_deref())?;
         let record = crate::update::read_record(root)?;
-        let (scaffolds, base_note) = project_scaffolds(root, &record, args.offline)?;
+        let (moved_to, version) = match &args.template {
+            Some(text) => {
+                let (source, version) = template_source(text, &config)?;
+                (Some(source), version)
+            }
+            None => (None, None),
+        };
+        let to = args.to.or(version);
+        let (scaffolds, base_note) = project_scaffolds(root, &record, moved_to, args.offline)?;
         let id = &record.scaffold.id;
-        let target = match &args.to {
+        let target = match &to {
             Some(v) => scaffolds
                 .registry
                 .resolve(&format!("{id}@{v}"))
@@ -244,7 +267,7 @@ impl UpdateSettings {
         Ok(UpdateSettings {
             options: UpdateOptions {
                 start: args.path,
-                to: args.to,
+                to,
                 defines,
                 allow_dirty: args.allow_dirty,
                 dry_run: args.dry_run,
@@ -299,7 +322,7 @@ pub(crate) struct CheckSettings {
 impl CheckSettings {
     pub fn resolve(args: &CheckArgs, root: PathBuf) -> Result<CheckSettings> {
         let record = crate::update::read_record(&root)?;
-        let (scaffolds, _) = project_scaffolds(&root, &record, args.offline)?;
+        let (scaffolds, _) = project_scaffolds(&root, &record, None, args.offline)?;
         Ok(CheckSettings {
             root,
             scaffolds,

@@ -289,3 +289,31 @@ fn a_template_in_the_project_repository_is_recorded_relative_to_the_project() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
+
+#[test]
+fn update_template_re_points_a_project_at_a_template_that_moved() {
+    let env = Env::new();
+    let (repo, _, v2) = tagged_team_repo(&env, "repo");
+    let spec = format!("{}@1.0.0", repo.url());
+    env.ok(&["new", "p", "--template", &spec, "--yes"]);
+    let p = env.path("p");
+    let moved = env.path("moved");
+    std::fs::rename(&repo.dir, &moved).unwrap();
+
+    let out = env.cmd(&["update", "--yes"]).current_dir(&p).output().unwrap();
+    assert!(!out.status.success(), "the recorded template is gone");
+    let url = format!("file://{}", moved.display());
+    let out = env
+        .cmd(&["update", "--yes", "--commit", "--template", &url])
+        .current_dir(&p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(read(&p.join("README.md")).contains("New in 1.1.0."));
+    let record = read(&p.join(".nixcuda.yaml"));
+    assert!(record.contains(&format!("source: git+{url}")), "{record}");
+    assert!(record.contains(&format!("commit: {v2}")), "{record}");
+    // From now on the record is enough.
+    let out = env.cmd(&["check"]).current_dir(&p).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
