@@ -196,15 +196,16 @@ fn project_scaffolds(
     moved_to: Option<TemplateSource>,
     offline: bool,
 ) -> Result<(TemplateSet, Option<String>)> {
-    let source = match moved_to {
-        Some(source) => source,
-        None => TemplateSource::from_record_at(&record.scaffold.source, root).map_err(
-            |message| Error::BadRecord {
-                path: root.join(RECORD_FILE),
-                message: format!("scaffold source `{}`: {message}", record.scaffold.source),
-            },
-        )?,
-    };
+    let source =
+        match moved_to {
+            Some(source) => source,
+            None => TemplateSource::from_record_at(&record.scaffold.source, root).map_err(
+                |message| Error::BadRecord {
+                    path: root.join(RECORD_FILE),
+                    message: format!("scaffold source `{}`: {message}", record.scaffold.source),
+                },
+            )?,
+        };
     if source == TemplateSource::Embedded {
         return Ok((embedded_scaffolds()?, None));
     }

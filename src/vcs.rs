@@ -11,6 +11,7 @@ mod objects;
 mod refs;
 mod signing;
 
+pub use git2::Oid as ObjectId;
 pub use objects::{MemoryObjects, TreeFile, create_repository};
 pub use refs::{
     ConflictEntry, head_commit, head_reference, reference_target, set_reference, stage_conflicts,

@@ -321,6 +321,70 @@ pub fn pristine_of(files: &[RenderedFile]) -> vcs::Files {
         .collect()
 }
 
+/// What a new repository's first commit is made of.
+struct FirstCommit<'a> {
+    message: &'a str,
+    objects: &'a mut vcs::MemoryObjects,
+    /// The pristine tree, already among `objects`, and its commit message.
+    pristine_tree: Option<(vcs::ObjectId, &'a str)>,
+}
+
+/// `new` into a directory that does not exist yet: the tree is built aside
+/// and moved into place whole, with its repository or, inside another
+/// repository, staged there after the move.
+fn create_new(
+    prepared: &mut Prepared,
+    opts: &GenerateOptions,
+    enclosing: Option<PathBuf>,
+    commit: FirstCommit,
+    store_pristine: &dyn Fn(&Path) -> Result<()>,
+) -> Result<VcsOutcome> {
+    let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
+    let tracked: Vec<vcs::TreeFile> = prepared
+        .files
+        .iter()
+        .map(|f| (f.path.as_path(), f.contents.as_slice(), f.executable))
+        .collect();
+    let (vcs, signing) = write::create_tree(&prepared.dest, &prepared.files, |staging| {
+        match (opts.vcs, &enclosing) {
+            (Vcs::Git, None) => vcs::create_repository(
+                staging,
+                commit.objects,
+                &tracked,
+                commit.message,
+                commit.pristine_tree,
+            ),
+            _ => Ok((VcsOutcome::None, Vec::new())),
+        }
+    })?;
+    prepared.warnings.extend(signing);
+    Ok(match enclosing {
+        // Staged after the move: a flake only sees tracked files.
+        Some(workdir) => {
+            let abs: Vec<PathBuf> = paths.iter().map(|p| prepared.dest.join(p)).collect();
+            vcs::stage_in(&workdir, &abs)
+                .and_then(|outcome| store_pristine(&workdir).map(|()| outcome))
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_dir_all(&prepared.dest);
+                })?
+        }
+        None => vcs,
+    })
+}
+
+/// Removes what interrupted `new` runs beside the destination left, and
+/// says so.
+fn remove_orphans(prepared: &mut Prepared) {
+    if let Some(parent) = prepared.dest.parent() {
+        for orphan in write::remove_orphaned_staging(parent) {
+            prepared.warnings.push(format!(
+                "removed {}, left by an interrupted `cargo nixcuda new` whose process is gone",
+                orphan.display()
+            ));
+        }
+    }
+}
+
 /// Writes a prepared project and records it in git.
 pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
     let message = format!(
@@ -361,18 +425,10 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
         executable: false,
     });
     prepared.files.sort_by(|a, b| a.path.cmp(&b.path));
-    let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
     let mut init_report = InitReport::default();
     let (vcs, written, skipped) = match opts.mode {
         Mode::New => {
-            if let Some(parent) = prepared.dest.parent() {
-                for orphan in write::remove_orphaned_staging(parent) {
-                    prepared.warnings.push(format!(
-                        "removed {}, left by an interrupted `cargo nixcuda new` whose process is gone",
-                        orphan.display()
-                    ));
-                }
-            }
+            remove_orphans(&mut prepared);
             if prepared.dest.is_dir() {
                 // An existing empty directory (`new .`, a mount point) is
                 // filled in place: renaming over it would replace the
@@ -389,38 +445,12 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                 prepared.warnings.extend(report.warnings);
                 (vcs, written, 0)
             } else {
-                let tracked: Vec<vcs::TreeFile> = prepared
-                    .files
-                    .iter()
-                    .map(|f| (f.path.as_path(), f.contents.as_slice(), f.executable))
-                    .collect();
-                let (vcs, signing) =
-                    write::create_tree(&prepared.dest, &prepared.files, |staging| {
-                        match (opts.vcs, &enclosing) {
-                            (Vcs::Git, None) => vcs::create_repository(
-                                staging,
-                                &mut objects,
-                                &tracked,
-                                &message,
-                                pristine_tree.zip(pristine.map(|(_, m)| m)),
-                            ),
-                            _ => Ok((VcsOutcome::None, Vec::new())),
-                        }
-                    })?;
-                prepared.warnings.extend(signing);
-                let vcs = match enclosing {
-                    // Staged after the move: a flake only sees tracked files.
-                    Some(workdir) => {
-                        let abs: Vec<PathBuf> =
-                            paths.iter().map(|p| prepared.dest.join(p)).collect();
-                        vcs::stage_in(&workdir, &abs)
-                            .and_then(|outcome| store_pristine(&workdir).map(|()| outcome))
-                            .inspect_err(|_| {
-                                let _ = std::fs::remove_dir_all(&prepared.dest);
-                            })?
-                    }
-                    None => vcs,
+                let commit = FirstCommit {
+                    message: &message,
+                    objects: &mut objects,
+                    pristine_tree: pristine_tree.zip(pristine.map(|(_, m)| m)),
                 };
+                let vcs = create_new(&mut prepared, opts, enclosing, commit, &store_pristine)?;
                 (vcs, prepared.files.len(), 0)
             }
         }

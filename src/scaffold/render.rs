@@ -52,40 +52,80 @@ struct Rule {
 /// Renders every file of `scaffold` that its rules include.
 pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
     let hb = super::helpers::registry();
-    let manifest = &scaffold.manifest;
-    let manifest_file = format!("{}/scaffold.yaml", scaffold.origin);
-    let glob = |g: &String| {
-        compile_glob(g).map_err(|e| Error::Manifest {
-            file: manifest_file.clone(),
-            line: None,
-            message: format!("invalid glob `{g}`: {e}"),
-        })
-    };
-    let rules = manifest
-        .files
-        .iter()
-        .map(|r| {
-            Ok(Rule {
-                matcher: glob(&r.glob)?,
-                when: r.when.clone(),
-                rename: r.rename.as_ref().map(|r| (r.from.clone(), r.to.clone())),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let verbatim = manifest
-        .verbatim
-        .iter()
-        .map(glob)
-        .collect::<Result<Vec<_>>>()?;
-    let nixfmt = manifest
-        .format
-        .nixfmt
-        .iter()
-        .map(glob)
-        .collect::<Result<Vec<_>>>()?;
-
+    let globs = Globs::of(scaffold)?;
     // Decide what to write (cheap), then render the contents in parallel:
     // compiling templates dominates the run time of `new`.
+    let planned = plan(scaffold, &globs, &hb, ctx)?;
+    let mut files = produce_all(&planned, ctx)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The manifest's globs, compiled: the file rules, what is copied
+/// verbatim, and what nixfmt formats.
+struct Globs {
+    manifest_file: String,
+    rules: Vec<Rule>,
+    verbatim: Vec<GlobMatcher>,
+    nixfmt: Vec<GlobMatcher>,
+}
+
+impl Globs {
+    fn of(scaffold: &Scaffold) -> Result<Globs> {
+        let manifest = &scaffold.manifest;
+        let manifest_file = format!("{}/scaffold.yaml", scaffold.origin);
+        let glob = |g: &String| {
+            compile_glob(g).map_err(|e| Error::Manifest {
+                file: manifest_file.clone(),
+                line: None,
+                message: format!("invalid glob `{g}`: {e}"),
+            })
+        };
+        let rules = manifest
+            .files
+            .iter()
+            .map(|r| {
+                Ok(Rule {
+                    matcher: glob(&r.glob)?,
+                    when: r.when.clone(),
+                    rename: r.rename.as_ref().map(|r| (r.from.clone(), r.to.clone())),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let verbatim = manifest
+            .verbatim
+            .iter()
+            .map(glob)
+            .collect::<Result<Vec<_>>>()?;
+        let nixfmt = manifest
+            .format
+            .nixfmt
+            .iter()
+            .map(glob)
+            .collect::<Result<Vec<_>>>()?;
+
+        Ok(Globs {
+            manifest_file,
+            rules,
+            verbatim,
+            nixfmt,
+        })
+    }
+}
+
+/// Which files the rules include, under which paths.
+fn plan<'a>(
+    scaffold: &'a Scaffold,
+    globs: &Globs,
+    hb: &Handlebars<'static>,
+    ctx: &Value,
+) -> Result<Vec<Planned<'a>>> {
+    let Globs {
+        manifest_file,
+        rules,
+        verbatim,
+        nixfmt,
+    } = globs;
     let mut planned: Vec<Planned> = Vec::new();
     let mut taken: BTreeMap<String, &str> = BTreeMap::new();
     // Each condition is compiled and evaluated once, not once per file its
@@ -111,7 +151,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
                 render_error(message)
             }
         };
-        let mut path = render_path(&hb, &file.path, ctx).map_err(|m| {
+        let mut path = render_path(hb, &file.path, ctx).map_err(|m| {
             if m.contains(" renders to ") {
                 by_answer(m)
             } else {
@@ -122,7 +162,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
             path.truncate(path.len() - TEMPLATE_SUFFIX.len());
         }
         let mut included = true;
-        for rule in &rules {
+        for rule in rules {
             if !rule.matcher.is_match(&path) {
                 continue;
             }
@@ -130,7 +170,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
                 let holds = match decided.get(expr.as_str()) {
                     Some(holds) => *holds,
                     None => {
-                        let holds = condition(&hb, expr, ctx).map_err(|m| Error::Manifest {
+                        let holds = condition(hb, expr, ctx).map_err(|m| Error::Manifest {
                             file: manifest_file.clone(),
                             line: None,
                             message: m,
@@ -165,7 +205,11 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
             format,
         });
     }
+    Ok(planned)
+}
 
+/// The contents of every planned file, rendered by a few threads in turn.
+fn produce_all(planned: &[Planned], ctx: &Value) -> Result<Vec<RenderedFile>> {
     let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
     let budget = &budget;
     let workers = std::thread::available_parallelism()
@@ -195,9 +239,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
         all.sort_by_key(|(i, _)| *i);
         all.into_iter().map(|(_, r)| r).collect()
     });
-    let mut files = results.into_iter().collect::<Result<Vec<_>>>()?;
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    results.into_iter().collect()
 }
 
 /// One file that the rules include, before its contents are rendered.
@@ -411,104 +453,8 @@ impl std::io::Write for Capped {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scaffold::{Manifest, TemplateFile};
-    use std::borrow::Cow;
-
-    fn scaffold(manifest_tail: &str, files: &[(&str, &str)]) -> Scaffold {
-        let text = format!("id: t\nversion: 1.0.0\ndescription: d\n{manifest_tail}");
-        Scaffold {
-            manifest: Manifest::parse("scaffold.yaml", &text).unwrap(),
-            origin: "t/1.0.0".into(),
-            source: crate::scaffold::ScaffoldSource::default(),
-            files: files
-                .iter()
-                .map(|(p, c)| TemplateFile {
-                    path: p.to_string(),
-                    contents: Cow::Owned(c.as_bytes().to_vec()),
-                    executable: false,
-                })
-                .collect(),
-        }
-    }
-
-    fn paths(files: &[RenderedFile]) -> Vec<String> {
-        files.iter().map(|f| f.path.display().to_string()).collect()
-    }
-
-    #[test]
-    fn renders_hbs_copies_the_rest_and_templates_paths() {
-        let s = scaffold(
-            "",
-            &[("src/{{m}}/a.txt.hbs", "hi {{m}}"), ("raw.txt", "{{m}}")],
-        );
-        let files = render(&s, &serde_json::json!({"m": "pkg"})).unwrap();
-        assert_eq!(paths(&files), ["raw.txt", "src/pkg/a.txt"]);
-        assert_eq!(files[0].contents, b"{{m}}");
-        assert_eq!(files[1].contents, b"hi pkg");
-    }
-
-    #[test]
-    fn rules_include_exclude_and_rename() {
-        let s = scaffold(
-            "files:\n  - glob: \"opt/**\"\n    when: flag\n  - glob: \"v1/**\"\n    rename: {from: \"v1/\", to: \"out/\"}\n",
-            &[("opt/x", "x"), ("v1/y", "y"), ("keep", "k")],
-        );
-        let on = render(&s, &serde_json::json!({"flag": true})).unwrap();
-        assert_eq!(paths(&on), ["keep", "opt/x", "out/y"]);
-        let off = render(&s, &serde_json::json!({"flag": false})).unwrap();
-        assert_eq!(paths(&off), ["keep", "out/y"]);
-    }
-
-    #[test]
-    fn answers_cannot_escape_through_paths() {
-        for evil in [
-            "../x",
-            "a/b",
-            "..",
-            ".git",
-            "",
-            ".GIT",
-            ".g\u{200c}it",
-            ".git. ",
-            "GIT~1",
-            ".git::$INDEX_ALLOCATION",
-        ] {
-            let s = scaffold("", &[("{{name}}/f", "x")]);
-            let err = render(&s, &serde_json::json!({"name": evil}));
-            assert!(err.is_err(), "{evil:?} was accepted");
-        }
-    }
-
-    #[test]
-    fn template_errors_name_file_and_line() {
-        let s = scaffold("", &[("a.txt.hbs", "ok\n{{#if x}}\nunclosed")]);
-        let err = render(&s, &serde_json::json!({"x": true}))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("t/1.0.0/template/a.txt.hbs"), "{err}");
-        let s = scaffold("", &[("b.txt.hbs", "line1\n{{missing}}")]);
-        let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
-        assert!(err.contains("b.txt.hbs") && err.contains("line 2"), "{err}");
-    }
-
-    #[test]
-    fn nix_files_are_formatted_and_parse_errors_reported() {
-        let s = scaffold(
-            "format:\n  nixfmt: [\"**/*.nix\"]\n",
-            &[("f.nix.hbs", "{a=1;}")],
-        );
-        let files = render(&s, &serde_json::json!({})).unwrap();
-        assert_eq!(String::from_utf8_lossy(&files[0].contents), "{ a = 1; }\n");
-        let s = scaffold(
-            "format:\n  nixfmt: [\"**/*.nix\"]\n",
-            &[("f.nix.hbs", "{a=;}")],
-        );
-        let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
-        assert!(err.contains("not valid Nix"), "{err}");
-    }
-}
+#[path = "render_tests.rs"]
+mod tests;
 
 #[cfg(test)]
 mod chunk_equivalence {

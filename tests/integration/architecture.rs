@@ -131,8 +131,6 @@ const LONG_FILES: [&str; 0] = [];
 const LONG_FUNCTIONS: &[&str] = &[
     // A table-like match: one arm per error, each with its hint.
     "error/mod.rs: hint",
-    "generate/mod.rs: write",
-    "scaffold/render.rs: render",
 ];
 
 #[test]

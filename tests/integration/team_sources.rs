@@ -300,7 +300,11 @@ fn update_template_re_points_a_project_at_a_template_that_moved() {
     let moved = env.path("moved");
     std::fs::rename(&repo.dir, &moved).unwrap();
 
-    let out = env.cmd(&["update", "--yes"]).current_dir(&p).output().unwrap();
+    let out = env
+        .cmd(&["update", "--yes"])
+        .current_dir(&p)
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "the recorded template is gone");
     let url = format!("file://{}", moved.display());
     let out = env
