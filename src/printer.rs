@@ -211,6 +211,13 @@ impl Printer {
         printer
     }
 
+    /// Whether what goes to stdout is coloured: the choice made from
+    /// `--color`, `CARGO_TERM_COLOR`, `NO_COLOR` and the terminal, for output
+    /// the printer does not style itself (a diff).
+    pub fn stdout_colored(&self) -> bool {
+        console::colors_enabled()
+    }
+
     /// `   Created ml@1.0.0 project ...` (verb right-aligned like cargo).
     pub fn status(&self, verb: &str, message: &str) {
         if self.verbosity >= Verbosity::Normal {

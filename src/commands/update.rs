@@ -64,14 +64,10 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
         }
     }
     if !conflicts.is_empty() {
-        let list: Vec<String> = conflicts
-            .iter()
-            .map(|p| format!("  {}", p.display()))
-            .collect();
         printer.warn(&format!(
             "{} file(s) have conflicts: resolve the `<<<<<<<` markers (or, for a path that was not written, what stands in its way) in:\n{}\nthen `git add` them (they are unmerged, as after `git merge`: `git mergetool` works); the other changes are staged. `cargo nixcuda update --abort` undoes the update",
             conflicts.len(),
-            list.join("\n")
+            indented(&conflicts)
         ));
     }
     Ok(ExitStatus::failure_if(!conflicts.is_empty()))
@@ -80,10 +76,7 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
 /// `update --dry-run`: the diff (paged on a terminal), and the exit status
 /// the real run would have.
 fn dry_run(plan: &UpdatePlan, printer: &Printer) -> Result<ExitStatus> {
-    // The printer's colour choice for stdout: a terminal, no NO_COLOR.
-    let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    update::pager::show(&update::diff::diff(plan, color)?);
+    update::pager::show(&update::diff::diff(plan, printer.stdout_colored())?);
     if !plan.dirty.is_empty() {
         printer.warn(&format!(
             "{} uncommitted file(s): the real run needs them committed, or `--allow-dirty`",
@@ -96,17 +89,22 @@ fn dry_run(plan: &UpdatePlan, printer: &Printer) -> Result<ExitStatus> {
     );
     let conflicts = plan.conflicts();
     if !conflicts.is_empty() {
-        let list: Vec<String> = conflicts
-            .iter()
-            .map(|p| format!("  {}", p.display()))
-            .collect();
         printer.warn(&format!(
             "{} file(s) would have conflicts: the update would leave `<<<<<<<` markers (or, for a path it cannot write, what stands in its way) in:\n{}\nresolve them after it and `git add` them (`git mergetool` works; `cargo nixcuda update --abort` undoes it), or change these files first",
             conflicts.len(),
-            list.join("\n")
+            indented(&conflicts)
         ));
     }
     Ok(ExitStatus::failure_if(!conflicts.is_empty()))
+}
+
+/// One path per line, indented under the sentence that names them.
+fn indented<P: AsRef<std::path::Path>>(paths: &[P]) -> String {
+    let lines: Vec<String> = paths
+        .iter()
+        .map(|p| format!("  {}", p.as_ref().display()))
+        .collect();
+    lines.join("\n")
 }
 
 fn report_base(plan: &UpdatePlan, printer: &Printer) {
