@@ -78,23 +78,21 @@ impl Check {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Check {
-        Check {
-            id,
-            status: Status::Warn,
-            message: message.into(),
-            hint: Some(hint.into()),
-        }
+        Check::with_hint(id, Status::Warn, message.into(), hint.into())
     }
     pub(crate) fn fail(
         id: &'static str,
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Check {
+        Check::with_hint(id, Status::Fail, message.into(), hint.into())
+    }
+    fn with_hint(id: &'static str, status: Status, message: String, hint: String) -> Check {
         Check {
             id,
-            status: Status::Fail,
-            message: message.into(),
-            hint: Some(hint.into()),
+            status,
+            message,
+            hint: Some(hint),
         }
     }
 }
