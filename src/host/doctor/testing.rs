@@ -80,7 +80,7 @@ pub fn machine() -> Facts {
 /// on the newest scaffold, locked, Nix not yet asked.
 pub fn project() -> Project {
     Project {
-        root: PathBuf::from("/work/gpu-demo"),
+        root: PathBuf::from("/home/user/gpu-demo"),
         has_flake: true,
         has_lock: true,
         envrc: "use flake\n".into(),
