@@ -401,3 +401,21 @@ pub fn test_hooks() -> Vec<&'static str> {
         .filter(|s| s.starts_with("__CARGO_NIXCUDA_TEST_"))
         .collect()
 }
+
+/// `update --yes ARGS` in `project`, with the `updates` scaffold set.
+pub fn update(env: &Env, project: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["update", "--yes"];
+    all.extend_from_slice(args);
+    env.cmd_with_scaffolds("updates", &all)
+        .current_dir(project)
+        .output()
+        .unwrap()
+}
+
+/// Replaces the first `from` in `project/file` with `to`; `from` must be there.
+pub fn edit(project: &Path, file: &str, from: &str, to: &str) {
+    let path = project.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} lacks {from:?}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}

@@ -6,25 +6,9 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use crate::support::{Env, stderr_of, tree, updates_project};
+use crate::support::{Env, edit, stderr_of, tree, update, updates_project};
 
 const SET: &str = "updates";
-
-fn update(env: &Env, project: &Path, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["update", "--yes"];
-    all.extend_from_slice(args);
-    env.cmd_with_scaffolds(SET, &all)
-        .current_dir(project)
-        .output()
-        .unwrap()
-}
-
-fn edit(project: &Path, file: &str, from: &str, to: &str) {
-    let path = project.join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{file} lacks {from:?}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
 
 /// Takes the `pristine:` line out of the tree's `.nixcuda.yaml`, returning
 /// its value.

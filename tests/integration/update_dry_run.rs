@@ -4,23 +4,9 @@
 
 use std::path::Path;
 
-use crate::support::{Env, commit_all, copy_dir, git, stderr_of, tree, updates_project};
-
-fn update(env: &Env, project: &Path, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["update", "--yes"];
-    all.extend_from_slice(args);
-    env.cmd_with_scaffolds("updates", &all)
-        .current_dir(project)
-        .output()
-        .unwrap()
-}
-
-fn edit(project: &Path, file: &str, from: &str, to: &str) {
-    let path = project.join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{file} lacks {from:?}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
+use crate::support::{
+    Env, commit_all, copy_dir, edit, git, stderr_of, tree, update, updates_project,
+};
 
 /// A t@1.0.0 project with an edit that merges cleanly into the renamed
 /// file, one into a changed file, and a file the user deleted.

@@ -4,23 +4,7 @@
 
 use std::path::Path;
 
-use crate::support::{Env, commit_all, git, stderr_of, tree, updates_project};
-
-fn update(env: &Env, project: &Path, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["update", "--yes"];
-    all.extend_from_slice(args);
-    env.cmd_with_scaffolds("updates", &all)
-        .current_dir(project)
-        .output()
-        .unwrap()
-}
-
-fn edit(project: &Path, file: &str, from: &str, to: &str) {
-    let path = project.join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{file} lacks {from:?}");
-    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
-}
+use crate::support::{Env, commit_all, edit, git, stderr_of, tree, update, updates_project};
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
