@@ -47,8 +47,7 @@ fn fake_gpg(env: &Env, ok: bool) -> PathBuf {
 #[test]
 fn new_writes_one_pack_and_a_repository_git_accepts() {
     let env = Env::new();
-    let out = env.cmd(&["new", "demo", "--yes"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["new", "demo", "--yes"]);
     let project = env.path("demo");
     let objects = project.join(".git/objects");
     let loose: Vec<_> = std::fs::read_dir(&objects)
@@ -90,8 +89,7 @@ fn new_writes_one_pack_and_a_repository_git_accepts() {
 fn new_signs_the_first_commit_through_git_when_commit_gpgsign_is_set() {
     let env = Env::new();
     let mark = fake_gpg(&env, true);
-    let out = env.cmd(&["new", "demo", "--yes"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["new", "demo", "--yes"]);
     assert!(mark.exists(), "gpg.program was not run");
     let project = env.path("demo");
     let commit = stdout_of(&git_as_user(
@@ -197,8 +195,7 @@ fn init_signs_the_first_commit_of_the_repository_it_creates() {
     let dir = env.path("existing");
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("notes.txt"), "mine\n").unwrap();
-    let out = env.cmd(&["init", "existing", "--yes"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["init", "existing", "--yes"]);
     assert!(mark.exists(), "gpg.program was not run");
     let commit = stdout_of(&git_as_user(&env, &dir, &["cat-file", "commit", "HEAD"]));
     assert!(

@@ -166,11 +166,7 @@ fn on_a_terminal_the_diff_is_paged_and_coloured() {
 #[test]
 fn migration_notes_are_printed_by_the_update_and_its_dry_run() {
     let env = Env::new();
-    let out = env
-        .cmd(&["new", "demo", "--yes", "--scaffold", "ml@1.0.0"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["new", "demo", "--yes", "--scaffold", "ml@1.0.0"]);
     let project = env.path("demo");
     let note = "nix/nvidia.nix moved to nix/host.nix: update the import";
     let run = |args: &[&str]| {

@@ -21,11 +21,7 @@ pub fn redacted(env: &Env, out: &Output) -> String {
 
 /// What `new` renders for a project called `name` (no git).
 fn reference(env: &Env, name: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let out = env
-        .cmd(&["new", "reference", "--yes", "--vcs", "none", "--name", name])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["new", "reference", "--yes", "--vcs", "none", "--name", name]);
     tree(&env.path("reference"))
 }
 
@@ -42,8 +38,7 @@ fn init_keeps_the_readme_and_merges_the_gitignore() {
     std::fs::create_dir(&dir).unwrap();
     std::fs::write(dir.join("README.md"), "# My analysis\n").unwrap();
     std::fs::write(dir.join(".gitignore"), "*.csv\ntarget/\n").unwrap();
-    let out = env.cmd(&["init", "repo", "--yes"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = env.ok(&["init", "repo", "--yes"]);
     insta::assert_snapshot!("init_keeps_and_merges", redacted(&env, &out));
 
     assert_eq!(
@@ -144,11 +139,7 @@ fn overwrite_names_only_files_the_scaffold_writes() {
 #[test]
 fn init_on_a_project_points_to_update() {
     let env = Env::new();
-    let out = env
-        .cmd(&["new", "proj", "--yes", "--vcs", "none"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["new", "proj", "--yes", "--vcs", "none"]);
     let before = tree(&env.path("proj"));
     let out = env.cmd(&["init", "proj", "--yes"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -44,11 +44,7 @@ fn record(dir: &Path) -> serde_yaml::Value {
 fn next_steps_of_a_template_without_envrc_name_only_what_it_has() {
     let env = Env::new();
     team_template(&env, "tpl");
-    let out = env
-        .cmd(&["new", "proj", "--template", "tpl", "--yes", "--vcs", "none"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = env.ok(&["new", "proj", "--template", "tpl", "--yes", "--vcs", "none"]);
     let err = stderr_of(&out);
     let steps = &err[err.find("Next steps:").expect("next steps")..];
     assert!(steps.contains("cd proj"), "{steps}");
@@ -90,11 +86,7 @@ fn next_steps_come_from_the_manifest_with_the_answers() {
 #[test]
 fn ml_next_steps_mention_doctor_check_and_update() {
     let env = Env::new();
-    let out = env
-        .cmd(&["new", "demo", "--yes", "--vcs", "none"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = env.ok(&["new", "demo", "--yes", "--vcs", "none"]);
     let err = stderr_of(&out);
     let steps = &err[err.find("Next steps:").expect("next steps")..];
     insta::assert_snapshot!("next_steps_ml", steps);
@@ -118,8 +110,7 @@ fn scaffold_check_accepts_a_required_regex_validated_string() {
         "  - key: ticket\n    type: string\n    prompt: Ticket\n    validate: { regex: '^[A-Z]{3}-[0-9]{4}$', message: a ticket like ABC-1234 }\n  - key: env\n    type: string\n    prompt: Environment\n    examples: [prod, staging]\n    validate: { regex: '^[a-z]+$', message: lower-case letters }\n",
     );
     write(&tpl.join("template/ticket.txt.hbs"), "{{ticket}} {{env}}\n");
-    let out = env.cmd(&["scaffold", "check", "tpl"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["scaffold", "check", "tpl"]);
 }
 
 #[test]
@@ -175,19 +166,15 @@ fn an_answer_to_a_skipped_question_warns_and_tensorflow_records_its_python() {
         "{err}"
     );
 
-    let out = env
-        .cmd(&[
-            "new",
-            "tf",
-            "--yes",
-            "--vcs",
-            "none",
-            "-d",
-            "frameworks=tensorflow",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&[
+        "new",
+        "tf",
+        "--yes",
+        "--vcs",
+        "none",
+        "-d",
+        "frameworks=tensorflow",
+    ]);
     assert_eq!(record(&env.path("tf"))["answers"]["python"], "python313");
     let flake = std::fs::read_to_string(env.path("tf/flake.nix")).unwrap();
     assert!(
@@ -253,21 +240,16 @@ fn answers_file_errors_name_the_file_and_the_key() {
 #[test]
 fn answers_file_changes_answers_on_update() {
     let env = Env::new();
-    let out = env.cmd(&["new", "p", "--yes"]).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    env.ok(&["new", "p", "--yes"]);
     write(&env.path("change.yaml"), "justfile: false\n");
-    let out = env
-        .cmd(&[
-            "update",
-            "--path",
-            "p",
-            "--answers-file",
-            "change.yaml",
-            "--yes",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = env.ok(&[
+        "update",
+        "--path",
+        "p",
+        "--answers-file",
+        "change.yaml",
+        "--yes",
+    ]);
     assert!(!env.path("p/justfile").exists(), "{}", stderr_of(&out));
     assert_eq!(record(&env.path("p"))["answers"]["justfile"], false);
 
