@@ -8,6 +8,7 @@ use git2::{Repository, RepositoryInitOptions, Signature};
 use crate::error::{Error, Result};
 
 mod objects;
+mod pack;
 mod refs;
 mod signing;
 

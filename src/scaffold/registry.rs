@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use include_dir::{Dir, include_dir};
 
@@ -17,39 +18,81 @@ pub const DEFAULT_SCAFFOLD: &str = "ml";
 
 pub struct Registry {
     /// Sorted by id, then version (oldest first).
-    scaffolds: Vec<Scaffold>,
+    entries: Vec<Entry>,
+}
+
+/// One scaffold version. An embedded one is known by its directory name
+/// (`<id>/<version>`) and parsed on first use: `new` needs one manifest,
+/// and parsing every embedded version cost a tenth of its run.
+struct Entry {
+    id: String,
+    version: semver::Version,
+    scaffold: OnceLock<Scaffold>,
+    embedded: Option<&'static Dir<'static>>,
+}
+
+impl Entry {
+    fn scaffold(&self) -> &Scaffold {
+        self.scaffold.get_or_init(|| {
+            let dir = self.embedded.expect("a scaffold read elsewhere is parsed");
+            // The build checks the embedded manifests, and a test checks
+            // that each parses and names its own directory.
+            parse_embedded(dir).expect("an embedded manifest parses")
+        })
+    }
+}
+
+fn parse_embedded(version_dir: &'static Dir<'static>) -> Result<Scaffold> {
+    let origin = format!("scaffolds/{}", version_dir.path().display());
+    let manifest_file = format!("{origin}/scaffold.yaml");
+    let text = version_dir
+        .get_file(version_dir.path().join("scaffold.yaml"))
+        .and_then(|f| f.contents_utf8())
+        .ok_or_else(|| Error::Manifest {
+            file: manifest_file.clone(),
+            line: None,
+            message: "missing".into(),
+        })?;
+    let manifest = Manifest::parse(&manifest_file, text)?;
+    let mut files = Vec::new();
+    if let Some(template) = version_dir.get_dir(version_dir.path().join("template")) {
+        collect_embedded(template, template.path(), &mut files);
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Scaffold {
+        manifest,
+        origin,
+        files,
+        source: ScaffoldSource::default(),
+    })
 }
 
 impl Registry {
     pub fn embedded() -> Result<Registry> {
-        let mut scaffolds = Vec::new();
+        let mut entries = Vec::new();
         // Directories starting with `_` hold other embedded data (the host
         // module template of `cargo nixcuda nixos`), not scaffolds.
         for id_dir in EMBEDDED.dirs().filter(|d| !is_private(d.path())) {
             for version_dir in id_dir.dirs() {
-                let origin = format!("scaffolds/{}", version_dir.path().display());
-                let manifest_file = version_dir
-                    .get_file(version_dir.path().join("scaffold.yaml"))
+                let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+                let version = name(version_dir.path())
+                    .and_then(|v| semver::Version::parse(&v).ok())
                     .ok_or_else(|| Error::Manifest {
-                        file: format!("{origin}/scaffold.yaml"),
+                        file: format!("scaffolds/{}", version_dir.path().display()),
                         line: None,
-                        message: "missing".into(),
+                        message: "an embedded scaffold directory is not named by its version"
+                            .into(),
                     })?;
-                let text = manifest_file.contents_utf8().unwrap_or_default();
-                let manifest = Manifest::parse(&format!("{origin}/scaffold.yaml"), text)?;
-                let mut files = Vec::new();
-                if let Some(template) = version_dir.get_dir(version_dir.path().join("template")) {
-                    collect_embedded(template, template.path(), &mut files);
-                }
-                scaffolds.push(Scaffold {
-                    manifest,
-                    origin,
-                    files,
-                    source: ScaffoldSource::default(),
+                entries.push(Entry {
+                    id: name(id_dir.path()).unwrap_or_default(),
+                    version,
+                    scaffold: OnceLock::new(),
+                    embedded: Some(version_dir),
                 });
             }
         }
-        Ok(Registry::sorted(scaffolds))
+        entries.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
+        Ok(Registry { entries })
     }
 
     /// Reads every scaffold under `root` (laid out as the embedded ones)
@@ -76,31 +119,41 @@ impl Registry {
         scaffolds.sort_by(|a, b| {
             (&a.manifest.id, &a.manifest.version).cmp(&(&b.manifest.id, &b.manifest.version))
         });
-        for s in &mut scaffolds {
-            s.files.sort_by(|a, b| a.path.cmp(&b.path));
-        }
-        Registry { scaffolds }
+        let entries = scaffolds
+            .into_iter()
+            .map(|mut s| {
+                s.files.sort_by(|a, b| a.path.cmp(&b.path));
+                Entry {
+                    id: s.manifest.id.clone(),
+                    version: s.manifest.version.clone(),
+                    scaffold: OnceLock::from(s),
+                    embedded: None,
+                }
+            })
+            .collect();
+        Registry { entries }
     }
 
-    pub fn all(&self) -> &[Scaffold] {
-        &self.scaffolds
+    /// Every scaffold, parsing each embedded one.
+    pub fn all(&self) -> Vec<&Scaffold> {
+        self.entries.iter().map(Entry::scaffold).collect()
     }
 
     pub fn ids(&self) -> Vec<&str> {
-        let mut ids: Vec<&str> = self
-            .scaffolds
-            .iter()
-            .map(|s| s.manifest.id.as_str())
-            .collect();
+        let mut ids: Vec<&str> = self.entries.iter().map(|e| e.id.as_str()).collect();
         ids.dedup();
         ids
     }
 
+    fn entries_of(&self, id: &str) -> Vec<&Entry> {
+        self.entries.iter().filter(|e| e.id == id).collect()
+    }
+
     /// Every version of `id`, oldest first.
     pub fn versions(&self, id: &str) -> Vec<&Scaffold> {
-        self.scaffolds
-            .iter()
-            .filter(|s| s.manifest.id == id)
+        self.entries_of(id)
+            .into_iter()
+            .map(Entry::scaffold)
             .collect()
     }
 
@@ -111,7 +164,7 @@ impl Registry {
             Some((id, v)) => (id, Some(v)),
             None => (spec, None),
         };
-        let candidates = self.versions(id);
+        let candidates = self.entries_of(id);
         if candidates.is_empty() {
             return Err(Error::UnknownScaffold {
                 id: id.to_string(),
@@ -134,18 +187,17 @@ impl Registry {
                 candidates
                     .iter()
                     .rev()
-                    .find(|s| matches(&s.manifest.version))
+                    .find(|e| matches(&e.version))
                     .copied()
             }
         };
-        found.ok_or_else(|| Error::NoMatchingVersion {
-            id: id.to_string(),
-            requirement: version.unwrap_or_default().to_string(),
-            available: candidates
-                .iter()
-                .map(|s| s.manifest.version.to_string())
-                .collect(),
-        })
+        found
+            .map(Entry::scaffold)
+            .ok_or_else(|| Error::NoMatchingVersion {
+                id: id.to_string(),
+                requirement: version.unwrap_or_default().to_string(),
+                available: candidates.iter().map(|e| e.version.to_string()).collect(),
+            })
     }
 }
 
@@ -197,6 +249,24 @@ mod tests {
         assert!(err.contains("9.9.9"), "{err}");
         assert!(registry.resolve("nope").is_err());
         assert!(registry.resolve("ml@not a version").is_err());
+    }
+
+    /// The registry knows embedded versions by directory name and parses a
+    /// manifest only when asked: each must parse and agree with its name.
+    #[test]
+    fn every_embedded_manifest_parses_and_names_its_directory() {
+        let mut count = 0;
+        for id_dir in EMBEDDED.dirs().filter(|d| !is_private(d.path())) {
+            for version_dir in id_dir.dirs() {
+                let scaffold = parse_embedded(version_dir).unwrap();
+                let expected = slash_path(version_dir.path());
+                let named = format!("{}/{}", scaffold.manifest.id, scaffold.manifest.version);
+                assert_eq!(named, expected);
+                count += 1;
+            }
+        }
+        assert_eq!(count, Registry::embedded().unwrap().all().len());
+        assert!(count >= 3, "the embedded versions are missing");
     }
 }
 

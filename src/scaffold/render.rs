@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use globset::{GlobBuilder, GlobMatcher};
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars};
 use serde_json::Value;
 
 use super::Scaffold;
@@ -37,8 +37,14 @@ pub fn compile_glob(glob: &str) -> std::result::Result<GlobMatcher, globset::Err
 /// True when the handlebars expression `expr` (`notebook`,
 /// `(eq frameworks "torch")`, ...) is truthy in `ctx`.
 pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
+    condition_in(hb, expr, &Context::from(ctx.clone()))
+}
+
+/// `condition` in a context already made: handlebars copies a `Value` into
+/// a new context on every render, which cost more than the conditions.
+fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Result<bool, String> {
     let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
-    hb.render_template(&template, ctx)
+    hb.render_template_with_context(&template, ctx)
         .map(|out| out == "1")
         .map_err(|e| format!("condition `{expr}`: {}", super::render_error::describe(&e)))
 }
@@ -53,6 +59,7 @@ struct Rule {
 pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
     let hb = super::helpers::registry();
     let globs = Globs::of(scaffold)?;
+    let ctx = &Context::from(ctx.clone());
     // Decide what to write (cheap), then render the contents in parallel:
     // compiling templates dominates the run time of `new`.
     let planned = plan(scaffold, &globs, &hb, ctx)?;
@@ -118,7 +125,7 @@ fn plan<'a>(
     scaffold: &'a Scaffold,
     globs: &Globs,
     hb: &Handlebars<'static>,
-    ctx: &Value,
+    ctx: &Context,
 ) -> Result<Vec<Planned<'a>>> {
     let Globs {
         manifest_file,
@@ -170,7 +177,7 @@ fn plan<'a>(
                 let holds = match decided.get(expr.as_str()) {
                     Some(holds) => *holds,
                     None => {
-                        let holds = condition(hb, expr, ctx).map_err(|m| Error::Manifest {
+                        let holds = condition_in(hb, expr, ctx).map_err(|m| Error::Manifest {
                             file: manifest_file.clone(),
                             line: None,
                             message: m,
@@ -209,7 +216,7 @@ fn plan<'a>(
 }
 
 /// The contents of every planned file, rendered by a few threads in turn.
-fn produce_all(planned: &[Planned], ctx: &Value) -> Result<Vec<RenderedFile>> {
+fn produce_all(planned: &[Planned], ctx: &Context) -> Result<Vec<RenderedFile>> {
     let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
     let budget = &budget;
     let workers = std::thread::available_parallelism()
@@ -254,7 +261,7 @@ struct Planned<'a> {
 fn produce(
     hb: &mut Handlebars,
     p: &Planned,
-    ctx: &Value,
+    ctx: &Context,
     budget: &AtomicUsize,
 ) -> Result<RenderedFile> {
     let render_error = |message: String| Error::Render {
@@ -295,17 +302,18 @@ fn produce(
 fn render_path(
     hb: &Handlebars,
     template_path: &str,
-    ctx: &Value,
+    ctx: &Context,
 ) -> std::result::Result<String, String> {
     let mut parts = Vec::new();
     for component in template_path.split('/') {
         let rendered = if component.contains("{{") {
-            hb.render_template(component, ctx).map_err(|e| {
-                format!(
-                    "file name `{component}`: {}",
-                    super::render_error::describe(&e)
-                )
-            })?
+            hb.render_template_with_context(component, ctx)
+                .map_err(|e| {
+                    format!(
+                        "file name `{component}`: {}",
+                        super::render_error::describe(&e)
+                    )
+                })?
         } else {
             component.to_string()
         };
@@ -385,7 +393,7 @@ fn render_text(
     hb: &mut Handlebars,
     name: &str,
     source: &str,
-    ctx: &Value,
+    ctx: &Context,
 ) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(source.len());
     for (index, chunk) in super::chunk::split(source).into_iter().enumerate() {
@@ -408,7 +416,7 @@ fn render_text(
             left: MAX_RENDERED_FILE.saturating_sub(out.len()),
             overflowed: false,
         };
-        let rendered = hb.render_to_write(&key, ctx, &mut sink);
+        let rendered = hb.render_with_context_to_write(&key, ctx, &mut sink);
         hb.unregister_template(&key);
         if sink.overflowed {
             return Err(format!(
@@ -496,7 +504,8 @@ mod chunk_equivalence {
                 {
                     let source = std::str::from_utf8(&file.contents).unwrap();
                     let whole = hb.render_template(source, &ctx);
-                    let chunked = render_text(&mut hb, &file.path, source, &ctx);
+                    let chunked =
+                        render_text(&mut hb, &file.path, source, &Context::from(ctx.clone()));
                     match (whole, chunked) {
                         (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", file.path),
                         (Err(_), Err(_)) => {}

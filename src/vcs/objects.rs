@@ -1,5 +1,5 @@
 //! A new project's repository from memory: its objects hashed once and
-//! written as one pack, and an index that holds each file's status.
+//! written as one pack (`pack`), and an index that holds each file's status.
 
 use std::path::{Path, PathBuf};
 
@@ -121,55 +121,30 @@ impl MemoryObjects {
         Ok(id)
     }
 
-    /// Turns off the pack builder's delta search, which took a fifth of the
-    /// run of `new`: a first commit's blobs are unrelated files, and `git gc`
-    /// finds whatever deltas there are later. The builder reads its limits
-    /// from config only, so they go in through a file read at once.
-    fn skip_deltas(&self, repo: &Repository) -> Result<()> {
-        let file = repo.path().join("nixcuda-pack.config");
-        // Objects larger than this get no delta search (libgit2 1.9 reads
-        // the limit from `deltaCacheSize`, git from `bigFileThreshold`).
-        let settings = "[pack]\n\tbigFileThreshold = 1\n\tdeltaCacheSize = 1\n";
-        std::fs::write(&file, settings).map_err(|e| Error::io("write", &file, e))?;
-        let config = git2::Config::new().and_then(|mut config| {
-            config.add_file(&file, git2::ConfigLevel::App, true)?;
-            Ok(config)
-        });
-        let _ = std::fs::remove_file(&file);
-        let config = config.map_err(Error::git("configure the pack"))?;
-        self.repo
-            .set_config(&config)
-            .map_err(Error::git("configure the pack"))
-    }
-
     /// Everything made so far as one pack, written with its index into `repo`.
     fn write_pack_into(&self, repo: &Repository) -> Result<()> {
-        self.skip_deltas(repo)?;
-        let mut builder = self
-            .repo
-            .packbuilder()
-            .map_err(Error::git("pack the objects"))?;
-        // One thread: a handful of objects, and threads cost more.
-        builder.set_threads(1);
-        for id in &self.made {
-            builder
-                .insert_object(*id, None)
-                .map_err(Error::git("pack the objects"))?;
-        }
-        let mut pack = git2::Buf::new();
-        // The objects were hashed when made here, in this process: hashing
-        // each again as the pack builder reads it proves nothing.
-        git2::opts::strict_hash_verification(false);
-        let written = builder.write_buf(&mut pack);
-        git2::opts::strict_hash_verification(true);
-        written.map_err(Error::git("pack the objects"))?;
-        let odb = repo.odb().map_err(Error::git("open the object database"))?;
-        let mut writer = odb.packwriter().map_err(Error::git("write the pack"))?;
-        std::io::Write::write_all(&mut writer, &pack).map_err(|e| Error::Git {
-            action: "write the pack",
-            source: git2::Error::from_str(&e.to_string()),
-        })?;
-        writer.commit().map_err(Error::git("write the pack"))?;
+        let odb = self.repo.odb().map_err(Error::git("read the objects"))?;
+        let mut ids = self.made.clone();
+        // Equal files (and equal directories) are one object.
+        ids.sort();
+        ids.dedup();
+        let read = ids
+            .iter()
+            .map(|id| odb.read(*id))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(Error::git("read the objects"))?;
+        let objects: Vec<super::pack::PackObject> = read
+            .iter()
+            .map(|object| super::pack::PackObject {
+                kind: object.kind(),
+                id: object.id(),
+                data: object.data(),
+            })
+            .collect();
+        let objects_dir = repo.path().join("objects");
+        super::pack::build(&objects)
+            .and_then(|pack| super::pack::write(&objects_dir, &pack))
+            .map_err(|e| Error::io("write the pack into", &objects_dir, e))?;
         Ok(())
     }
 }

@@ -57,12 +57,30 @@ fn new_writes_one_pack_and_a_repository_git_accepts() {
         .filter(|n| n.len() == 2)
         .collect();
     assert!(loose.is_empty(), "loose object directories: {loose:?}");
-    let packs = std::fs::read_dir(objects.join("pack"))
+    let indexes: Vec<PathBuf> = std::fs::read_dir(objects.join("pack"))
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".idx"))
-        .count();
-    assert_eq!(packs, 1);
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    assert_eq!(indexes.len(), 1, "{indexes:?}");
+    // git's own reader checks what the tool wrote itself: every entry's
+    // CRC and offset in the index, and both trailers.
+    let index = indexes[0].to_string_lossy().into_owned();
+    let verify = git_as_user(&env, &project, &["verify-pack", "-v", &index]);
+    assert!(verify.status.success(), "{}", stderr_of(&verify));
+    let listed = stdout_of(&verify);
+    let all = git_as_user(
+        &env,
+        &project,
+        &["cat-file", "--batch-all-objects", "--batch-check"],
+    );
+    let count = stdout_of(&all).lines().count();
+    assert!(count > 20, "{count} objects");
+    assert!(
+        listed.contains(&format!("non delta: {count} objects")),
+        "{listed}"
+    );
     let fsck = git_as_user(&env, &project, &["fsck", "--strict", "--no-dangling"]);
     assert!(fsck.status.success(), "{}", stderr_of(&fsck));
     let status = git_as_user(&env, &project, &["status", "--porcelain"]);

@@ -260,7 +260,7 @@ impl TemplateSet {
         let mut all: Vec<Scaffold> = self
             .registry
             .all()
-            .iter()
+            .into_iter()
             .filter(|s| key(s) != k)
             .cloned()
             .collect();
