@@ -48,9 +48,16 @@ def parse(args):
 
 
 def timed(command, **kw):
+    """(wall-clock ms, CPU ms) of `command`. CPU time (user + system, every
+    thread) wobbles less than wall time on a busy machine."""
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdin=subprocess.DEVNULL, **kw)
-    return (time.perf_counter() - start) * 1000
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, **kw)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = (time.perf_counter() - start) * 1000
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return elapsed, (usage.ru_utime + usage.ru_stime) * 1000
 
 
 def snapshot(root):
@@ -66,7 +73,7 @@ def snapshot(root):
 
 
 def one_run(mode, binary, dest, env, extra):
-    """(elapsed ms, floor ms or None) of one run into `dest`."""
+    """((elapsed ms, CPU ms), floor ms or None) of one run into `dest`."""
     if mode == "check":
         return timed([binary, "nixcuda", "scaffold", "check", os.path.join(ROOT, "scaffolds", "ml"), "-q"], env=env,
                      stdout=subprocess.DEVNULL), None
@@ -74,7 +81,7 @@ def one_run(mode, binary, dest, env, extra):
         subprocess.run([binary, "nixcuda", "new", dest, "--yes", "-q",
                         "--scaffold", "ml@1.0.0"], env=env, check=True)
         before = snapshot(dest)
-        elapsed = timed([binary, "nixcuda", "update", "--yes", "-q", "--path", dest], env=env)
+        measured = timed([binary, "nixcuda", "update", "--yes", "-q", "--path", dest], env=env)
         after = snapshot(dest)
         changed = [p for p, v in after.items() if before.get(p) != v]
         copy = dest + "-copy"
@@ -82,16 +89,13 @@ def one_run(mode, binary, dest, env, extra):
         start = time.perf_counter()
         subprocess.run(["cp", "-a", "--parents", *changed, copy], cwd=dest, check=True)
         floor = (time.perf_counter() - start) * 1000
-        shutil.rmtree(copy)
-        return elapsed, floor
-    elapsed = timed([binary, "nixcuda", "new", dest, "--yes", "-q", *extra], env=env)
-    copy = dest + "-copy"
-    floor = timed(["cp", "-a", dest, copy])
-    shutil.rmtree(copy)
-    return elapsed, floor
+        return measured, floor
+    measured = timed([binary, "nixcuda", "new", dest, "--yes", "-q", *extra], env=env)
+    floor, _ = timed(["cp", "-a", dest, dest + "-copy"])
+    return measured, floor
 
 
-def report(mode, runs, extra, name, times, floor):
+def report(mode, runs, extra, name, times, floor, cpu):
     times = sorted(times)
     if mode == "update":
         what = f"cargo nixcuda update --yes (default project, ml@1.0.0 -> newest), {runs} runs"
@@ -103,7 +107,8 @@ def report(mode, runs, extra, name, times, floor):
         what = f"cargo nixcuda new --yes ({files}), {runs} runs, {git}"
     print(f"{name}: {what}")
     print(f"  median {statistics.median(times):.2f} ms   min {times[0]:.2f} ms   "
-          f"p90 {times[int(len(times) * 0.9) - 1]:.2f} ms   max {times[-1]:.2f} ms")
+          f"p90 {times[int(len(times) * 0.9) - 1]:.2f} ms   max {times[-1]:.2f} ms   "
+          f"CPU (user + system) median {statistics.median(cpu):.2f} ms")
     if floor:
         ratio = statistics.median(times) / statistics.median(floor)
         label = "cp -a of the changed files" if mode == "update" else "cp -a of the result"
@@ -119,24 +124,29 @@ def main() -> None:
     with open(os.path.join(home, ".gitconfig"), "w") as f:
         f.write("[user]\n\tname = Bench\n\temail = bench@example.org\n")
     env = dict(os.environ, HOME=home, NO_COLOR="1")
+    # Every project is removed at the end, not after its run: deleting
+    # thousands of files while timing slows down creating the next ones
+    # (ext4 passes over recently freed inodes), the tool's and its floor's
+    # alike.
     work = tempfile.mkdtemp(prefix="bench-new-")
     times = {b: [] for b in binaries}
     floor = {b: [] for b in binaries}
+    cpu = {b: [] for b in binaries}
     try:
         for i in range(runs + 3):
             for n, binary in enumerate(binaries):
                 dest = os.path.join(work, f"p{i}-{n}")
-                elapsed, copied = one_run(mode, binary, dest, env, extra)
+                (elapsed, used), copied = one_run(mode, binary, dest, env, extra)
                 if i >= 3:  # the first runs warm the page cache
                     times[binary].append(elapsed)
+                    cpu[binary].append(used)
                     if copied is not None:
                         floor[binary].append(copied)
-                shutil.rmtree(dest, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(home, ignore_errors=True)
     for binary in binaries:
-        report(mode, runs, extra, binary, times[binary], floor[binary])
+        report(mode, runs, extra, binary, times[binary], floor[binary], cpu[binary])
 
 
 if __name__ == "__main__":

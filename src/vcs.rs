@@ -11,9 +11,10 @@ mod objects;
 mod pack;
 mod refs;
 mod signing;
+mod skeleton;
 
 pub use git2::Oid as ObjectId;
-pub use objects::{MemoryObjects, TreeFile, create_repository};
+pub use objects::{InitialCommit, MemoryObjects, TreeFile, create_repository};
 pub use refs::{
     ConflictEntry, head_commit, head_reference, reference_target, set_reference, stage_conflicts,
 };
@@ -395,28 +396,14 @@ pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String
 }
 
 fn store_pristine_in(repo: &Repository, files: &Files, message: &str) -> Result<String> {
-    let tree_id = write_tree(repo, files)?;
-    let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
-    let signature =
-        Signature::now(FALLBACK_NAME, FALLBACK_EMAIL).map_err(Error::git("make a signature"))?;
-    let parent = repo
-        .find_reference(PRISTINE_REF)
-        .ok()
-        .and_then(|r| r.peel_to_commit().ok());
-    if parent.as_ref().is_some_and(|p| p.tree_id() == tree_id) {
-        return Ok(tree_id.to_string());
-    }
-    let parents: Vec<&git2::Commit> = parent.iter().collect();
-    repo.commit(
-        Some(PRISTINE_REF),
-        &signature,
-        &signature,
-        message,
-        &tree,
-        &parents,
-    )
-    .map_err(Error::git("record the pristine render"))?;
-    Ok(tree_id.to_string())
+    let mut objects = MemoryObjects::new()?;
+    let tree = objects.tree(
+        files
+            .iter()
+            .map(|(p, c)| (p.as_path(), c.as_slice(), false)),
+    )?;
+    objects.store_pristine(repo, tree, message)?;
+    Ok(tree.to_string())
 }
 
 /// The files of the pristine tree `id`, when the repository that holds

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::write::{FileOp, Writer, create_dirs_listed, make_executable};
+use super::write::{FileOp, Writer, create_dirs_listed, make_executable, sync_files};
 use crate::error::{Error, Result};
 
 pub const JOURNAL_DIR: &str = ".nixcuda-journal";
@@ -258,8 +258,9 @@ fn stage_and_swap(
     fs::remove_dir_all(dir).map_err(|e| Error::io("remove", dir, e))
 }
 
-/// Writes and syncs the new contents of `changes` under `new_dir`, one file
-/// per change, and returns the journal entries that say where each goes.
+/// Writes the new contents of `changes` under `new_dir`, one file per
+/// change, syncs them all, and returns the journal entries that say where
+/// each goes.
 fn stage_new(
     root: &Path,
     new_dir: &Path,
@@ -267,6 +268,7 @@ fn stage_new(
     writer: &mut Writer,
 ) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
+    let mut staged_files = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         let new = match change {
             FileOp::Write {
@@ -276,7 +278,7 @@ fn stage_new(
             } => {
                 let name = i.to_string();
                 let staged = new_dir.join(&name);
-                writer.write_synced(&staged, contents)?;
+                writer.write_unsynced(&staged, contents)?;
                 // The user's mode stays on a file that is there; a new
                 // one gets the template's executable bit.
                 match fs::symlink_metadata(root.join(path)) {
@@ -285,6 +287,7 @@ fn stage_new(
                     _ if *executable => make_executable(&staged)?,
                     _ => {}
                 }
+                staged_files.push(staged);
                 Some(name)
             }
             FileOp::Delete { .. } => None,
@@ -297,6 +300,7 @@ fn stage_new(
             is_dir: false,
         });
     }
+    sync_files(&staged_files)?;
     Ok(entries)
 }
 

@@ -345,18 +345,30 @@ fn create_new(
         .iter()
         .map(|f| (f.path.as_path(), f.contents.as_slice(), f.executable))
         .collect();
-    let (vcs, signing) = write::create_tree(&prepared.dest, &prepared.files, |staging| {
-        match (opts.vcs, &enclosing) {
-            (Vcs::Git, None) => vcs::create_repository(
+    let own_repository = opts.vcs == Vcs::Git && enclosing.is_none();
+    // The commit's objects are complete before a file is written: they
+    // deflate on another thread while the work tree is written.
+    let tree = if own_repository {
+        let tree = commit.objects.tree(tracked.iter().copied())?;
+        commit.objects.deflate_in_background()?;
+        Some(tree)
+    } else {
+        None
+    };
+    let (vcs, signing) =
+        write::create_tree(&prepared.dest, &prepared.files, |staging| match tree {
+            Some(tree) => vcs::create_repository(
                 staging,
-                commit.objects,
-                &tracked,
-                commit.message,
-                commit.pristine_tree,
+                vcs::InitialCommit {
+                    objects: commit.objects,
+                    tree,
+                    files: &tracked,
+                    message: commit.message,
+                    pristine: commit.pristine_tree,
+                },
             ),
-            _ => Ok((VcsOutcome::None, Vec::new())),
-        }
-    })?;
+            None => Ok((VcsOutcome::None, Vec::new())),
+        })?;
     prepared.warnings.extend(signing);
     Ok(match enclosing {
         // Staged after the move: a flake only sees tracked files.

@@ -2,7 +2,7 @@
 //! all-or-nothing: on any error (IO, git, Ctrl-C) what they created is removed
 //! and what existed before is untouched.
 
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -154,6 +154,12 @@ impl Writer {
         self.create(path, contents, true, |_| {})
     }
 
+    /// Creates `path` (which must not exist) with `contents`, not yet on
+    /// disk: `sync_files` makes a batch of such files durable at once.
+    pub(crate) fn write_unsynced(&mut self, path: &Path, contents: &[u8]) -> Result<()> {
+        self.create(path, contents, false, |_| {})
+    }
+
     /// Creates `path` (which must not exist) with `contents`.
     fn write_new(&mut self, path: &Path, contents: &[u8], undo: &mut Undo) -> Result<()> {
         self.create(path, contents, false, |p| undo.files.push(p.to_path_buf()))
@@ -182,6 +188,30 @@ impl Writer {
         Ok(())
     }
 }
+
+/// Puts `paths` (files written, not synced) on disk. The syncs run side by
+/// side, so the file system commits them together (on ext4 one journal
+/// commit for all instead of one, about half a millisecond, per file).
+pub(crate) fn sync_files(paths: &[PathBuf]) -> Result<()> {
+    let sync = |path: &PathBuf| {
+        File::open(path)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io("sync", path, e))
+    };
+    // A bounded number of threads: each holds one file open at a time.
+    let per_thread = paths.len().div_ceil(SYNC_THREADS).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(per_thread)
+            .map(|batch| scope.spawn(move || batch.iter().try_for_each(sync)))
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("a sync thread panicked"))
+    })
+}
+
+const SYNC_THREADS: usize = 16;
 
 /// Adds `x` wherever `r` is set (what `chmod +x` does under a usual umask).
 pub(crate) fn make_executable(path: &Path) -> Result<()> {

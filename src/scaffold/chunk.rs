@@ -53,6 +53,21 @@ impl Chunk<'_> {
     }
 }
 
+/// Whether `value` (the answers) holds a character of the placeholders,
+/// which `expand` would take for one: such a context renders templates as
+/// they are, uncompressed.
+pub fn holds_marks(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains([MARK, MARK_END]),
+        Value::Array(items) => items.iter().any(holds_marks),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.contains([MARK, MARK_END]) || holds_marks(v)),
+        _ => false,
+    }
+}
+
 /// Puts the lines `compress` took out back into rendered text.
 pub fn expand(rendered: &str, originals: &[&str]) -> String {
     if originals.is_empty() {

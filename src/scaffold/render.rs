@@ -396,6 +396,7 @@ fn render_text(
     ctx: &Context,
 ) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(source.len());
+    let compressible = !super::chunk::holds_marks(ctx.data());
     for (index, chunk) in super::chunk::split(source).into_iter().enumerate() {
         if chunk.literal {
             out.push_str(chunk.text);
@@ -403,7 +404,10 @@ fn render_text(
         }
         let key = format!("{name}#{index}");
         let before = chunk.first_line - 1;
-        let (template, originals) = chunk.compress();
+        let (template, originals) = match compressible {
+            true => chunk.compress(),
+            false => (chunk.text.to_string(), Vec::new()),
+        };
         hb.register_template_string(&key, &template)
             .map_err(|e| match e.pos() {
                 Some((line, col)) => {

@@ -96,3 +96,22 @@ fn nix_files_are_formatted_and_parse_errors_reported() {
     let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
     assert!(err.contains("not valid Nix"), "{err}");
 }
+
+/// The lines rendering stands in for with private-use placeholders come
+/// back only as themselves: an answer that holds those characters is
+/// copied as it is, not read as a placeholder.
+#[test]
+fn answers_holding_placeholder_characters_render_verbatim() {
+    let template =
+        "{{#if on}}\nA line long enough to be taken out while parsing.\n{{d}}\n{{/if}}\n";
+    let s = scaffold("", &[("a.txt.hbs", template)]);
+    for d in ["\u{E000}0\u{E001}", "x\u{E000}y", "\u{E001}"] {
+        let files = render(&s, &serde_json::json!({"on": true, "d": d})).unwrap();
+        let text = String::from_utf8(files[0].contents.clone()).unwrap();
+        assert_eq!(
+            text,
+            format!("A line long enough to be taken out while parsing.\n{d}\n"),
+            "{d:?}"
+        );
+    }
+}

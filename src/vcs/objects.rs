@@ -1,9 +1,10 @@
 //! A new project's repository from memory: its objects hashed once and
 //! written as one pack (`pack`), and an index that holds each file's status.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use git2::{Repository, RepositoryInitOptions, Signature};
+use git2::{Repository, Signature};
 
 use super::signing::{sign_with_git, signing_requested, unsigned_warning};
 use super::{FALLBACK_EMAIL, FALLBACK_NAME, PRISTINE_REF, VcsOutcome, default_branch, signature};
@@ -18,6 +19,8 @@ pub struct MemoryObjects {
     /// commit's share their blobs, so each file is hashed once.
     blobs: std::collections::BTreeMap<PathBuf, (git2::Oid, Vec<u8>)>,
     made: Vec<git2::Oid>,
+    /// Objects being deflated on another thread, for the pack.
+    deflating: Option<Deflating>,
 }
 
 /// A file for `MemoryObjects::tree`: path, contents, executable.
@@ -33,6 +36,7 @@ impl MemoryObjects {
             repo,
             blobs: Default::default(),
             made: Vec::new(),
+            deflating: None,
         })
     }
 
@@ -109,66 +113,189 @@ impl MemoryObjects {
         signature: &Signature,
         message: &str,
     ) -> Result<git2::Oid> {
+        self.commit_on(tree, signature, message, None)
+    }
+
+    /// A commit of `tree` whose parent, when there is one, is a commit of
+    /// another repository (copied in to be named, not made: it is not packed).
+    fn commit_on(
+        &mut self,
+        tree: git2::Oid,
+        signature: &Signature,
+        message: &str,
+        parent: Option<(&Repository, git2::Oid)>,
+    ) -> Result<git2::Oid> {
         let tree = self
             .repo
             .find_tree(tree)
             .map_err(Error::git("read a tree"))?;
+        let parent = match parent {
+            Some((repo, id)) => {
+                let copy = |from: &git2::Odb, to: &git2::Odb| {
+                    to.write(git2::ObjectType::Commit, from.read(id)?.data())
+                };
+                let copied = repo
+                    .odb()
+                    .and_then(|from| copy(&from, &self.repo.odb()?))
+                    .map_err(Error::git("read a commit"))?;
+                Some(
+                    self.repo
+                        .find_commit(copied)
+                        .map_err(Error::git("read a commit"))?,
+                )
+            }
+            None => None,
+        };
+        let parents: Vec<&git2::Commit> = parent.iter().collect();
         let id = self
             .repo
-            .commit(None, signature, signature, message, &tree, &[])
+            .commit(None, signature, signature, message, &tree, &parents)
             .map_err(Error::git("commit"))?;
         self.made.push(id);
         Ok(id)
     }
 
-    /// Everything made so far as one pack, written with its index into `repo`.
-    fn write_pack_into(&self, repo: &Repository) -> Result<()> {
+    /// Stores `tree` (made here) as the newest pristine render in `repo`,
+    /// after the one there; every new object goes in as one pack. Returns
+    /// false when the newest one already has that tree.
+    pub fn store_pristine(
+        &mut self,
+        repo: &Repository,
+        tree: git2::Oid,
+        message: &str,
+    ) -> Result<bool> {
+        let parent = repo
+            .find_reference(PRISTINE_REF)
+            .ok()
+            .and_then(|r| r.peel_to_commit().ok());
+        if parent.as_ref().is_some_and(|p| p.tree_id() == tree) {
+            return Ok(false);
+        }
+        let signature = Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)
+            .map_err(Error::git("make a signature"))?;
+        let parent = parent.map(|p| (repo, p.id()));
+        let commit = self.commit_on(tree, &signature, message, parent)?;
+        self.write_pack_into(repo)?;
+        repo.reference(PRISTINE_REF, commit, true, message)
+            .map_err(Error::git("record the pristine render"))?;
+        Ok(true)
+    }
+
+    /// The objects made so far and not yet `taken`, each once (equal files
+    /// and equal directories are one object), with their contents.
+    fn owned_objects(
+        &self,
+        taken: &BTreeSet<git2::Oid>,
+    ) -> Result<Vec<(git2::ObjectType, git2::Oid, Vec<u8>)>> {
         let odb = self.repo.odb().map_err(Error::git("read the objects"))?;
-        let mut ids = self.made.clone();
-        // Equal files (and equal directories) are one object.
-        ids.sort();
-        ids.dedup();
-        let read = ids
+        let ids: BTreeSet<git2::Oid> = self
+            .made
             .iter()
-            .map(|id| odb.read(*id))
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(Error::git("read the objects"))?;
-        let objects: Vec<super::pack::PackObject> = read
-            .iter()
-            .map(|object| super::pack::PackObject {
-                kind: object.kind(),
-                id: object.id(),
-                data: object.data(),
-            })
+            .filter(|id| !taken.contains(id))
+            .copied()
             .collect();
+        ids.into_iter()
+            .map(|id| {
+                let object = odb.read(id).map_err(Error::git("read the objects"))?;
+                Ok((object.kind(), id, object.data().to_vec()))
+            })
+            .collect()
+    }
+
+    /// Starts deflating every object made so far on another thread, so the
+    /// pack is mostly ready once the work tree is written.
+    pub fn deflate_in_background(&mut self) -> Result<()> {
+        let objects = self.owned_objects(&BTreeSet::new())?;
+        let ids = objects.iter().map(|(_, id, _)| *id).collect();
+        let worker = std::thread::spawn(move || super::pack::deflate(&pack_objects(&objects)));
+        self.deflating = Some(Deflating { ids, worker });
+        Ok(())
+    }
+
+    /// Everything made so far that `repo` lacks as one pack, written with
+    /// its index into `repo`: what is deflating in the background, and the
+    /// rest deflated now.
+    fn write_pack_into(&mut self, repo: &Repository) -> Result<()> {
         let objects_dir = repo.path().join("objects");
-        super::pack::build(&objects)
+        let io_error = |e| Error::io("write the pack into", &objects_dir, e);
+        let (taken, mut entries) = match self.deflating.take() {
+            Some(Deflating { ids, worker }) => {
+                let entries = worker
+                    .join()
+                    .map_err(|_| io_error(std::io::Error::other("the deflating thread panicked")))?
+                    .map_err(io_error)?;
+                (ids, entries)
+            }
+            None => (BTreeSet::new(), Vec::new()),
+        };
+        // Objects the repository has (unchanged files of an earlier render)
+        // are not packed again.
+        let odb = repo.odb().map_err(Error::git("read the objects"))?;
+        let mut taken = taken;
+        let present: Vec<git2::Oid> = (self.made.iter())
+            .filter(|id| {
+                !taken.contains(id) && odb.exists_ext(**id, git2::OdbLookupFlags::NO_REFRESH)
+            })
+            .copied()
+            .collect();
+        taken.extend(present);
+        let rest = self.owned_objects(&taken)?;
+        entries.extend(super::pack::deflate(&pack_objects(&rest)).map_err(io_error)?);
+        super::pack::assemble(entries)
             .and_then(|pack| super::pack::write(&objects_dir, &pack))
-            .map_err(|e| Error::io("write the pack into", &objects_dir, e))?;
+            .map_err(io_error)?;
         Ok(())
     }
 }
 
+/// Objects being deflated on another thread, and which they are.
+struct Deflating {
+    ids: BTreeSet<git2::Oid>,
+    worker: std::thread::JoinHandle<std::io::Result<Vec<super::pack::Entry>>>,
+}
+
+fn pack_objects(
+    objects: &[(git2::ObjectType, git2::Oid, Vec<u8>)],
+) -> Vec<super::pack::PackObject<'_>> {
+    objects
+        .iter()
+        .map(|(kind, id, data)| super::pack::PackObject {
+            kind: *kind,
+            id: *id,
+            data,
+        })
+        .collect()
+}
+
+/// What a new repository's first commit is made of: `tree` (holding
+/// `files`) and `pristine` (the pristine render's tree and message), both
+/// already in `objects`.
+pub struct InitialCommit<'a> {
+    pub objects: &'a mut MemoryObjects,
+    pub tree: git2::Oid,
+    pub files: &'a [TreeFile<'a>],
+    pub message: &'a str,
+    pub pristine: Option<(git2::Oid, &'a str)>,
+}
+
 /// Makes `dir`, whose files are already written, a repository whose first
-/// commit holds `files`, with `pristine` (a tree already in `objects`) as
-/// the pristine render. Nothing is read back from disk but each file's
+/// commit is `first`. Nothing is read back from disk but each file's
 /// status for the index, so `git status` has nothing to re-hash.
-pub fn create_repository<'a>(
-    dir: &Path,
-    objects: &mut MemoryObjects,
-    files: &[TreeFile<'a>],
-    message: &str,
-    pristine: Option<(git2::Oid, &str)>,
-) -> Result<(VcsOutcome, Vec<String>)> {
+pub fn create_repository(dir: &Path, first: InitialCommit) -> Result<(VcsOutcome, Vec<String>)> {
     let branch = default_branch();
-    let mut opts = RepositoryInitOptions::new();
-    // No copy of git's template directory (sample hooks): nothing a new
-    // project needs, and a dozen files to write.
-    opts.initial_head(&branch)
-        .mkdir(false)
-        .external_template(false);
-    let repo = Repository::init_opts(dir, &opts).map_err(Error::git("create a repository"))?;
-    let tree = objects.tree(files.iter().copied())?;
+    let git_dir = dir.join(".git");
+    super::skeleton::create(&git_dir, &branch)
+        .map_err(|e| Error::io("create a repository in", &git_dir, e))?;
+    // Opened, not assumed: the user's config (identity, signing) may
+    // depend on where the repository is (`includeIf "gitdir:..."`).
+    let repo = Repository::open(dir).map_err(Error::git("open the new repository"))?;
+    let InitialCommit {
+        objects,
+        tree,
+        files,
+        message,
+        pristine,
+    } = first;
     let first = commit_first(&repo, dir, objects, tree, &branch, message, pristine)?;
     write_index(&repo, dir, objects, files)?;
     Ok((
@@ -230,17 +357,15 @@ pub(super) fn commit_first(
         },
     };
     let summary = message.lines().next().unwrap_or_default();
-    repo.reference(
-        &format!("refs/heads/{branch}"),
+    super::skeleton::write_first_refs(
+        repo.path(),
+        branch,
         commit,
-        true,
-        &format!("commit (initial): {summary}"),
+        &signature,
+        summary,
+        pristine_commit.map(|id| (PRISTINE_REF, id)),
     )
-    .map_err(Error::git("commit"))?;
-    if let Some((id, (_, message))) = pristine_commit.zip(pristine) {
-        repo.reference(PRISTINE_REF, id, true, message)
-            .map_err(Error::git("record the pristine render"))?;
-    }
+    .map_err(|e| Error::io("write the references in", repo.path(), e))?;
     Ok(FirstCommit {
         commit,
         fallback_identity,

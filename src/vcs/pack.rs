@@ -52,35 +52,61 @@ fn entry_header(kind: git2::ObjectType, size: usize, out: &mut Vec<u8>) {
     out.push(byte);
 }
 
-pub fn build(objects: &[PackObject]) -> std::io::Result<Pack> {
-    let count = u32::try_from(objects.len()).map_err(std::io::Error::other)?;
-    let mut pack = Vec::with_capacity(objects.iter().map(|o| o.data.len() / 2 + 32).sum());
+/// One object as it goes into the pack: its id, its entry (header and
+/// deflated contents) and the entry's CRC-32, which the index records.
+pub struct Entry {
+    pub id: git2::Oid,
+    bytes: Vec<u8>,
+    crc: u32,
+}
+
+/// The pack entries of `objects`. Objects deflate independently, so this
+/// can run on another thread while the work tree is written.
+pub fn deflate(objects: &[PackObject]) -> std::io::Result<Vec<Entry>> {
+    // One zlib stream state for all objects: allocating one per object
+    // cost more than compressing the small ones.
+    let mut zlib = Compress::new(Compression::fast(), true);
+    objects
+        .iter()
+        .map(|object| {
+            let mut bytes = Vec::with_capacity(object.data.len() / 2 + 64);
+            entry_header(object.kind, object.data.len(), &mut bytes);
+            zlib.reset();
+            loop {
+                bytes.reserve(object.data.len() / 2 + 64);
+                let consumed = zlib.total_in() as usize;
+                let status = zlib
+                    .compress_vec(&object.data[consumed..], &mut bytes, FlushCompress::Finish)
+                    .map_err(std::io::Error::other)?;
+                if status == Status::StreamEnd {
+                    break;
+                }
+            }
+            let mut crc = flate2::Crc::new();
+            crc.update(&bytes);
+            Ok(Entry {
+                id: object.id,
+                bytes,
+                crc: crc.sum(),
+            })
+        })
+        .collect()
+}
+
+/// The pack of `entries` in their order, and its index.
+pub fn assemble(deflated: Vec<Entry>) -> std::io::Result<Pack> {
+    let count = u32::try_from(deflated.len()).map_err(std::io::Error::other)?;
+    let mut pack =
+        Vec::with_capacity(12 + deflated.iter().map(|e| e.bytes.len()).sum::<usize>() + 20);
     pack.extend_from_slice(b"PACK");
     pack.extend_from_slice(&2u32.to_be_bytes());
     pack.extend_from_slice(&count.to_be_bytes());
     // (id, offset, CRC-32 of the packed entry) of each object.
-    let mut entries = Vec::with_capacity(objects.len());
-    // One zlib stream state for all objects: allocating one per object
-    // cost more than compressing the small ones.
-    let mut zlib = Compress::new(Compression::fast(), true);
-    for object in objects {
-        let offset = pack.len();
-        entry_header(object.kind, object.data.len(), &mut pack);
-        zlib.reset();
-        loop {
-            pack.reserve(object.data.len() / 2 + 64);
-            let consumed = zlib.total_in() as usize;
-            let status = zlib
-                .compress_vec(&object.data[consumed..], &mut pack, FlushCompress::Finish)
-                .map_err(std::io::Error::other)?;
-            if status == Status::StreamEnd {
-                break;
-            }
-        }
-        let mut crc = flate2::Crc::new();
-        crc.update(&pack[offset..]);
-        let offset = u32::try_from(offset).map_err(std::io::Error::other)?;
-        entries.push((object.id, offset, crc.sum()));
+    let mut entries = Vec::with_capacity(deflated.len());
+    for entry in deflated {
+        let offset = u32::try_from(pack.len()).map_err(std::io::Error::other)?;
+        pack.extend_from_slice(&entry.bytes);
+        entries.push((entry.id, offset, entry.crc));
     }
     let checksum = sha1_smol::Sha1::from(&pack).digest().bytes();
     pack.extend_from_slice(&checksum);
@@ -145,6 +171,10 @@ pub fn write(objects_dir: &Path, pack: &Pack) -> std::io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn build(objects: &[PackObject]) -> std::io::Result<Pack> {
+        assemble(deflate(objects)?)
+    }
 
     fn hashed(kind: git2::ObjectType, data: &[u8]) -> (git2::ObjectType, git2::Oid, Vec<u8>) {
         (

@@ -225,3 +225,51 @@ fn init_signs_the_first_commit_of_the_repository_it_creates() {
     let status = git_as_user(&env, &dir, &["status", "--porcelain"]);
     assert_eq!(stdout_of(&status), "?? notes.txt\n");
 }
+
+/// `update` adds the new pristine render as one pack of the objects the
+/// repository lacks, its commit after the one before.
+#[test]
+fn update_packs_the_new_pristine_render() {
+    let env = Env::new();
+    let project = updates_project(&env, "p", &[]);
+    let packs = |project: &Path| -> Vec<String> {
+        std::fs::read_dir(project.join(".git/objects/pack"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".idx"))
+            .collect()
+    };
+    assert_eq!(packs(&project).len(), 1);
+    let before = stdout_of(&git_as_user(
+        &env,
+        &project,
+        &["rev-parse", "refs/nixcuda/pristine"],
+    ));
+    let out = crate::support::update(&env, &project, &[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(packs(&project).len(), 2);
+    let log = stdout_of(&git_as_user(
+        &env,
+        &project,
+        &["log", "--format=%H %P|%s", "refs/nixcuda/pristine"],
+    ));
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains(&format!(" {}|Pristine render of t@1.1.0", before.trim())),
+        "{log}"
+    );
+    // Every object of the pristine render is in a pack, none loose.
+    let objects = stdout_of(&git_as_user(
+        &env,
+        &project,
+        &["rev-list", "--objects", "refs/nixcuda/pristine"],
+    ));
+    for id in objects.lines().filter_map(|l| l.split(' ').next()) {
+        let loose = project.join(".git/objects").join(&id[..2]).join(&id[2..]);
+        assert!(!loose.exists(), "{id} is loose");
+    }
+    let fsck = git_as_user(&env, &project, &["fsck", "--strict", "--no-dangling"]);
+    assert!(fsck.status.success(), "{}", stderr_of(&fsck));
+}
