@@ -307,10 +307,15 @@ pub fn create_tree<T>(
     let mut writer = Writer::new();
     let staging = make_staging_dir(Path::new("."), dest)?;
     undo.trees.push(staging.clone());
+    // Each directory is made once, not once for every file in it.
+    let mut made = std::collections::BTreeSet::new();
     for file in files {
         let target = staging.join(&file.path);
-        if let Some(dir) = target.parent() {
+        if let Some(dir) = target.parent()
+            && !made.contains(dir)
+        {
             fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
+            made.extend(dir.ancestors().map(Path::to_path_buf));
         }
         writer.write_new(&target, &file.contents, &mut undo)?;
         if file.executable {
