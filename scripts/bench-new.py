@@ -10,8 +10,9 @@ medians and the ratio.
 The floor of `new` is `cp -a` of the project just made (its `.git`
 included when there is one), timed in the same loop. With --update it times
 `cargo nixcuda update --yes` of a default project made with ml@1.0.0 to the
-newest version (each run on a fresh project); its floor is `cp -a` of the
-files the update changed. With --check it times `scaffold check` of ml
+newest version (each run on a fresh project, with committed edits to
+README.md and .gitignore that it merges); its floor is `cp -a` of the files
+the update changed. With --check it times `scaffold check` of ml
 (every combination). Several --binary paths are timed in turn within each
 round (A/B/A/B), so a loaded machine weighs on all of them alike; without
 one, the release binary of this checkout is built and timed.
@@ -80,6 +81,11 @@ def one_run(mode, binary, dest, env, extra):
     if mode == "update":
         subprocess.run([binary, "nixcuda", "new", dest, "--yes", "-q",
                         "--scaffold", "ml@1.0.0"], env=env, check=True)
+        # The user's edits, committed: update merges them three ways.
+        for name, line in (("README.md", "Notes of this fork."), (".gitignore", "scratch/")):
+            with open(os.path.join(dest, name), "a") as f:
+                f.write(f"\n{line}\n")
+        subprocess.run(["git", "-C", dest, "commit", "-qam", "Local edits"], env=env, check=True)
         before = snapshot(dest)
         measured = timed([binary, "nixcuda", "update", "--yes", "-q", "--path", dest], env=env)
         after = snapshot(dest)
@@ -98,7 +104,7 @@ def one_run(mode, binary, dest, env, extra):
 def report(mode, runs, extra, name, times, floor, cpu):
     times = sorted(times)
     if mode == "update":
-        what = f"cargo nixcuda update --yes (default project, ml@1.0.0 -> newest), {runs} runs"
+        what = f"cargo nixcuda update --yes (default project with edits, ml@1.0.0 -> newest), {runs} runs"
     elif mode == "check":
         what = f"cargo nixcuda scaffold check ml (every combination), {runs} runs"
     else:
