@@ -306,6 +306,13 @@ pub struct InitialCommit<'a> {
 /// status for the index, so `git status` has nothing to re-hash.
 pub fn create_repository(dir: &Path, first: InitialCommit) -> Result<(VcsOutcome, Vec<String>)> {
     let branch = default_branch();
+    if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+        return Err(Error::git("create a repository")(git2::Error::from_str(
+            &format!(
+                "init.defaultBranch in your git config, `{branch}`, is not a valid branch name"
+            ),
+        )));
+    }
     let git_dir = dir.join(".git");
     super::skeleton::create(&git_dir, &branch)
         .map_err(|e| Error::io("create a repository in", &git_dir, e))?;

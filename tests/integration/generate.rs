@@ -124,6 +124,23 @@ fn default_branch_follows_git_config() {
 }
 
 #[test]
+fn an_invalid_default_branch_fails_new_and_leaves_nothing() {
+    let env = Env::new();
+    env.git_config("[user]\n\tname = A\n\temail = a@b.c\n[init]\n\tdefaultBranch = bad..name\n");
+    let err = env.fail(&["new", "demo", "--yes"]);
+    assert!(err.contains("init.defaultBranch"), "{err}");
+    assert!(err.contains("bad..name"), "{err}");
+    assert!(!env.path("demo").exists());
+    let left: Vec<_> = std::fs::read_dir(env.path("."))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains("demo"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
 fn vcs_none_makes_no_repository() {
     let env = Env::new();
     let out = env
