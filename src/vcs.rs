@@ -114,14 +114,7 @@ pub fn build_repository(
             .map(|(p, c)| (p.as_path(), c.as_slice(), executable.contains(p))),
     )?;
     let pristine_tree = match pristine {
-        Some((files, message)) => Some((
-            objects.tree(
-                files
-                    .iter()
-                    .map(|(p, c)| (p.as_path(), c.as_slice(), false)),
-            )?,
-            message,
-        )),
+        Some((files, message)) => Some((objects.pristine_tree(files)?, message)),
         None => None,
     };
     let first = objects::commit_first(
@@ -329,63 +322,12 @@ pub const PRISTINE_REF: &str = "refs/nixcuda/pristine";
 /// Rendered files by project-relative path.
 pub type Files = std::collections::BTreeMap<PathBuf, Vec<u8>>;
 
-/// The git tree id of `files`, computed in memory (nothing is written).
+/// The git tree id of `files` as a pristine tree, computed in memory
+/// (nothing is written).
 pub fn tree_id(files: &Files) -> Result<String> {
-    let odb = git2::Odb::new().map_err(Error::git("open an object database"))?;
-    odb.add_new_mempack_backend(1)
-        .map_err(Error::git("open an object database"))?;
-    let repo = Repository::from_odb(odb).map_err(Error::git("open an object database"))?;
-    write_tree(&repo, files).map(|id| id.to_string())
-}
-
-/// Pristine trees hold contents only: every file is 100644 there.
-fn write_tree(repo: &Repository, files: &Files) -> Result<git2::Oid> {
-    write_tree_with_modes(repo, files, &std::collections::BTreeSet::new())
-}
-
-fn write_tree_with_modes(
-    repo: &Repository,
-    files: &Files,
-    executable: &std::collections::BTreeSet<PathBuf>,
-) -> Result<git2::Oid> {
-    // Children first: a directory's tree needs the ids of what it holds.
-    let mut dirs: std::collections::BTreeMap<String, Files> = Default::default();
-    let mut builder = repo.treebuilder(None).map_err(Error::git("build a tree"))?;
-    for (path, contents) in files {
-        let mut parts = path.components();
-        let first = parts
-            .next()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let rest = parts.as_path();
-        if rest.as_os_str().is_empty() {
-            let blob = repo.blob(contents).map_err(Error::git("write a blob"))?;
-            let mode = if executable.contains(path) {
-                0o100755
-            } else {
-                0o100644
-            };
-            builder
-                .insert(&first, blob, mode)
-                .map_err(Error::git("build a tree"))?;
-        } else {
-            dirs.entry(first)
-                .or_default()
-                .insert(rest.to_path_buf(), contents.clone());
-        }
-    }
-    for (name, children) in &dirs {
-        let prefix = Path::new(name);
-        let inner = executable
-            .iter()
-            .filter_map(|p| p.strip_prefix(prefix).ok().map(Path::to_path_buf))
-            .collect();
-        let sub = write_tree_with_modes(repo, children, &inner)?;
-        builder
-            .insert(name, sub, 0o040000)
-            .map_err(Error::git("build a tree"))?;
-    }
-    builder.write().map_err(Error::git("write a tree"))
+    MemoryObjects::new()?
+        .pristine_tree(files)
+        .map(|id| id.to_string())
 }
 
 /// Stores `files` as the newest pristine render in the repository that
@@ -397,11 +339,7 @@ pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String
 
 fn store_pristine_in(repo: &Repository, files: &Files, message: &str) -> Result<String> {
     let mut objects = MemoryObjects::new()?;
-    let tree = objects.tree(
-        files
-            .iter()
-            .map(|(p, c)| (p.as_path(), c.as_slice(), false)),
-    )?;
+    let tree = objects.pristine_tree(files)?;
     objects.store_pristine(repo, tree, message)?;
     Ok(tree.to_string())
 }

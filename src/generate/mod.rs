@@ -347,7 +347,7 @@ fn create_new(
         .collect();
     let own_repository = opts.vcs == Vcs::Git && enclosing.is_none();
     // The commit's objects are complete before a file is written: they
-    // deflate on another thread while the work tree is written.
+    // deflate on other threads while the work tree is written.
     let tree = if own_repository {
         let tree = commit.objects.tree(tracked.iter().copied())?;
         commit.objects.deflate_in_background()?;
@@ -415,11 +415,7 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     let mut objects = vcs::MemoryObjects::new()?;
     let mut pristine_tree = None;
     if let Some(files) = &pristine {
-        let tree = objects.tree(
-            files
-                .iter()
-                .map(|(p, c)| (p.as_path(), c.as_slice(), false)),
-        )?;
+        let tree = objects.pristine_tree(files)?;
         prepared.record.pristine = Some(tree.to_string());
         pristine_tree = Some(tree);
     }

@@ -19,7 +19,7 @@ pub struct MemoryObjects {
     /// commit's share their blobs, so each file is hashed once.
     blobs: std::collections::BTreeMap<PathBuf, (git2::Oid, Vec<u8>)>,
     made: Vec<git2::Oid>,
-    /// Objects being deflated on another thread, for the pack.
+    /// Objects being deflated on other threads, for the pack.
     deflating: Option<Deflating>,
 }
 
@@ -49,6 +49,15 @@ impl MemoryObjects {
             entries.push((path.to_path_buf(), id, mode));
         }
         self.tree_of(&entries)
+    }
+
+    /// The pristine tree of `files`: contents only, every file 100644.
+    pub fn pristine_tree(&mut self, files: &super::Files) -> Result<git2::Oid> {
+        self.tree(
+            files
+                .iter()
+                .map(|(p, c)| (p.as_path(), c.as_slice(), false)),
+        )
     }
 
     fn blob(&mut self, path: &Path, contents: &[u8]) -> Result<git2::Oid> {
@@ -156,20 +165,20 @@ impl MemoryObjects {
     }
 
     /// Stores `tree` (made here) as the newest pristine render in `repo`,
-    /// after the one there; every new object goes in as one pack. Returns
-    /// false when the newest one already has that tree.
+    /// after the one there, unless that one has the same tree; every new
+    /// object goes in as one pack.
     pub fn store_pristine(
         &mut self,
         repo: &Repository,
         tree: git2::Oid,
         message: &str,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let parent = repo
             .find_reference(PRISTINE_REF)
             .ok()
             .and_then(|r| r.peel_to_commit().ok());
         if parent.as_ref().is_some_and(|p| p.tree_id() == tree) {
-            return Ok(false);
+            return Ok(());
         }
         let signature = Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)
             .map_err(Error::git("make a signature"))?;
@@ -178,7 +187,7 @@ impl MemoryObjects {
         self.write_pack_into(repo)?;
         repo.reference(PRISTINE_REF, commit, true, message)
             .map_err(Error::git("record the pristine render"))?;
-        Ok(true)
+        Ok(())
     }
 
     /// The objects made so far and not yet `taken`, each once (equal files
@@ -236,7 +245,7 @@ impl MemoryObjects {
     fn write_pack_into(&mut self, repo: &Repository) -> Result<()> {
         let objects_dir = repo.path().join("objects");
         let io_error = |e| Error::io("write the pack into", &objects_dir, e);
-        let (taken, mut entries) = match self.deflating.take() {
+        let (mut taken, mut entries) = match self.deflating.take() {
             Some(Deflating { ids, workers }) => {
                 let mut entries = Vec::new();
                 for worker in workers {
@@ -252,7 +261,6 @@ impl MemoryObjects {
         // Objects the repository has (unchanged files of an earlier render)
         // are not packed again.
         let odb = repo.odb().map_err(Error::git("read the objects"))?;
-        let mut taken = taken;
         let present: Vec<git2::Oid> = (self.made.iter())
             .filter(|id| {
                 !taken.contains(id) && odb.exists_ext(**id, git2::OdbLookupFlags::NO_REFRESH)
@@ -269,7 +277,7 @@ impl MemoryObjects {
     }
 }
 
-/// Objects being deflated on another thread, and which they are.
+/// Objects being deflated on other threads, and which they are.
 struct Deflating {
     ids: BTreeSet<git2::Oid>,
     workers: Vec<std::thread::JoinHandle<std::io::Result<Vec<super::pack::Entry>>>>,

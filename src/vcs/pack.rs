@@ -55,7 +55,7 @@ fn entry_header(kind: git2::ObjectType, size: usize, out: &mut Vec<u8>) {
 /// One object as it goes into the pack: its id, its entry (header and
 /// deflated contents) and the entry's CRC-32, which the index records.
 pub struct Entry {
-    pub id: git2::Oid,
+    id: git2::Oid,
     bytes: Vec<u8>,
     crc: u32,
 }
