@@ -22,12 +22,10 @@ pub fn render(
         Some(template) => {
             let mut ctx = ctx.clone();
             ctx["path"] = Value::String(path);
-            crate::scaffold::helpers::registry()
-                .render_template(template, &ctx)
-                .map_err(|e| Error::Render {
-                    file: format!("{}/scaffold.yaml (next_steps)", scaffold.origin),
-                    message: crate::scaffold::render_error::describe(&e),
-                })?
+            crate::scaffold::render::render_string(template, &ctx).map_err(|e| Error::Render {
+                file: format!("{}/scaffold.yaml (next_steps)", scaffold.origin),
+                message: crate::scaffold::render_error::describe(&e),
+            })?
         }
         None => from_files(&path, files),
     };

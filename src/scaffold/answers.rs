@@ -8,7 +8,7 @@ use handlebars::Handlebars;
 use serde_json::{Map, Value};
 
 use super::manifest::{Derived, Manifest, Question, QuestionKind};
-use super::render::condition;
+use super::render::{condition, render_string};
 use crate::error::{Error, Result};
 
 /// Asks one question interactively; `default` is pre-filled.
@@ -109,7 +109,7 @@ pub fn check_answer(question: &Question, value: &Value) -> std::result::Result<(
 }
 
 /// The default of `question` given the answers so far (None: required).
-fn default_value(hb: &Handlebars, question: &Question, ctx: &Value) -> Result<Option<Value>> {
+fn default_value(question: &Question, ctx: &Value) -> Result<Option<Value>> {
     let Some(raw) = &question.default else {
         return Ok(None);
     };
@@ -121,8 +121,7 @@ fn default_value(hb: &Handlebars, question: &Question, ctx: &Value) -> Result<Op
         (QuestionKind::Bool, serde_yaml::Value::Bool(b)) => Value::Bool(*b),
         (QuestionKind::String | QuestionKind::Choice, serde_yaml::Value::String(s)) => {
             Value::String(if s.contains("{{") {
-                hb.render_template(s, ctx)
-                    .map_err(|e| bad(super::render_error::describe(&e)))?
+                render_string(s, ctx).map_err(|e| bad(super::render_error::describe(&e)))?
             } else {
                 s.clone()
             })
@@ -188,7 +187,7 @@ pub fn resolve_with_recorded(
             })?,
             None => true,
         };
-        let default = default_value(&hb, question, &ctx)?;
+        let default = default_value(question, &ctx)?;
         let superseded = !asked || provided.contains_key(&question.key);
         let kept = match recorded.get(&question.key).filter(|_| !superseded) {
             Some(v) => kept_answer(question, v, &mut warnings)?,
@@ -320,8 +319,7 @@ fn derive(hb: &Handlebars, d: &Derived, ctx: &Value) -> Result<Value> {
         return condition(hb, expr, ctx).map(Value::Bool).map_err(bad);
     }
     if let Some(template) = &d.value {
-        return hb
-            .render_template(template, ctx)
+        return render_string(template, ctx)
             .map(Value::String)
             .map_err(|e| bad(super::render_error::describe(&e)));
     }

@@ -286,7 +286,7 @@ fn builtins(scaffold: &Scaffold) -> Map<String, Value> {
 }
 
 /// The values tried for one question, as `-d` texts.
-fn values_of(q: &Question) -> Vec<String> {
+pub(crate) fn values_of(q: &Question) -> Vec<String> {
     match q.kind {
         QuestionKind::Bool => vec!["true".into(), "false".into()],
         QuestionKind::Choice => q.choices.iter().map(|c| c.value().to_string()).collect(),
@@ -328,7 +328,7 @@ fn values_of(q: &Question) -> Vec<String> {
 
 /// Every combination of values, or (when there are too many) enough sets
 /// that each value is tried at least once. The bool says which.
-fn answer_sets(questions: &[Question]) -> (Vec<BTreeMap<String, String>>, bool) {
+pub(crate) fn answer_sets(questions: &[Question]) -> (Vec<BTreeMap<String, String>>, bool) {
     let axes: Vec<(&str, Vec<String>)> = questions
         .iter()
         .map(|q| (q.key.as_str(), values_of(q)))

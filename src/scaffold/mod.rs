@@ -13,6 +13,7 @@ pub mod render_error;
 pub mod sample;
 pub mod source;
 pub mod starter;
+pub mod subset;
 
 use std::borrow::Cow;
 

@@ -37,12 +37,30 @@ pub fn compile_glob(glob: &str) -> std::result::Result<GlobMatcher, globset::Err
 /// True when the handlebars expression `expr` (`notebook`,
 /// `(eq frameworks "torch")`, ...) is truthy in `ctx`.
 pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
-    condition_in(hb, expr, &Context::from(ctx.clone()))
+    match super::subset::condition(expr, ctx) {
+        Some(holds) => Ok(holds),
+        None => condition_in(hb, expr, &Context::from(ctx.clone())),
+    }
+}
+
+/// A template string of the manifest (a default, a derived value, the next
+/// steps) rendered in `ctx`.
+pub fn render_string(
+    template: &str,
+    ctx: &Value,
+) -> std::result::Result<String, handlebars::RenderError> {
+    match super::subset::render(template, ctx, MAX_RENDERED_FILE) {
+        Some(text) => Ok(text),
+        None => super::helpers::registry().render_template(template, ctx),
+    }
 }
 
 /// `condition` in a context already made: handlebars copies a `Value` into
 /// a new context on every render, which cost more than the conditions.
 fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Result<bool, String> {
+    if let Some(holds) = super::subset::condition(expr, ctx.data()) {
+        return Ok(holds);
+    }
     let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
     hb.render_template_with_context(&template, ctx)
         .map(|out| out == "1")
@@ -306,8 +324,11 @@ fn render_path(
 ) -> std::result::Result<String, String> {
     let mut parts = Vec::new();
     for component in template_path.split('/') {
+        let direct = || super::subset::render(component, ctx.data(), MAX_RENDERED_FILE);
         let rendered = if component.contains("{{") {
-            hb.render_template_with_context(component, ctx)
+            direct()
+                .map(Ok)
+                .unwrap_or_else(|| hb.render_template_with_context(component, ctx))
                 .map_err(|e| {
                     format!(
                         "file name `{component}`: {}",
@@ -387,9 +408,22 @@ fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, Str
         })
 }
 
-/// Renders `source` chunk by chunk (see `chunk`), reporting lines of the
-/// whole template.
+/// Renders `source` directly when `subset` knows all of it, otherwise with
+/// handlebars chunk by chunk (see `chunk`), reporting lines of the whole
+/// template.
 fn render_text(
+    hb: &mut Handlebars,
+    name: &str,
+    source: &str,
+    ctx: &Context,
+) -> std::result::Result<String, String> {
+    match super::subset::render(source, ctx.data(), MAX_RENDERED_FILE) {
+        Some(text) => Ok(text),
+        None => render_chunked(hb, name, source, ctx),
+    }
+}
+
+fn render_chunked(
     hb: &mut Handlebars,
     name: &str,
     source: &str,
@@ -509,7 +543,7 @@ mod chunk_equivalence {
                     let source = std::str::from_utf8(&file.contents).unwrap();
                     let whole = hb.render_template(source, &ctx);
                     let chunked =
-                        render_text(&mut hb, &file.path, source, &Context::from(ctx.clone()));
+                        render_chunked(&mut hb, &file.path, source, &Context::from(ctx.clone()));
                     match (whole, chunked) {
                         (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", file.path),
                         (Err(_), Err(_)) => {}

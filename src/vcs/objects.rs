@@ -197,6 +197,10 @@ impl MemoryObjects {
         taken: &BTreeSet<git2::Oid>,
     ) -> Result<Vec<(git2::ObjectType, git2::Oid, Vec<u8>)>> {
         let odb = self.repo.odb().map_err(Error::git("read the objects"))?;
+        // Blobs come from the contents held (reading one back hashes it
+        // again to verify it); trees and commits from the database.
+        let held: std::collections::HashMap<git2::Oid, &Vec<u8>> =
+            self.blobs.values().map(|(id, data)| (*id, data)).collect();
         let ids: BTreeSet<git2::Oid> = self
             .made
             .iter()
@@ -204,9 +208,12 @@ impl MemoryObjects {
             .copied()
             .collect();
         ids.into_iter()
-            .map(|id| {
-                let object = odb.read(id).map_err(Error::git("read the objects"))?;
-                Ok((object.kind(), id, object.data().to_vec()))
+            .map(|id| match held.get(&id) {
+                Some(data) => Ok((git2::ObjectType::Blob, id, data.to_vec())),
+                None => {
+                    let object = odb.read(id).map_err(Error::git("read the objects"))?;
+                    Ok((object.kind(), id, object.data().to_vec()))
+                }
             })
             .collect()
     }
