@@ -37,6 +37,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "nixcuda") {
         args.remove(1);
     }
+    // `new` and `init` need the default scaffold's manifest once their
+    // arguments and settings are read, which takes about as long as
+    // parsing it.
+    if args.iter().any(|a| a == "new" || a == "init")
+        && std::env::var_os(test_hooks::SCAFFOLDS_DIR).is_none()
+    {
+        scaffold::registry::prefetch_default();
+    }
     let cli = match printer::parse_with_color::<cli::Cli>(args) {
         Ok(cli) => cli,
         Err(e) => {

@@ -21,25 +21,86 @@ pub struct Registry {
     entries: Vec<Entry>,
 }
 
-/// One scaffold version. An embedded one is known by its directory name
-/// (`<id>/<version>`) and parsed on first use: `new` needs one manifest,
-/// and parsing every embedded version cost a tenth of its run.
 struct Entry {
     id: String,
     version: semver::Version,
+    scaffold: Parsed,
+}
+
+enum Parsed {
+    Embedded(&'static EmbeddedVersion),
+    Read(Box<Scaffold>),
+}
+
+/// One embedded scaffold version, known by its directory name
+/// (`<id>/<version>`) and parsed on first use: `new` needs one manifest,
+/// and parsing every embedded version cost a tenth of its run. The parses
+/// are the process's, shared by every registry, so `prefetch_default` can
+/// make one on another thread before it is asked for.
+struct EmbeddedVersion {
+    id: String,
+    version: semver::Version,
+    dir: &'static Dir<'static>,
     scaffold: OnceLock<Scaffold>,
-    embedded: Option<&'static Dir<'static>>,
+}
+
+impl EmbeddedVersion {
+    fn scaffold(&self) -> &Scaffold {
+        self.scaffold.get_or_init(|| {
+            // The build checks the embedded manifests, and a test checks
+            // that each parses and names its own directory.
+            parse_embedded(self.dir).expect("an embedded manifest parses")
+        })
+    }
 }
 
 impl Entry {
     fn scaffold(&self) -> &Scaffold {
-        self.scaffold.get_or_init(|| {
-            let dir = self.embedded.expect("a scaffold read elsewhere is parsed");
-            // The build checks the embedded manifests, and a test checks
-            // that each parses and names its own directory.
-            parse_embedded(dir).expect("an embedded manifest parses")
-        })
+        match &self.scaffold {
+            Parsed::Embedded(embedded) => embedded.scaffold(),
+            Parsed::Read(scaffold) => scaffold,
+        }
     }
+}
+
+/// Every embedded scaffold version, or the directory not named by one.
+fn embedded_versions() -> std::result::Result<&'static [EmbeddedVersion], String> {
+    static VERSIONS: OnceLock<std::result::Result<Vec<EmbeddedVersion>, String>> = OnceLock::new();
+    let versions = VERSIONS.get_or_init(|| {
+        let mut versions = Vec::new();
+        // Directories starting with `_` hold other embedded data (the host
+        // module template of `cargo nixcuda nixos`), not scaffolds.
+        for id_dir in EMBEDDED.dirs().filter(|d| !is_private(d.path())) {
+            for dir in id_dir.dirs() {
+                let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+                let version = name(dir.path())
+                    .and_then(|v| semver::Version::parse(&v).ok())
+                    .ok_or_else(|| format!("scaffolds/{}", dir.path().display()))?;
+                versions.push(EmbeddedVersion {
+                    id: name(id_dir.path()).unwrap_or_default(),
+                    version,
+                    dir,
+                    scaffold: OnceLock::new(),
+                });
+            }
+        }
+        versions.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
+        Ok(versions)
+    });
+    versions.as_deref().map_err(Clone::clone)
+}
+
+/// Starts parsing the newest embedded version of the default scaffold on
+/// another thread: `new` needs it once its arguments and settings are
+/// read, which takes about as long.
+pub fn prefetch_default() {
+    let _ = std::thread::Builder::new().spawn(|| {
+        if let Ok(versions) = embedded_versions()
+            && let Some(newest) = versions.iter().rfind(|v| v.id == DEFAULT_SCAFFOLD)
+        {
+            newest.scaffold();
+        }
+    });
 }
 
 fn parse_embedded(version_dir: &'static Dir<'static>) -> Result<Scaffold> {
@@ -69,29 +130,19 @@ fn parse_embedded(version_dir: &'static Dir<'static>) -> Result<Scaffold> {
 
 impl Registry {
     pub fn embedded() -> Result<Registry> {
-        let mut entries = Vec::new();
-        // Directories starting with `_` hold other embedded data (the host
-        // module template of `cargo nixcuda nixos`), not scaffolds.
-        for id_dir in EMBEDDED.dirs().filter(|d| !is_private(d.path())) {
-            for version_dir in id_dir.dirs() {
-                let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
-                let version = name(version_dir.path())
-                    .and_then(|v| semver::Version::parse(&v).ok())
-                    .ok_or_else(|| Error::Manifest {
-                        file: format!("scaffolds/{}", version_dir.path().display()),
-                        line: None,
-                        message: "an embedded scaffold directory is not named by its version"
-                            .into(),
-                    })?;
-                entries.push(Entry {
-                    id: name(id_dir.path()).unwrap_or_default(),
-                    version,
-                    scaffold: OnceLock::new(),
-                    embedded: Some(version_dir),
-                });
-            }
-        }
-        entries.sort_by(|a, b| (&a.id, &a.version).cmp(&(&b.id, &b.version)));
+        let versions = embedded_versions().map_err(|file| Error::Manifest {
+            file,
+            line: None,
+            message: "an embedded scaffold directory is not named by its version".into(),
+        })?;
+        let entries = versions
+            .iter()
+            .map(|v| Entry {
+                id: v.id.clone(),
+                version: v.version.clone(),
+                scaffold: Parsed::Embedded(v),
+            })
+            .collect();
         Ok(Registry { entries })
     }
 
@@ -126,8 +177,7 @@ impl Registry {
                 Entry {
                     id: s.manifest.id.clone(),
                     version: s.manifest.version.clone(),
-                    scaffold: OnceLock::from(s),
-                    embedded: None,
+                    scaffold: Parsed::Read(Box::new(s)),
                 }
             })
             .collect();
@@ -236,6 +286,22 @@ fn slash_path(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `prefetch_default` parses is what the next registry resolves:
+    /// embedded parses belong to the process, not to one registry.
+    #[test]
+    fn registries_share_the_parse_that_prefetch_makes() {
+        prefetch_default();
+        let first: *const Scaffold = Registry::embedded().unwrap().resolve("ml").unwrap();
+        let second: *const Scaffold = Registry::embedded().unwrap().resolve("ml").unwrap();
+        assert_eq!(first, second);
+        let newest = embedded_versions()
+            .unwrap()
+            .iter()
+            .rfind(|v| v.id == "ml")
+            .unwrap();
+        assert_eq!(first, newest.scaffold() as *const Scaffold);
+    }
 
     #[test]
     fn embedded_scaffolds_load_and_resolve() {

@@ -233,38 +233,39 @@ fn plan<'a>(
     Ok(planned)
 }
 
-/// The contents of every planned file, rendered by a few threads in turn.
+/// The contents of every planned file, rendered by the calling thread and
+/// a few others, each taking the next file left. nixfmt costs most (on
+/// flake.nix, as much as rendering every other file), so the files it
+/// formats go first, the largest first.
 fn produce_all(planned: &[Planned], ctx: &Context) -> Result<Vec<RenderedFile>> {
     let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
-    let budget = &budget;
-    let workers = std::thread::available_parallelism()
+    let mut order: Vec<usize> = (0..planned.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse((planned[i].format, planned[i].file.contents.len())));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut hb = None;
+        let mut done = Vec::new();
+        while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push((i, produce(&mut hb, &planned[i], ctx, &budget)));
+        }
+        done
+    };
+    let others = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 4)
-        .min(planned.len().max(1));
-    let results: Vec<Result<RenderedFile>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|worker| {
-                let planned = &planned;
-                scope.spawn(move || {
-                    let mut hb = super::helpers::registry();
-                    planned
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| i % workers == worker)
-                        .map(|(i, p)| (i, produce(&mut hb, p, ctx, budget)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        let mut all: Vec<(usize, Result<RenderedFile>)> = handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a render worker panicked"))
-            .collect();
-        all.sort_by_key(|(i, _)| *i);
-        all.into_iter().map(|(_, r)| r).collect()
+        .min(planned.len().max(1))
+        - 1;
+    let mut all: Vec<(usize, Result<RenderedFile>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..others).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for handle in handles {
+            all.extend(handle.join().expect("a render worker panicked"));
+        }
+        all
     });
-    results.into_iter().collect()
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
 }
 
 /// One file that the rules include, before its contents are rendered.
@@ -277,7 +278,7 @@ struct Planned<'a> {
 }
 
 fn produce(
-    hb: &mut Handlebars,
+    hb: &mut Option<Handlebars<'static>>,
     p: &Planned,
     ctx: &Context,
     budget: &AtomicUsize,
@@ -409,17 +410,22 @@ fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, Str
 }
 
 /// Renders `source` directly when `subset` knows all of it, otherwise with
-/// handlebars chunk by chunk (see `chunk`), reporting lines of the whole
-/// template.
+/// handlebars (`hb`, made on first need) chunk by chunk (see `chunk`),
+/// reporting lines of the whole template.
 fn render_text(
-    hb: &mut Handlebars,
+    hb: &mut Option<Handlebars<'static>>,
     name: &str,
     source: &str,
     ctx: &Context,
 ) -> std::result::Result<String, String> {
     match super::subset::render(source, ctx.data(), MAX_RENDERED_FILE) {
         Some(text) => Ok(text),
-        None => render_chunked(hb, name, source, ctx),
+        None => render_chunked(
+            hb.get_or_insert_with(super::helpers::registry),
+            name,
+            source,
+            ctx,
+        ),
     }
 }
 
