@@ -349,6 +349,9 @@ fn create_new(
     // The commit's objects are complete before a file is written: they
     // deflate on other threads while the work tree is written.
     let tree = if own_repository {
+        // The pristine render's objects (every file but the record)
+        // deflate while the commit's tree is made.
+        commit.objects.deflate_in_background()?;
         let tree = commit.objects.tree(tracked.iter().copied())?;
         commit.objects.deflate_in_background()?;
         Some(tree)

@@ -90,15 +90,19 @@ fn embedded_versions() -> std::result::Result<&'static [EmbeddedVersion], String
     versions.as_deref().map_err(Clone::clone)
 }
 
-/// Starts parsing the newest embedded version of the default scaffold on
-/// another thread: `new` needs it once its arguments and settings are
-/// read, which takes about as long.
+/// Starts parsing the newest embedded version of the default scaffold, and
+/// compiling its answers' validation regexes, on another thread: `new`
+/// needs them once its arguments and settings are read, which takes about
+/// as long.
 pub fn prefetch_default() {
     let _ = std::thread::Builder::new().spawn(|| {
         if let Ok(versions) = embedded_versions()
             && let Some(newest) = versions.iter().rfind(|v| v.id == DEFAULT_SCAFFOLD)
         {
-            newest.scaffold();
+            let questions = &newest.scaffold().manifest.questions;
+            for validation in questions.iter().filter_map(|q| q.validate.as_ref()) {
+                validation.regex();
+            }
         }
     });
 }

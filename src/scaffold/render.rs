@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
 use handlebars::{Context, Handlebars};
 use serde_json::Value;
 
@@ -27,11 +27,12 @@ pub struct RenderedFile {
     pub executable: bool,
 }
 
-pub fn compile_glob(glob: &str) -> std::result::Result<GlobMatcher, globset::Error> {
-    Ok(GlobBuilder::new(glob)
-        .literal_separator(true)
-        .build()?
-        .compile_matcher())
+fn glob(glob: &str) -> std::result::Result<Glob, globset::Error> {
+    GlobBuilder::new(glob).literal_separator(true).build()
+}
+
+pub fn compile_glob(pattern: &str) -> std::result::Result<GlobMatcher, globset::Error> {
+    Ok(glob(pattern)?.compile_matcher())
 }
 
 /// True when the handlebars expression `expr` (`notebook`,
@@ -68,7 +69,6 @@ fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Resu
 }
 
 struct Rule {
-    matcher: GlobMatcher,
     when: Option<String>,
     rename: Option<(String, String)>,
 }
@@ -87,53 +87,47 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
 }
 
 /// The manifest's globs, compiled: the file rules, what is copied
-/// verbatim, and what nixfmt formats.
+/// verbatim, and what nixfmt formats. Each list is one `GlobSet`, which
+/// matches literal, prefix and extension globs without a regex: compiling
+/// a regex per glob cost more than rendering.
 struct Globs {
     manifest_file: String,
+    rule_globs: GlobSet,
     rules: Vec<Rule>,
-    verbatim: Vec<GlobMatcher>,
-    nixfmt: Vec<GlobMatcher>,
+    verbatim: GlobSet,
+    nixfmt: GlobSet,
 }
 
 impl Globs {
     fn of(scaffold: &Scaffold) -> Result<Globs> {
         let manifest = &scaffold.manifest;
         let manifest_file = format!("{}/scaffold.yaml", scaffold.origin);
-        let glob = |g: &String| {
-            compile_glob(g).map_err(|e| Error::Manifest {
-                file: manifest_file.clone(),
-                line: None,
-                message: format!("invalid glob `{g}`: {e}"),
-            })
+        let invalid = |g: &str, e: globset::Error| Error::Manifest {
+            file: manifest_file.clone(),
+            line: None,
+            message: format!("invalid glob `{g}`: {e}"),
+        };
+        let set = |globs: &mut dyn Iterator<Item = &String>| {
+            let mut set = GlobSetBuilder::new();
+            for g in globs {
+                set.add(glob(g).map_err(|e| invalid(g, e))?);
+            }
+            set.build().map_err(|e| invalid("", e))
         };
         let rules = manifest
             .files
             .iter()
-            .map(|r| {
-                Ok(Rule {
-                    matcher: glob(&r.glob)?,
-                    when: r.when.clone(),
-                    rename: r.rename.as_ref().map(|r| (r.from.clone(), r.to.clone())),
-                })
+            .map(|r| Rule {
+                when: r.when.clone(),
+                rename: r.rename.as_ref().map(|r| (r.from.clone(), r.to.clone())),
             })
-            .collect::<Result<Vec<_>>>()?;
-        let verbatim = manifest
-            .verbatim
-            .iter()
-            .map(glob)
-            .collect::<Result<Vec<_>>>()?;
-        let nixfmt = manifest
-            .format
-            .nixfmt
-            .iter()
-            .map(glob)
-            .collect::<Result<Vec<_>>>()?;
-
+            .collect();
         Ok(Globs {
-            manifest_file,
+            rule_globs: set(&mut manifest.files.iter().map(|r| &r.glob))?,
             rules,
-            verbatim,
-            nixfmt,
+            verbatim: set(&mut manifest.verbatim.iter())?,
+            nixfmt: set(&mut manifest.format.nixfmt.iter())?,
+            manifest_file,
         })
     }
 }
@@ -147,10 +141,12 @@ fn plan<'a>(
 ) -> Result<Vec<Planned<'a>>> {
     let Globs {
         manifest_file,
+        rule_globs,
         rules,
         verbatim,
         nixfmt,
     } = globs;
+    let mut matched = Vec::new();
     let mut planned: Vec<Planned> = Vec::new();
     let mut taken: BTreeMap<String, &str> = BTreeMap::new();
     // Each condition is compiled and evaluated once, not once per file its
@@ -162,8 +158,7 @@ fn plan<'a>(
             file: where_.clone(),
             message,
         };
-        let is_template = file.path.ends_with(TEMPLATE_SUFFIX)
-            && !verbatim.iter().any(|g| g.is_match(&file.path));
+        let is_template = file.path.ends_with(TEMPLATE_SUFFIX) && !verbatim.is_match(&file.path);
         // A component rendered from answers that breaks a path rule is the
         // answer's fault, not the template's (unless it failed to render).
         let by_answer = |message: String| {
@@ -187,8 +182,13 @@ fn plan<'a>(
             path.truncate(path.len() - TEMPLATE_SUFFIX.len());
         }
         let mut included = true;
-        for rule in rules {
-            if !rule.matcher.is_match(&path) {
+        // Rules apply in their order, to the path as earlier ones renamed it.
+        let mut renamed = true;
+        for (index, rule) in rules.iter().enumerate() {
+            if std::mem::take(&mut renamed) {
+                rule_globs.matches_into(&path, &mut matched);
+            }
+            if !matched.contains(&index) {
                 continue;
             }
             if let Some(expr) = &rule.when {
@@ -210,6 +210,7 @@ fn plan<'a>(
                 && let Some(rest) = path.strip_prefix(from.as_str())
             {
                 path = format!("{to}{rest}");
+                renamed = true;
             }
         }
         if !included {
@@ -221,7 +222,7 @@ fn plan<'a>(
                 "renders to `{path}`, which `{other}` renders to as well"
             )));
         }
-        let format = is_template && nixfmt.iter().any(|g| g.is_match(&path));
+        let format = is_template && nixfmt.is_match(&path);
         planned.push(Planned {
             file,
             where_,

@@ -49,6 +49,19 @@ fn rules_include_exclude_and_rename() {
     assert_eq!(paths(&off), ["keep", "out/y"]);
 }
 
+/// Each rule sees the path as the rules before it renamed it, not after.
+#[test]
+fn rules_apply_in_order_to_renamed_paths() {
+    let rename = "  - glob: \"v1/**\"\n    rename: {from: \"v1/\", to: \"out/\"}\n";
+    let when = "  - glob: \"out/**\"\n    when: flag\n";
+    let files = [("v1/y", "y"), ("out/z", "z")];
+    let off = serde_json::json!({"flag": false});
+    let before = scaffold(&format!("files:\n{rename}{when}"), &files);
+    assert_eq!(paths(&render(&before, &off).unwrap()), Vec::<String>::new());
+    let after = scaffold(&format!("files:\n{when}{rename}"), &files);
+    assert_eq!(paths(&render(&after, &off).unwrap()), ["out/y"]);
+}
+
 #[test]
 fn answers_cannot_escape_through_paths() {
     for evil in [

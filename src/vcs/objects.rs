@@ -15,12 +15,15 @@ use crate::error::{Error, Result};
 /// each in its own directory, cost more than the rest of `new`.
 pub struct MemoryObjects {
     repo: Repository,
-    /// By project path, with the contents: the pristine tree and the first
-    /// commit's share their blobs, so each file is hashed once.
-    blobs: std::collections::BTreeMap<PathBuf, (git2::Oid, Vec<u8>)>,
+    /// By project path, the newest blob: the pristine tree and the first
+    /// commit share their blobs, so each file is hashed once.
+    blobs: std::collections::BTreeMap<PathBuf, git2::Oid>,
+    /// Every blob made, with its contents: blobs stay out of the object
+    /// database (a tree needs only their ids) and go from here into the pack.
+    contents: std::collections::HashMap<git2::Oid, Vec<u8>>,
     made: Vec<git2::Oid>,
     /// Objects being deflated on other threads, for the pack.
-    deflating: Option<Deflating>,
+    deflating: Deflating,
 }
 
 /// A file for `MemoryObjects::tree`: path, contents, executable.
@@ -35,19 +38,23 @@ impl MemoryObjects {
         Ok(MemoryObjects {
             repo,
             blobs: Default::default(),
+            contents: Default::default(),
             made: Vec::new(),
-            deflating: None,
+            deflating: Deflating::default(),
         })
     }
 
     /// The tree of `files`; directories are implied by their paths.
     pub fn tree<'a>(&mut self, files: impl IntoIterator<Item = TreeFile<'a>>) -> Result<git2::Oid> {
-        let mut entries = Vec::new();
-        for (path, contents, executable) in files {
-            let id = self.blob(path, contents)?;
-            let mode = if executable { 0o100755 } else { 0o100644 };
-            entries.push((path.to_path_buf(), id, mode));
-        }
+        let files: Vec<TreeFile> = files.into_iter().collect();
+        self.hash_blobs(&files)?;
+        let entries: Vec<(PathBuf, git2::Oid, i32)> = files
+            .iter()
+            .map(|(path, _, executable)| {
+                let mode = if *executable { 0o100755 } else { 0o100644 };
+                (path.to_path_buf(), self.blobs[*path], mode)
+            })
+            .collect();
         self.tree_of(&entries)
     }
 
@@ -60,20 +67,43 @@ impl MemoryObjects {
         )
     }
 
-    fn blob(&mut self, path: &Path, contents: &[u8]) -> Result<git2::Oid> {
-        if let Some((id, held)) = self.blobs.get(path)
-            && held == contents
-        {
-            return Ok(*id);
+    /// Hashes the blobs of `files` not held yet, on two threads when there
+    /// is enough to share. Blobs stay out of the object database (a tree
+    /// is made from their ids alone) and go from memory into the pack.
+    fn hash_blobs(&mut self, files: &[TreeFile]) -> Result<()> {
+        let missing: Vec<(&Path, &[u8])> = files
+            .iter()
+            .filter(|(path, contents, _)| {
+                let held = self.blobs.get(*path).and_then(|id| self.contents.get(id));
+                held.is_none_or(|held| held.as_slice() != *contents)
+            })
+            .map(|(path, contents, _)| (*path, *contents))
+            .collect();
+        let hash = |share: &[(&Path, &[u8])]| -> std::result::Result<Vec<git2::Oid>, git2::Error> {
+            share
+                .iter()
+                .map(|(_, contents)| git2::Oid::hash_object(git2::ObjectType::Blob, contents))
+                .collect()
+        };
+        let bytes: usize = missing.iter().map(|(_, c)| c.len()).sum();
+        let ids = if bytes < PARALLEL_HASH_BYTES {
+            hash(&missing)
+        } else {
+            let (first, second) = missing.split_at(split_by_bytes(&missing));
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| hash(second));
+                let mut ids = hash(first)?;
+                ids.extend(other.join().expect("a hashing thread panicked")?);
+                Ok(ids)
+            })
         }
-        let id = self
-            .repo
-            .blob(contents)
-            .map_err(Error::git("write a blob"))?;
-        self.blobs
-            .insert(path.to_path_buf(), (id, contents.to_vec()));
-        self.made.push(id);
-        Ok(id)
+        .map_err(Error::git("hash a blob"))?;
+        for ((path, contents), id) in missing.into_iter().zip(ids) {
+            self.blobs.insert(path.to_path_buf(), id);
+            self.contents.entry(id).or_insert_with(|| contents.to_vec());
+            self.made.push(id);
+        }
+        Ok(())
     }
 
     /// `entries` are (path, object, mode) below this tree.
@@ -101,17 +131,11 @@ impl MemoryObjects {
             let sub = self.tree_of(children)?;
             here.push((name.clone(), sub, 0o040000));
         }
-        let mut builder = self
+        let id = self
             .repo
-            .treebuilder(None)
-            .map_err(Error::git("build a tree"))?;
-        for (name, id, mode) in &here {
-            builder
-                .insert(name, *id, *mode)
-                .map_err(Error::git("build a tree"))?;
-        }
-        let id = builder.write().map_err(Error::git("write a tree"))?;
-        drop(builder);
+            .odb()
+            .and_then(|odb| odb.write(git2::ObjectType::Tree, &tree_bytes(here)))
+            .map_err(Error::git("write a tree"))?;
         self.made.push(id);
         Ok(id)
     }
@@ -197,10 +221,8 @@ impl MemoryObjects {
         taken: &BTreeSet<git2::Oid>,
     ) -> Result<Vec<(git2::ObjectType, git2::Oid, Vec<u8>)>> {
         let odb = self.repo.odb().map_err(Error::git("read the objects"))?;
-        // Blobs come from the contents held (reading one back hashes it
-        // again to verify it); trees and commits from the database.
-        let held: std::collections::HashMap<git2::Oid, &Vec<u8>> =
-            self.blobs.values().map(|(id, data)| (*id, data)).collect();
+        // Blobs come from the contents held; trees and commits from the
+        // database.
         let ids: BTreeSet<git2::Oid> = self
             .made
             .iter()
@@ -208,7 +230,7 @@ impl MemoryObjects {
             .copied()
             .collect();
         ids.into_iter()
-            .map(|id| match held.get(&id) {
+            .map(|id| match self.contents.get(&id) {
                 Some(data) => Ok((git2::ObjectType::Blob, id, data.to_vec())),
                 None => {
                     let object = odb.read(id).map_err(Error::git("read the objects"))?;
@@ -218,16 +240,24 @@ impl MemoryObjects {
             .collect()
     }
 
-    /// Starts deflating every object made so far on other threads, so the
-    /// pack is mostly ready once the work tree is written; objects made
-    /// later are deflated when the pack is written. Deflating takes longer
-    /// than writing the work tree: two threads share it, each given objects
-    /// of about half the bytes.
+    /// Starts deflating every object made so far and not deflating yet on
+    /// other threads, so the pack is mostly ready once the work tree is
+    /// written; objects made later are deflated when the pack is written.
+    /// Deflating takes longer than writing the work tree: two threads share
+    /// it, each given objects of about half the bytes.
     pub fn deflate_in_background(&mut self) -> Result<()> {
-        let mut objects = self.owned_objects(&BTreeSet::new())?;
-        let ids = objects.iter().map(|(_, id, _)| *id).collect();
+        let mut objects = self.owned_objects(&self.deflating.ids)?;
+        self.deflating
+            .ids
+            .extend(objects.iter().map(|(_, id, _)| *id));
         objects.sort_by_key(|(_, _, data)| std::cmp::Reverse(data.len()));
-        let mut shares: [(usize, Vec<_>); DEFLATING_THREADS] = Default::default();
+        let bytes: usize = objects.iter().map(|(_, _, data)| data.len()).sum();
+        let threads = if bytes < PARALLEL_HASH_BYTES {
+            1
+        } else {
+            DEFLATING_THREADS
+        };
+        let mut shares: Vec<(usize, Vec<_>)> = (0..threads).map(|_| Default::default()).collect();
         for object in objects {
             let lightest = shares
                 .iter_mut()
@@ -236,13 +266,11 @@ impl MemoryObjects {
             lightest.0 += object.2.len();
             lightest.1.push(object);
         }
-        let workers = shares
-            .into_iter()
-            .map(|(_, share)| {
+        self.deflating
+            .workers
+            .extend(shares.into_iter().map(|(_, share)| {
                 std::thread::spawn(move || super::pack::deflate(&pack_objects(&share)))
-            })
-            .collect();
-        self.deflating = Some(Deflating { ids, workers });
+            }));
         Ok(())
     }
 
@@ -252,19 +280,15 @@ impl MemoryObjects {
     fn write_pack_into(&mut self, repo: &Repository) -> Result<()> {
         let objects_dir = repo.path().join("objects");
         let io_error = |e| Error::io("write the pack into", &objects_dir, e);
-        let (mut taken, mut entries) = match self.deflating.take() {
-            Some(Deflating { ids, workers }) => {
-                let mut entries = Vec::new();
-                for worker in workers {
-                    let deflated = worker.join().map_err(|_| {
-                        io_error(std::io::Error::other("a deflating thread panicked"))
-                    })?;
-                    entries.extend(deflated.map_err(io_error)?);
-                }
-                (ids, entries)
-            }
-            None => (BTreeSet::new(), Vec::new()),
-        };
+        let Deflating { mut ids, workers } = std::mem::take(&mut self.deflating);
+        let mut entries = Vec::new();
+        for worker in workers {
+            let deflated = worker
+                .join()
+                .map_err(|_| io_error(std::io::Error::other("a deflating thread panicked")))?;
+            entries.extend(deflated.map_err(io_error)?);
+        }
+        let taken = &mut ids;
         // Objects the repository has (unchanged files of an earlier render)
         // are not packed again.
         let odb = repo.odb().map_err(Error::git("read the objects"))?;
@@ -275,7 +299,7 @@ impl MemoryObjects {
             .copied()
             .collect();
         taken.extend(present);
-        let rest = self.owned_objects(&taken)?;
+        let rest = self.owned_objects(taken)?;
         entries.extend(super::pack::deflate(&pack_objects(&rest)).map_err(io_error)?);
         super::pack::assemble(entries)
             .and_then(|pack| super::pack::write(&objects_dir, &pack))
@@ -284,7 +308,44 @@ impl MemoryObjects {
     }
 }
 
+/// Below this many bytes, hashing on a second thread costs more than it saves.
+const PARALLEL_HASH_BYTES: usize = 64 << 10;
+
+/// Where to cut `files` so that both parts hold about half the bytes.
+fn split_by_bytes(files: &[(&Path, &[u8])]) -> usize {
+    let total: usize = files.iter().map(|(_, c)| c.len()).sum();
+    let mut sum = 0;
+    files
+        .iter()
+        .position(|(_, c)| {
+            sum += c.len();
+            sum * 2 >= total
+        })
+        .map_or(files.len(), |i| i + 1)
+}
+
+/// A tree object's contents (git's `tree.c`): one `<mode> <name>NUL<id>`
+/// entry per child, in git's order, where a directory sorts as if its name
+/// ended with `/`.
+fn tree_bytes(mut entries: Vec<(String, git2::Oid, i32)>) -> Vec<u8> {
+    let key = |name: &str, mode: i32| {
+        let mut key = name.as_bytes().to_vec();
+        if mode == 0o040000 {
+            key.push(b'/');
+        }
+        key
+    };
+    entries.sort_by_cached_key(|(name, _, mode)| key(name, *mode));
+    let mut bytes = Vec::with_capacity(entries.len() * 48);
+    for (name, id, mode) in entries {
+        bytes.extend_from_slice(format!("{mode:o} {name}\0").as_bytes());
+        bytes.extend_from_slice(id.as_bytes());
+    }
+    bytes
+}
+
 /// Objects being deflated on other threads, and which they are.
+#[derive(Default)]
 struct Deflating {
     ids: BTreeSet<git2::Oid>,
     workers: Vec<std::thread::JoinHandle<std::io::Result<Vec<super::pack::Entry>>>>,
@@ -435,7 +496,7 @@ fn write_index(
         let id = objects
             .blobs
             .get(*path)
-            .map(|(id, _)| *id)
+            .copied()
             .ok_or_else(|| Error::Git {
                 action: "fill the index",
                 source: git2::Error::from_str("a file has no blob"),
@@ -457,4 +518,82 @@ fn write_index(
         index.add(&entry).map_err(Error::git("fill the index"))?;
     }
     index.write().map_err(Error::git("write the index"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The trees made here are those libgit2 makes of the same files, with
+    /// names that sort differently as files and as directories, executable
+    /// files, and enough bytes to hash on two threads.
+    #[test]
+    fn trees_are_the_trees_libgit2_makes() {
+        let big = vec![b'x'; PARALLEL_HASH_BYTES];
+        let files: Vec<(PathBuf, Vec<u8>, bool)> = [
+            ("a-b", &b"2"[..], true),
+            ("a.b", b"3", false),
+            ("a/b", b"4", false),
+            ("a/c/d.nix", b"5", false),
+            ("ab", &big, false),
+            ("a0", &big[1..], false),
+            ("z/a", b"", false),
+            ("z/b", b"2", false),
+        ]
+        .into_iter()
+        .map(|(p, c, x)| (PathBuf::from(p), c.to_vec(), x))
+        .collect();
+        let mut objects = MemoryObjects::new().unwrap();
+        let ours = objects
+            .tree(
+                files
+                    .iter()
+                    .map(|(p, c, x)| (p.as_path(), c.as_slice(), *x)),
+            )
+            .unwrap();
+
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repository::init(tmp.path()).unwrap();
+        let mut index = repo.index().unwrap();
+        for (path, contents, executable) in &files {
+            let entry = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: if *executable { 0o100755 } else { 0o100644 },
+                uid: 0,
+                gid: 0,
+                file_size: contents.len() as u32,
+                id: repo.blob(contents).unwrap(),
+                flags: 0,
+                flags_extended: 0,
+                path: path.to_str().unwrap().as_bytes().to_vec(),
+            };
+            index.add(&entry).unwrap();
+        }
+        assert_eq!(ours, index.write_tree().unwrap());
+        // The blobs are held, not in the object database, and packed.
+        let objects_held = objects.owned_objects(&BTreeSet::new()).unwrap();
+        let blobs = objects_held
+            .iter()
+            .filter(|(kind, _, _)| *kind == git2::ObjectType::Blob)
+            .count();
+        assert_eq!(blobs, 7, "files with equal contents are one blob");
+        // A second tree with one file changed (a pristine render and the
+        // user's file, as `init` makes): the pack needs both versions.
+        let mut changed = files.clone();
+        changed[0].1 = b"changed".to_vec();
+        objects
+            .tree(
+                changed
+                    .iter()
+                    .map(|(p, c, x)| (p.as_path(), c.as_slice(), *x)),
+            )
+            .unwrap();
+        let blobs = (objects.owned_objects(&BTreeSet::new()).unwrap().iter())
+            .filter(|(kind, _, _)| *kind == git2::ObjectType::Blob)
+            .count();
+        assert_eq!(blobs, 8);
+    }
 }
