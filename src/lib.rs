@@ -37,10 +37,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if args.get(1).is_some_and(|a| a == "nixcuda") {
         args.remove(1);
     }
-    // `new` and `init` need the default scaffold's manifest once their
-    // arguments and settings are read, which takes about as long as
+    // `new`, `init` and `update` need the default scaffold's manifest once
+    // their arguments and settings are read, which takes about as long as
     // parsing it.
-    if args.iter().any(|a| a == "new" || a == "init")
+    if args
+        .iter()
+        .any(|a| a == "new" || a == "init" || a == "update")
         && std::env::var_os(test_hooks::SCAFFOLDS_DIR).is_none()
     {
         scaffold::registry::prefetch_default();

@@ -7,6 +7,7 @@ use git2::{Repository, RepositoryInitOptions, Signature};
 
 use crate::error::{Error, Result};
 
+mod memory;
 mod objects;
 mod pack;
 mod refs;
@@ -14,7 +15,8 @@ mod signing;
 mod skeleton;
 
 pub use git2::Oid as ObjectId;
-pub use objects::{InitialCommit, MemoryObjects, TreeFile, create_repository};
+pub use memory::{MemoryObjects, TreeFile};
+pub use objects::{InitialCommit, create_repository};
 pub use refs::{
     ConflictEntry, head_commit, head_reference, reference_target, set_reference, stage_conflicts,
 };

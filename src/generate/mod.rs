@@ -349,9 +349,6 @@ fn create_new(
     // The commit's objects are complete before a file is written: they
     // deflate on other threads while the work tree is written.
     let tree = if own_repository {
-        // The pristine render's objects (every file but the record)
-        // deflate while the commit's tree is made.
-        commit.objects.deflate_in_background()?;
         let tree = commit.objects.tree(tracked.iter().copied())?;
         commit.objects.deflate_in_background()?;
         Some(tree)
@@ -401,6 +398,20 @@ fn remove_orphans(prepared: &mut Prepared) {
 }
 
 /// Writes a prepared project and records it in git.
+/// The objects `write` makes; when they go into a new repository of the
+/// project's own, they deflate for its pack as soon as they are hashed.
+fn new_objects(
+    prepared: &Prepared,
+    opts: &GenerateOptions,
+    no_enclosing: bool,
+) -> Result<vcs::MemoryObjects> {
+    let mut objects = vcs::MemoryObjects::new()?;
+    if opts.mode == Mode::New && opts.vcs == Vcs::Git && no_enclosing && !prepared.dest.is_dir() {
+        objects.for_new_repository();
+    }
+    Ok(objects)
+}
+
 pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
     let message = format!(
         "Initial commit from cargo-nixcuda {}",
@@ -415,7 +426,7 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     let pristine = (opts.vcs == Vcs::Git).then(|| pristine_of(&prepared.files));
     // The objects of a new repository, the pristine tree first: the record
     // names it. Each file is hashed once, for both trees.
-    let mut objects = vcs::MemoryObjects::new()?;
+    let mut objects = new_objects(&prepared, opts, enclosing.is_none())?;
     let mut pristine_tree = None;
     if let Some(files) = &pristine {
         let tree = objects.pristine_tree(files)?;
