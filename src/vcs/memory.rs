@@ -112,50 +112,42 @@ impl MemoryObjects {
         Ok(())
     }
 
-    /// The ids of `contents`, hashed by two threads of about half the bytes
-    /// each; for a new repository, they go on to deflate their blobs.
+    /// The ids of `contents`: this thread hashes about half the bytes while
+    /// another hashes the rest. For a new repository, both halves go on to
+    /// deflate on other threads once hashed.
     fn hash_on_threads(&mut self, contents: Vec<Arc<[u8]>>) -> Result<Vec<git2::Oid>> {
         let deflate = self.new_repository;
-        let mut rest = contents;
-        let second = rest.split_off(split_by_bytes(&rest));
-        let mut ids = Vec::new();
-        let mut workers = Vec::new();
-        for share in [rest, second] {
-            let (sender, receiver) = std::sync::mpsc::channel();
-            let worker = std::thread::spawn(move || {
-                let ids = hash_all(&share).map_err(std::io::Error::other)?;
-                let _ = sender.send(ids.clone());
-                if !deflate {
-                    return Ok(Vec::new());
-                }
-                let objects: Vec<_> = (ids.iter().zip(&share))
-                    .map(|(id, data)| super::pack::PackObject {
-                        kind: git2::ObjectType::Blob,
-                        id: *id,
-                        data,
-                    })
-                    .collect();
-                super::pack::deflate(&objects)
-            });
-            workers.push((receiver, worker));
-        }
-        for (receiver, worker) in workers {
-            match receiver.recv() {
-                Ok(share) => ids.extend(share),
-                // The thread failed before it hashed everything: its error.
-                Err(_) => {
-                    let error = match worker.join() {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "a hashing thread panicked".into(),
-                    };
-                    return Err(Error::git("hash a blob")(git2::Error::from_str(&error)));
-                }
+        let mut first = contents;
+        let second = first.split_off(split_by_bytes(&first));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            let ids = hash_all(&second).map_err(std::io::Error::other)?;
+            let _ = sender.send(ids.clone());
+            match deflate {
+                true => deflate_blobs(&ids, &second),
+                false => Ok(Vec::new()),
             }
-            if deflate {
-                self.deflating.workers.push(worker);
+        });
+        let mut ids = hash_all(&first).map_err(Error::git("hash a blob"))?;
+        if deflate {
+            let first_ids = ids.clone();
+            (self.deflating.workers).push(std::thread::spawn(move || {
+                deflate_blobs(&first_ids, &first)
+            }));
+        }
+        match receiver.recv() {
+            Ok(rest) => ids.extend(rest),
+            // The thread failed before it hashed everything: its error.
+            Err(_) => {
+                let error = match other.join() {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "a hashing thread panicked".into(),
+                };
+                return Err(Error::git("hash a blob")(git2::Error::from_str(&error)));
             }
         }
         if deflate {
+            self.deflating.workers.push(other);
             self.deflating.ids.extend(ids.iter().copied());
         }
         Ok(ids)
@@ -379,6 +371,21 @@ fn split_by_bytes(contents: &[Arc<[u8]>]) -> usize {
             sum * 2 >= total
         })
         .map_or(contents.len(), |i| i + 1)
+}
+
+/// The pack entries of blobs `contents`, whose ids are `ids`.
+fn deflate_blobs(
+    ids: &[git2::Oid],
+    contents: &[Arc<[u8]>],
+) -> std::io::Result<Vec<super::pack::Entry>> {
+    let objects: Vec<_> = (ids.iter().zip(contents))
+        .map(|(id, data)| super::pack::PackObject {
+            kind: git2::ObjectType::Blob,
+            id: *id,
+            data,
+        })
+        .collect();
+    super::pack::deflate(&objects)
 }
 
 fn hash_all(contents: &[Arc<[u8]>]) -> std::result::Result<Vec<git2::Oid>, git2::Error> {

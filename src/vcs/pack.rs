@@ -60,26 +60,36 @@ pub struct Entry {
     crc: u32,
 }
 
+/// Below this size an object is stored in its zlib stream, not compressed:
+/// trees and commits of a few hundred bytes barely compress, and resetting
+/// zlib's tables for each cost more than writing them as they are.
+const STORED_BELOW: usize = 512;
+
 /// The pack entries of `objects`. Objects deflate independently, so this
 /// can run on another thread while the work tree is written.
 pub fn deflate(objects: &[PackObject]) -> std::io::Result<Vec<Entry>> {
-    // One zlib stream state for all objects: allocating one per object
-    // cost more than compressing the small ones.
-    let mut zlib = Compress::new(Compression::fast(), true);
+    // One zlib stream state for all objects (allocating one per object cost
+    // more than compressing the small ones), made for the first that needs it.
+    let mut zlib: Option<Compress> = None;
     objects
         .iter()
         .map(|object| {
             let mut bytes = Vec::with_capacity(object.data.len() / 2 + 64);
             entry_header(object.kind, object.data.len(), &mut bytes);
-            zlib.reset();
-            loop {
-                bytes.reserve(object.data.len() / 2 + 64);
-                let consumed = zlib.total_in() as usize;
-                let status = zlib
-                    .compress_vec(&object.data[consumed..], &mut bytes, FlushCompress::Finish)
-                    .map_err(std::io::Error::other)?;
-                if status == Status::StreamEnd {
-                    break;
+            if object.data.len() < STORED_BELOW {
+                store(object.data, &mut bytes);
+            } else {
+                let zlib = zlib.get_or_insert_with(|| Compress::new(Compression::fast(), true));
+                zlib.reset();
+                loop {
+                    bytes.reserve(object.data.len() / 2 + 64);
+                    let consumed = zlib.total_in() as usize;
+                    let status = zlib
+                        .compress_vec(&object.data[consumed..], &mut bytes, FlushCompress::Finish)
+                        .map_err(std::io::Error::other)?;
+                    if status == Status::StreamEnd {
+                        break;
+                    }
                 }
             }
             let mut crc = flate2::Crc::new();
@@ -91,6 +101,35 @@ pub fn deflate(objects: &[PackObject]) -> std::io::Result<Vec<Entry>> {
             })
         })
         .collect()
+}
+
+/// `data` as a zlib stream of stored deflate blocks (RFC 1950, RFC 1951
+/// section 3.2.4): a header for a 32 KiB window, blocks of at most 65535
+/// bytes each with its length and the length's complement, then the Adler-32
+/// of the data.
+fn store(data: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&[0x78, 0x01]);
+    let mut blocks = data.chunks(0xffff).peekable();
+    if blocks.peek().is_none() {
+        out.extend_from_slice(&[0x01, 0x00, 0x00, 0xff, 0xff]);
+    }
+    while let Some(block) = blocks.next() {
+        out.push(u8::from(blocks.peek().is_none()));
+        let len = block.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in data.chunks(5552) {
+        for byte in chunk {
+            a += u32::from(*byte);
+            b += a;
+        }
+        a %= 65521;
+        b %= 65521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
 }
 
 /// The pack of `entries` in their order, and its index.
@@ -196,6 +235,22 @@ mod tests {
         // 100_000 = 0x186a0: low four bits 0x0, then 0x6a and 0x30, seven bits each.
         entry_header(git2::ObjectType::Commit, 100_000, &mut out);
         assert_eq!(out, [0x90, 0xea, 0x30]);
+    }
+
+    /// Stored streams inflate to their data, empty and over a block long.
+    #[test]
+    fn stored_streams_inflate_to_their_data() {
+        use std::io::Read;
+        let long: Vec<u8> = (0..150_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        for data in [&b""[..], b"tree 1\0", &long] {
+            let mut stream = Vec::new();
+            store(data, &mut stream);
+            let mut back = Vec::new();
+            flate2::read::ZlibDecoder::new(stream.as_slice())
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data);
+        }
     }
 
     #[test]
