@@ -497,6 +497,14 @@ mod tests {
             .filter(|(kind, _, _)| *kind == git2::ObjectType::Blob)
             .count();
         assert_eq!(blobs, 7, "files with equal contents are one blob");
+        for (kind, id, _) in &objects_held {
+            let in_database = objects.repo.odb().unwrap().exists(*id);
+            assert_eq!(
+                in_database,
+                *kind != git2::ObjectType::Blob,
+                "{kind:?} {id}"
+            );
+        }
         // A second tree with one file changed (a pristine render and the
         // user's file, as `init` makes): the pack needs both versions.
         let mut changed = files.clone();
