@@ -521,4 +521,40 @@ mod tests {
             .count();
         assert_eq!(blobs, 8);
     }
+
+    /// A new repository's pack holds each object once, also when files
+    /// with equal contents were hashed and deflated by different threads.
+    #[test]
+    fn a_new_repository_packs_equal_files_once() {
+        let big = vec![b'y'; PARALLEL_HASH_BYTES];
+        let files: Vec<(PathBuf, bool)> = ["a", "b", "c/d", "e"]
+            .iter()
+            .map(|p| (PathBuf::from(p), false))
+            .collect();
+        let mut objects = MemoryObjects::new().unwrap();
+        objects.for_new_repository();
+        let tree = objects
+            .tree(files.iter().map(|(p, x)| (p.as_path(), big.as_slice(), *x)))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        objects.write_pack_into(&repo).unwrap();
+        let pack_dir = dir.path().join("objects/pack");
+        let index = std::fs::read_dir(&pack_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "idx"))
+            .unwrap();
+        let listed = std::process::Command::new("git")
+            .arg("verify-pack")
+            .arg("-v")
+            .arg(&index)
+            .output()
+            .unwrap();
+        assert!(listed.status.success(), "{listed:?}");
+        let text = String::from_utf8_lossy(&listed.stdout);
+        // One blob and two trees (the root and `c`).
+        assert!(text.contains("non delta: 3 objects"), "{text}");
+        assert!(repo.find_tree(tree).is_ok());
+    }
 }

@@ -132,8 +132,12 @@ fn store(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&((b << 16) | a).to_be_bytes());
 }
 
-/// The pack of `entries` in their order, and its index.
-pub fn assemble(deflated: Vec<Entry>) -> std::io::Result<Pack> {
+/// The pack of `entries` in their order, each object once, and its index.
+pub fn assemble(mut deflated: Vec<Entry>) -> std::io::Result<Pack> {
+    // Files with equal contents are one blob, which threads that hash and
+    // deflate files apart may both have deflated.
+    let mut seen = std::collections::HashSet::new();
+    deflated.retain(|entry| seen.insert(entry.id));
     let count = u32::try_from(deflated.len()).map_err(std::io::Error::other)?;
     let mut pack =
         Vec::with_capacity(12 + deflated.iter().map(|e| e.bytes.len()).sum::<usize>() + 20);
