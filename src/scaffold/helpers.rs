@@ -262,6 +262,19 @@ mod tests {
         }
     }
 
+    /// `HELPER_NAMES` are helpers to the registry: `{{name}}` does not read
+    /// the answer `name`, as it does for a name that is not a helper.
+    #[test]
+    fn helper_names_are_the_registrys_helpers() {
+        let hb = registry();
+        for name in HELPER_NAMES.iter().chain(&["answer"]) {
+            let ctx = serde_json::json!({ *name: "the answer" });
+            let read = hb.render_template(&format!("{{{{{name}}}}}"), &ctx).ok();
+            let is_answer = read.as_deref() == Some("the answer");
+            assert_eq!(is_answer, !is_helper_name(name), "{name}");
+        }
+    }
+
     #[test]
     fn registry_is_strict_and_unescaped() {
         let hb = registry();

@@ -40,7 +40,7 @@ pub fn compile_glob(pattern: &str) -> std::result::Result<GlobMatcher, globset::
 pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
     match super::subset::condition(expr, ctx) {
         Some(holds) => Ok(holds),
-        None => condition_in(hb, expr, &Context::from(ctx.clone())),
+        None => condition_by_handlebars(hb, expr, &Context::from(ctx.clone())),
     }
 }
 
@@ -59,9 +59,18 @@ pub fn render_string(
 /// `condition` in a context already made: handlebars copies a `Value` into
 /// a new context on every render, which cost more than the conditions.
 fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Result<bool, String> {
-    if let Some(holds) = super::subset::condition(expr, ctx.data()) {
-        return Ok(holds);
+    match super::subset::condition(expr, ctx.data()) {
+        Some(holds) => Ok(holds),
+        None => condition_by_handlebars(hb, expr, ctx),
     }
+}
+
+/// What `subset` leaves to handlebars: `{{#if expr}}` rendered there.
+fn condition_by_handlebars(
+    hb: &Handlebars,
+    expr: &str,
+    ctx: &Context,
+) -> std::result::Result<bool, String> {
     let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
     hb.render_template_with_context(&template, ctx)
         .map(|out| out == "1")
@@ -326,9 +335,8 @@ fn render_path(
 ) -> std::result::Result<String, String> {
     let mut parts = Vec::new();
     for component in template_path.split('/') {
-        let direct = || super::subset::render(component, ctx.data(), MAX_RENDERED_FILE);
         let rendered = if component.contains("{{") {
-            direct()
+            super::subset::render(component, ctx.data(), MAX_RENDERED_FILE)
                 .map(Ok)
                 .unwrap_or_else(|| hb.render_template_with_context(component, ctx))
                 .map_err(|e| {

@@ -151,20 +151,18 @@ impl Tree<'_> {
         if start == end {
             return;
         }
-        let raw = &self.source[start..end];
-        let mut text = if escaped {
-            raw.replace("\\{{", "{{")
-        } else {
-            raw.to_string()
-        };
+        let mut raw = &self.source[start..end];
         if std::mem::take(&mut self.trim_line) {
-            let blank = text.trim_start_matches([' ', '\t']);
-            let rest = blank
+            let blank = raw.trim_start_matches([' ', '\t']);
+            raw = blank
                 .strip_prefix("\r\n")
                 .or_else(|| blank.strip_prefix('\n'))
                 .unwrap_or(blank);
-            text = rest.to_string();
         }
+        let text = match escaped {
+            true => raw.replace("\\{{", "{{"),
+            false => raw.to_string(),
+        };
         self.current().push(Node::Text(text));
     }
 
@@ -265,9 +263,6 @@ fn parse_tag(source: &str, at: usize) -> Option<(Tag, usize)> {
             let name = c.ident()?;
             if name == "else" {
                 Tag::Else
-            } else if name.starts_with("else") {
-                // handlebars reads `{{elsewhere}}` as `{{else where}}`.
-                return None;
             } else {
                 c.ws();
                 if c.peek()? == b'}' {
@@ -297,6 +292,7 @@ fn reference(name: &str) -> Option<Expr> {
     match name {
         "this" => Some(Expr::This),
         "true" | "false" | "null" | "as" => None,
+        // handlebars reads `{{elsewhere}}` as `{{else where}}`.
         n if n.starts_with("else") => None,
         n => Some(Expr::Key(n.to_string())),
     }

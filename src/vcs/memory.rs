@@ -31,6 +31,9 @@ pub struct MemoryObjects {
     deflating: Deflating,
 }
 
+/// An object with its kind, id and contents, shared rather than copied.
+type HeldObject = (git2::ObjectType, git2::Oid, Arc<[u8]>);
+
 /// A file for `MemoryObjects::tree`: path, contents, executable.
 pub type TreeFile<'a> = (&'a Path, &'a [u8], bool);
 
@@ -263,10 +266,7 @@ impl MemoryObjects {
 
     /// The objects made so far and not yet `taken`, each once (equal files
     /// and equal directories are one object), with their contents.
-    fn owned_objects(
-        &self,
-        taken: &BTreeSet<git2::Oid>,
-    ) -> Result<Vec<(git2::ObjectType, git2::Oid, Vec<u8>)>> {
+    fn owned_objects(&self, taken: &BTreeSet<git2::Oid>) -> Result<Vec<HeldObject>> {
         let odb = self.repo.odb().map_err(Error::git("read the objects"))?;
         // Blobs come from the contents held; trees and commits from the
         // database.
@@ -278,46 +278,28 @@ impl MemoryObjects {
             .collect();
         ids.into_iter()
             .map(|id| match self.contents.get(&id) {
-                Some(data) => Ok((git2::ObjectType::Blob, id, data.to_vec())),
+                Some(data) => Ok((git2::ObjectType::Blob, id, data.clone())),
                 None => {
                     let object = odb.read(id).map_err(Error::git("read the objects"))?;
-                    Ok((object.kind(), id, object.data().to_vec()))
+                    Ok((object.kind(), id, Arc::from(object.data())))
                 }
             })
             .collect()
     }
 
     /// Starts deflating every object made so far and not deflating yet on
-    /// other threads, so the pack is mostly ready once the work tree is
-    /// written; objects made later are deflated when the pack is written.
-    /// Deflating takes longer than writing the work tree: two threads share
-    /// it, each given objects of about half the bytes.
+    /// another thread, so the pack is ready once the work tree is written;
+    /// objects made later are deflated when the pack is written. (A new
+    /// repository's blobs are already deflating on the threads that hashed
+    /// them: what is left here is small.)
     pub fn deflate_in_background(&mut self) -> Result<()> {
-        let mut objects = self.owned_objects(&self.deflating.ids)?;
+        let objects = self.owned_objects(&self.deflating.ids)?;
         self.deflating
             .ids
             .extend(objects.iter().map(|(_, id, _)| *id));
-        objects.sort_by_key(|(_, _, data)| std::cmp::Reverse(data.len()));
-        let bytes: usize = objects.iter().map(|(_, _, data)| data.len()).sum();
-        let threads = if bytes < PARALLEL_HASH_BYTES {
-            1
-        } else {
-            DEFLATING_THREADS
-        };
-        let mut shares: Vec<(usize, Vec<_>)> = (0..threads).map(|_| Default::default()).collect();
-        for object in objects {
-            let lightest = shares
-                .iter_mut()
-                .min_by_key(|(bytes, _)| *bytes)
-                .expect("there are threads");
-            lightest.0 += object.2.len();
-            lightest.1.push(object);
-        }
-        self.deflating
-            .workers
-            .extend(shares.into_iter().map(|(_, share)| {
-                std::thread::spawn(move || super::pack::deflate(&pack_objects(&share)))
-            }));
+        self.deflating.workers.push(std::thread::spawn(move || {
+            super::pack::deflate(&pack_objects(&objects))
+        }));
         Ok(())
     }
 
@@ -379,13 +361,9 @@ fn deflate_blobs(
     contents: &[Arc<[u8]>],
 ) -> std::io::Result<Vec<super::pack::Entry>> {
     let objects: Vec<_> = (ids.iter().zip(contents))
-        .map(|(id, data)| super::pack::PackObject {
-            kind: git2::ObjectType::Blob,
-            id: *id,
-            data,
-        })
+        .map(|(id, data)| (git2::ObjectType::Blob, *id, data.clone()))
         .collect();
-    super::pack::deflate(&objects)
+    super::pack::deflate(&pack_objects(&objects))
 }
 
 fn hash_all(contents: &[Arc<[u8]>]) -> std::result::Result<Vec<git2::Oid>, git2::Error> {
@@ -422,11 +400,7 @@ struct Deflating {
     workers: Vec<std::thread::JoinHandle<std::io::Result<Vec<super::pack::Entry>>>>,
 }
 
-const DEFLATING_THREADS: usize = 2;
-
-fn pack_objects(
-    objects: &[(git2::ObjectType, git2::Oid, Vec<u8>)],
-) -> Vec<super::pack::PackObject<'_>> {
+fn pack_objects(objects: &[HeldObject]) -> Vec<super::pack::PackObject<'_>> {
     objects
         .iter()
         .map(|(kind, id, data)| super::pack::PackObject {
