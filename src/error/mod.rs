@@ -144,6 +144,9 @@ pub enum Error {
     #[error("the journal of an interrupted change, `{}`, cannot be read: {message}", path.display())]
     BadJournal { path: PathBuf, message: String },
 
+    #[error("cargo-nixcuda did not apply the journal `{}`: {reason}", path.display())]
+    UntrustedJournal { path: PathBuf, reason: String },
+
     #[error("the git index is locked (`{}` exists)", lock.display())]
     IndexLocked { lock: PathBuf },
 
@@ -357,6 +360,10 @@ impl Error {
             Error::BadJournal { path, .. } => format!(
                 "its `old/` directory holds the originals and `new/` the new contents: restore by hand (or with `git checkout -- .` in a repository), then remove `{}`",
                 path.parent().unwrap_or(path).display()
+            ),
+            Error::UntrustedJournal { path, .. } => format!(
+                "nothing was changed. If you interrupted a cargo-nixcuda run here, restore its files by hand (`git status` and `git checkout` in a repository); the originals are under `old/` beside it. Then remove it (`rm -r {}`)",
+                path.parent().filter(|_| path.ends_with("journal.json")).unwrap_or(path).display()
             ),
             Error::IndexLocked { lock } => format!(
                 "another git command is running in this repository, or one crashed: wait for it, or, if none is running, remove `{}`; nothing was changed",

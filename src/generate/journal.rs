@@ -1,19 +1,23 @@
 //! Crash-safe changes to an existing project (`update`, `init`), and the
 //! lock that keeps two runs from changing one project at once.
 //!
-//! A change set is applied through a journal in `<root>/.nixcuda-journal/`:
+//! A change set is applied through a journal, a directory that cannot be
+//! committed: `<git dir>/nixcuda/journal` when the project is in a git
+//! repository, else `<root>/.nixcuda-journal` (see `place`):
 //! 1. every new content is written to `new/` and synced;
-//! 2. `journal.json` (what goes where) is written and synced: from here on
-//!    the project may be half changed, and the journal says how to undo it;
+//! 2. `journal.json` (what goes where, and the size and hash of each new
+//!    content) is written and synced: from here on the project may be half
+//!    changed, and the journal says how to undo it;
 //! 3. each original is moved to `old/`, each new content into place;
 //! 4. the directories are synced, then `journal.json` is removed: the change
 //!    is complete, and what is left of the journal directory is garbage.
 //!
 //! A run killed at any point (SIGKILL, the OOM killer, power loss) leaves
 //! either no `journal.json` (nothing was touched, or everything was) or one
-//! that `recover` rolls back exactly, before any other command reads the
-//! project. So a project is always the old or the new version, and a file
-//! missing in the middle of an update is never read as a user deletion.
+//! that `recover` (in `recover.rs`) rolls back before any other command
+//! reads the project. So a project is always the old or the new version,
+//! and a file missing in the middle of an update is never read as a user
+//! deletion.
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
@@ -25,29 +29,99 @@ use serde::{Deserialize, Serialize};
 use super::write::{FileOp, Writer, create_dirs_listed, make_executable, sync_files};
 use crate::error::{Error, Result};
 
+pub use super::recover::{has_pending, recover};
+
+/// The journal of a project outside any git repository.
 pub const JOURNAL_DIR: &str = ".nixcuda-journal";
-const JOURNAL_FILE: &str = "journal.json";
+pub(super) const JOURNAL_FILE: &str = "journal.json";
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Journal {
+pub(super) struct Journal {
     /// The command that wrote it, for the recovery message.
-    command: String,
-    entries: Vec<Entry>,
+    pub command: String,
+    /// The project root, relative to the work tree of the repository whose
+    /// git directory holds the journal (empty beside the project): a
+    /// journal is only ever applied to the project it was written for.
+    #[serde(default)]
+    pub project: PathBuf,
+    pub entries: Vec<Entry>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Entry {
+pub(super) struct Entry {
     /// Relative to the project root.
-    path: PathBuf,
+    pub path: PathBuf,
     /// The staged content (`new/<n>`), for writes.
-    new: Option<String>,
+    pub new: Option<String>,
+    /// The size and SHA-1 of the staged content: recovery removes only a
+    /// file that is still exactly what the run wrote.
+    #[serde(default)]
+    pub written: Option<Written>,
     /// Where the original goes (`old/<n>`).
-    old: String,
+    pub old: String,
     /// Directories this change creates, outermost first.
-    created_dirs: Vec<PathBuf>,
+    pub created_dirs: Vec<PathBuf>,
     /// The new content is a directory (the `.git` that `init` makes).
     #[serde(default)]
-    is_dir: bool,
+    pub is_dir: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Written {
+    pub size: u64,
+    pub sha1: String,
+}
+
+impl Written {
+    pub(super) fn of(contents: &[u8]) -> Written {
+        Written {
+            size: contents.len() as u64,
+            sha1: sha1_smol::Sha1::from(contents).digest().to_string(),
+        }
+    }
+}
+
+/// Where a project's journal lives.
+pub(super) struct Place {
+    pub dir: PathBuf,
+    /// `Journal::project` for this project.
+    pub project: PathBuf,
+    /// In the git directory (else beside the project, in `JOURNAL_DIR`).
+    pub in_git: bool,
+}
+
+/// The journal of the project at `root`: in the git directory of the
+/// repository that holds it (nothing there is ever committed or cloned),
+/// else in the project itself, where only a project with no repository,
+/// whose files the user has anyway, can have it.
+pub(super) fn place(root: &Path) -> Place {
+    let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    if let (Some(git_dir), Some(workdir)) = (
+        crate::vcs::git_dir(root),
+        crate::vcs::enclosing_work_tree(root),
+    ) {
+        let project = canonical(root)
+            .strip_prefix(canonical(&workdir))
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        return Place {
+            dir: git_dir.join("nixcuda").join("journal"),
+            project,
+            in_git: true,
+        };
+    }
+    Place {
+        dir: root.join(JOURNAL_DIR),
+        project: PathBuf::new(),
+        in_git: false,
+    }
+}
+
+/// Creates `dir`, readable and writable by its owner only (a journal
+/// anyone else could write would not be applied).
+pub(super) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().mode(0o700).create(dir)
 }
 
 /// Holds the project's lock; released on drop and when the process dies.
@@ -98,72 +172,10 @@ fn try_lock(mut file: File, path: &Path, root: &Path, named: bool) -> Result<Pro
     Ok(ProjectLock { _file: file })
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io("sync", dir, e))
-}
-
-/// Rolls back an interrupted change set, if there is one. Needs the lock,
-/// so a journal that a running command is still writing is never touched.
-/// Returns what was done, for the user.
-pub fn recover(root: &Path, _lock: &ProjectLock) -> Result<Option<String>> {
-    roll_back(root)
-}
-
-fn roll_back(root: &Path) -> Result<Option<String>> {
-    let dir = root.join(JOURNAL_DIR);
-    if fs::symlink_metadata(&dir).is_err() {
-        return Ok(None);
-    }
-    let journal_path = dir.join(JOURNAL_FILE);
-    let Ok(text) = fs::read_to_string(&journal_path) else {
-        // Killed before the journal was written (nothing was touched) or
-        // after it was removed (everything was): only leftovers.
-        fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
-        return Ok(None);
-    };
-    let journal: Journal = serde_json::from_str(&text).map_err(|e| Error::BadJournal {
-        path: journal_path.clone(),
-        message: e.to_string(),
-    })?;
-    let mut touched = BTreeSet::new();
-    for entry in journal.entries.iter().rev() {
-        let target = root.join(&entry.path);
-        let staged = entry
-            .new
-            .as_ref()
-            .is_some_and(|n| dir.join("new").join(n).exists());
-        let saved = dir.join("old").join(&entry.old);
-        // Moved in already: the new content goes.
-        if entry.new.is_some() && !staged && fs::symlink_metadata(&target).is_ok() {
-            let removed = if entry.is_dir {
-                fs::remove_dir_all(&target)
-            } else {
-                fs::remove_file(&target)
-            };
-            removed.map_err(|e| Error::io("remove", &target, e))?;
-        }
-        if fs::symlink_metadata(&saved).is_ok() {
-            fs::rename(&saved, &target).map_err(|e| Error::io("restore", &target, e))?;
-        }
-        for created in entry.created_dirs.iter().rev() {
-            let _ = fs::remove_dir(root.join(created));
-        }
-        if let Some(parent) = target.parent() {
-            touched.insert(parent.to_path_buf());
-        }
-    }
-    for parent in touched.iter().filter(|p| p.is_dir()) {
-        sync_dir(parent)?;
-    }
-    fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))?;
-    sync_dir(&dir)?;
-    fs::remove_dir_all(&dir).map_err(|e| Error::io("remove", &dir, e))?;
-    Ok(Some(format!(
-        "`{}` was interrupted here; its changes were rolled back, so the project is as it was before it",
-        journal.command
-    )))
 }
 
 /// A directory to move into the project with the files: `path` (relative
@@ -185,35 +197,40 @@ pub fn apply_with_dir(
     changes: &[FileOp],
     new_dir: Option<NewDir>,
     command: &str,
-    _lock: &ProjectLock,
+    lock: &ProjectLock,
 ) -> Result<()> {
-    let dir = root.join(JOURNAL_DIR);
-    if fs::symlink_metadata(&dir).is_ok() {
+    let place = place(root);
+    let dir = &place.dir;
+    if fs::symlink_metadata(dir).is_ok() {
         return Err(Error::Interrupted);
     }
+    if let Some(parent) = dir.parent().filter(|p| !p.exists()) {
+        create_private_dir(parent).map_err(|e| Error::io("create directory", parent, e))?;
+    }
     let mut writer = Writer::new();
-    fs::create_dir(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
-    let result = stage_and_swap(root, &dir, changes, new_dir, command, &mut writer);
+    create_private_dir(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    let result = stage_and_swap(root, &place, changes, new_dir, command, &mut writer);
     if result.is_err() {
         // A failure we saw (not a kill): undo now, as a later run would.
-        let _ = roll_back(root);
-        let _ = fs::remove_dir_all(&dir);
+        let _ = recover(root, lock);
+        let _ = fs::remove_dir_all(dir);
     }
     result
 }
 
 fn stage_and_swap(
     root: &Path,
-    dir: &Path,
+    place: &Place,
     changes: &[FileOp],
     extra: Option<NewDir>,
     command: &str,
     writer: &mut Writer,
 ) -> Result<()> {
+    let dir = place.dir.as_path();
     let new_dir = dir.join("new");
     let old_dir = dir.join("old");
     for d in [&new_dir, &old_dir] {
-        fs::create_dir(d).map_err(|e| Error::io("create directory", d, e))?;
+        create_private_dir(d).map_err(|e| Error::io("create directory", d, e))?;
     }
     // 1. New contents, synced.
     let mut entries = stage_new(root, &new_dir, changes, writer)?;
@@ -223,6 +240,7 @@ fn stage_and_swap(
         entries.push(Entry {
             path: extra.path.clone(),
             new: Some("dir".into()),
+            written: None,
             old: "dir".into(),
             created_dirs: missing_parents(root, &extra.path),
             is_dir: true,
@@ -232,6 +250,7 @@ fn stage_and_swap(
     // 2. The journal: the point after which a kill needs a rollback.
     let journal = Journal {
         command: command.to_string(),
+        project: place.project.clone(),
         entries,
     };
     let text = serde_json::to_vec_pretty(&journal).expect("a journal serializes");
@@ -240,7 +259,9 @@ fn stage_and_swap(
     let journal_path = dir.join(JOURNAL_FILE);
     fs::rename(&tmp, &journal_path).map_err(|e| Error::io("write", &journal_path, e))?;
     sync_dir(dir)?;
-    sync_dir(root)?;
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
     // 3. Swap.
     let touched = swap(root, &old_dir, &new_dir, &journal.entries, writer)?;
     // 4. Durable, then done.
@@ -270,6 +291,7 @@ fn stage_new(
     let mut entries = Vec::new();
     let mut staged_files = Vec::new();
     for (i, change) in changes.iter().enumerate() {
+        let mut written = None;
         let new = match change {
             FileOp::Write {
                 path,
@@ -288,6 +310,7 @@ fn stage_new(
                     _ => {}
                 }
                 staged_files.push(staged);
+                written = Some(Written::of(contents));
                 Some(name)
             }
             FileOp::Delete { .. } => None,
@@ -295,6 +318,7 @@ fn stage_new(
         entries.push(Entry {
             path: change.path().to_path_buf(),
             new,
+            written,
             old: i.to_string(),
             created_dirs: missing_parents(root, change.path()),
             is_dir: false,

@@ -3,6 +3,7 @@
 pub mod init_plan;
 pub mod journal;
 pub mod next_steps;
+mod recover;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -107,7 +108,7 @@ pub fn prepare<'a>(
         write::check_new_destination(&dest)?;
     } else if dest.exists() && !dest.is_dir() {
         return Err(Error::DestinationNotDirectory { path: dest });
-    } else if dest.join(RECORD_FILE).exists() && !dest.join(journal::JOURNAL_DIR).exists() {
+    } else if dest.join(RECORD_FILE).exists() && !journal::has_pending(&dest, true) {
         // Like `cargo init` in a package: checked before any question (a
         // record with a journal beside it is an interrupted run's, which
         // `init` rolls back).

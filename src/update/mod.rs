@@ -154,24 +154,21 @@ impl UpdatePlan {
 }
 
 /// The project root: the nearest directory at or above `start` that has a
-/// `.nixcuda.yaml` (or the journal of an interrupted change).
+/// `.nixcuda.yaml`, or else the nearest one whose own journal holds an
+/// interrupted change (which may have moved the record aside). A journal
+/// only marks the project it was written for: `journal::has_pending`
+/// reads none in a parent directory that merely contains one.
 pub fn find_project(start: &Path) -> Result<PathBuf> {
     let start = crate::generate::absolute(start)?;
-    let mut dir = start.as_path();
-    loop {
-        // An interrupted update may have moved the record aside; its
-        // journal marks the project root as well.
-        if dir.join(RECORD_FILE).is_file() || dir.join(journal::JOURNAL_DIR).is_dir() {
-            return Ok(dir.to_path_buf());
-        }
-        dir = match dir.parent() {
-            Some(parent) => parent,
-            None => {
-                return Err(Error::NotAProject {
-                    start: start.clone(),
-                });
-            }
-        };
+    if let Some(root) = start.ancestors().find(|d| d.join(RECORD_FILE).is_file()) {
+        return Ok(root.to_path_buf());
+    }
+    match start
+        .ancestors()
+        .find(|d| journal::has_pending(d, *d == start.as_path()))
+    {
+        Some(root) => Ok(root.to_path_buf()),
+        None => Err(Error::NotAProject { start }),
     }
 }
 
@@ -197,7 +194,7 @@ pub fn open_project_to_read(start: &Path) -> Result<(PathBuf, Option<String>)> {
             ) =>
         {
             let root = find_project(start)?;
-            if root.join(journal::JOURNAL_DIR).exists() {
+            if journal::has_pending(&root, true) {
                 return Err(Error::Io {
                     action: "roll back the interrupted update in",
                     path: root,

@@ -10,6 +10,7 @@ mod first_commit;
 mod generate;
 mod host;
 mod hostile_render;
+mod journal_trust;
 mod merge_base;
 mod ml;
 mod names;

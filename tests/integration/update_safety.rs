@@ -259,7 +259,7 @@ fn an_update_killed_at_any_step_is_rolled_back_by_the_next_command() {
         }
         crate::support::assert_same_tree(&now, &old, &format!("killed at step {step}"));
         assert!(
-            !p.join(".nixcuda-journal").exists(),
+            !p.join(".git/nixcuda/journal").exists(),
             "step {step}: the journal is gone after recovery"
         );
         assert!(
