@@ -7,6 +7,7 @@ use git2::{Repository, RepositoryInitOptions, Signature};
 
 use crate::error::{Error, Result};
 
+mod index;
 mod memory;
 mod objects;
 mod pack;
@@ -15,11 +16,10 @@ mod signing;
 mod skeleton;
 
 pub use git2::Oid as ObjectId;
+pub use index::{IndexLock, build_index, is_own_lock};
 pub use memory::{MemoryObjects, TreeFile};
 pub use objects::{InitialCommit, create_repository};
-pub use refs::{
-    ConflictEntry, head_commit, head_reference, reference_target, set_reference, stage_conflicts,
-};
+pub use refs::{ConflictEntry, head_commit, head_reference, reference_target, set_reference};
 use signing::{sign_with_git, signing_requested};
 
 /// Who the user is for git, if configured (`user.name`, `user.email`).
@@ -242,12 +242,8 @@ pub fn check_index_writable(dir: &Path) -> Result<()> {
 }
 
 /// Stages written (`false`) and deleted (`true`) files, given as absolute
-/// paths inside `workdir`.
-pub fn stage_changes(workdir: &Path, changes: &[(PathBuf, bool)]) -> Result<()> {
-    let repo = Repository::open(workdir).map_err(Error::git("open the repository"))?;
-    let mut index = repo.index().map_err(Error::git("open the index"))?;
-    let root = repo.workdir().unwrap_or(workdir).to_path_buf();
-    let root = root.canonicalize().unwrap_or(root);
+/// paths inside the work tree `root`, in `index` (not written).
+fn stage_into(index: &mut git2::Index, root: &Path, changes: &[(PathBuf, bool)]) -> Result<()> {
     for (path, deleted) in changes {
         let parent = path
             .parent()
@@ -256,7 +252,7 @@ pub fn stage_changes(workdir: &Path, changes: &[(PathBuf, bool)]) -> Result<()> 
             (Some(p), Some(name)) => p.join(name),
             _ => path.clone(),
         };
-        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
+        let rel = abs.strip_prefix(root).unwrap_or(&abs);
         if *deleted {
             // Untracked files have no entry: nothing to remove.
             let _ = index.remove_path(rel);
@@ -264,7 +260,7 @@ pub fn stage_changes(workdir: &Path, changes: &[(PathBuf, bool)]) -> Result<()> 
             index.add_path(rel).map_err(Error::git("stage a file"))?;
         }
     }
-    index.write().map_err(Error::git("write the index"))
+    Ok(())
 }
 
 /// Commits the index on top of HEAD.

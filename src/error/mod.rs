@@ -147,6 +147,9 @@ pub enum Error {
     #[error("cargo-nixcuda did not apply the journal `{}`: {reason}", path.display())]
     UntrustedJournal { path: PathBuf, reason: String },
 
+    #[error("the update {update} is in place and staged, but was not committed: {reason}")]
+    UpdateNotCommitted { update: String, reason: String },
+
     #[error("the git index is locked (`{}` exists)", lock.display())]
     IndexLocked { lock: PathBuf },
 
@@ -365,6 +368,7 @@ impl Error {
                 "nothing was changed. If you interrupted a cargo-nixcuda run here, restore its files by hand (`git status` and `git checkout` in a repository); the originals are under `old/` beside it. Then remove it (`rm -r {}`)",
                 path.parent().filter(|_| path.ends_with("journal.json")).unwrap_or(path).display()
             ),
+            Error::UpdateNotCommitted { .. } => "commit it with `git commit` once the cause is fixed, or put the project back as it was (files, index and the record) with `cargo nixcuda update --abort`".into(),
             Error::IndexLocked { lock } => format!(
                 "another git command is running in this repository, or one crashed: wait for it, or, if none is running, remove `{}`; nothing was changed",
                 lock.display()

@@ -45,7 +45,27 @@ pub(super) struct Journal {
     #[serde(default)]
     pub project: PathBuf,
     pub entries: Vec<Entry>,
+    /// The run holds the git index's lock and replaces the index last (see
+    /// `IndexStep`); the index before it is `index.before` when it existed.
+    #[serde(default)]
+    pub index: Option<IndexState>,
 }
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct IndexState {
+    pub existed: bool,
+}
+
+/// Files beside `journal.json` for the index: the tag written into the
+/// `index.lock` the run holds, the index before the run, and the SHA-1 of
+/// the index it put in place.
+pub(super) const INDEX_TAG: &str = "index.tag";
+pub(super) const INDEX_BEFORE: &str = "index.before";
+pub(super) const INDEX_WRITTEN: &str = "index.written";
+
+/// Writes the new index (libgit2, at the path given) while the run holds
+/// the index's lock.
+pub type BuildIndex<'a> = &'a mut dyn FnMut(&crate::vcs::IndexLock, &Path) -> Result<()>;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Entry {
@@ -84,6 +104,8 @@ impl Written {
 /// Where a project's journal lives.
 pub(super) struct Place {
     pub dir: PathBuf,
+    /// The git directory that holds it.
+    pub git_dir: Option<PathBuf>,
     /// `Journal::project` for this project.
     pub project: PathBuf,
     /// In the git directory (else beside the project, in `JOURNAL_DIR`).
@@ -106,12 +128,14 @@ pub(super) fn place(root: &Path) -> Place {
             .unwrap_or_default();
         return Place {
             dir: git_dir.join("nixcuda").join("journal"),
+            git_dir: Some(git_dir),
             project,
             in_git: true,
         };
     }
     Place {
         dir: root.join(JOURNAL_DIR),
+        git_dir: None,
         project: PathBuf::new(),
         in_git: false,
     }
@@ -199,6 +223,31 @@ pub fn apply_with_dir(
     command: &str,
     lock: &ProjectLock,
 ) -> Result<()> {
+    run(root, changes, new_dir, None, command, lock)
+}
+
+/// `apply` in a git work tree, with the index in the same atomic unit:
+/// git's index lock is taken before anything moves and held until `build`
+/// has written the new index and it is in place; a kill anywhere is rolled
+/// back, index included.
+pub fn apply_staged(
+    root: &Path,
+    changes: &[FileOp],
+    build: BuildIndex,
+    command: &str,
+    lock: &ProjectLock,
+) -> Result<()> {
+    run(root, changes, None, Some(build), command, lock)
+}
+
+fn run(
+    root: &Path,
+    changes: &[FileOp],
+    new_dir: Option<NewDir>,
+    build: Option<BuildIndex>,
+    command: &str,
+    lock: &ProjectLock,
+) -> Result<()> {
     let place = place(root);
     let dir = &place.dir;
     if fs::symlink_metadata(dir).is_ok() {
@@ -209,7 +258,18 @@ pub fn apply_with_dir(
     }
     let mut writer = Writer::new();
     create_private_dir(dir).map_err(|e| Error::io("create directory", dir, e))?;
-    let result = stage_and_swap(root, &place, changes, new_dir, command, &mut writer);
+    let index = match build {
+        Some(build) => match take_index_lock(root, dir, &mut writer) {
+            Ok(Some(held)) => Some((held, build)),
+            Ok(None) => None,
+            Err(e) => {
+                let _ = fs::remove_dir_all(dir);
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let result = stage_and_swap(root, &place, changes, new_dir, index, command, &mut writer);
     if result.is_err() {
         // A failure we saw (not a kill): undo now, as a later run would.
         let _ = recover(root, lock);
@@ -218,11 +278,28 @@ pub fn apply_with_dir(
     result
 }
 
+/// Takes the index lock, its tag recorded first, so that recovery knows
+/// a lock left by a killed run for its own.
+fn take_index_lock(
+    root: &Path,
+    dir: &Path,
+    writer: &mut Writer,
+) -> Result<Option<crate::vcs::IndexLock>> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let tag = format!("cargo-nixcuda {} {nanos}\n", std::process::id());
+    writer.write_synced(&dir.join(INDEX_TAG), tag.as_bytes())?;
+    crate::vcs::IndexLock::take(root, &tag)
+}
+
 fn stage_and_swap(
     root: &Path,
     place: &Place,
     changes: &[FileOp],
     extra: Option<NewDir>,
+    index: Option<(crate::vcs::IndexLock, BuildIndex)>,
     command: &str,
     writer: &mut Writer,
 ) -> Result<()> {
@@ -247,11 +324,16 @@ fn stage_and_swap(
         });
     }
     sync_dir(&new_dir)?;
+    let index_state = match &index {
+        Some((held, _)) => Some(save_index(held.index_path(), dir)?),
+        None => None,
+    };
     // 2. The journal: the point after which a kill needs a rollback.
     let journal = Journal {
         command: command.to_string(),
         project: place.project.clone(),
         entries,
+        index: index_state,
     };
     let text = serde_json::to_vec_pretty(&journal).expect("a journal serializes");
     let tmp = dir.join("journal.json.tmp");
@@ -269,6 +351,15 @@ fn stage_and_swap(
         sync_dir(parent)?;
     }
     sync_dir(&old_dir)?;
+    let complete_with_git_dir = journal.entries.iter().any(|e| e.is_dir);
+    if let Some((held, build)) = index {
+        replace_index(held, build, dir, writer)?;
+    }
+    if !complete_with_git_dir {
+        // Everything is in place; a kill here is still rolled back. (Not
+        // with a new `.git`: its rename was the last step that may fail.)
+        writer.before_step("finish", &journal_path)?;
+    }
     fs::remove_file(&journal_path).map_err(|e| Error::io("remove", &journal_path, e))?;
     sync_dir(dir)?;
     // Directories emptied by deletions go too, as git would leave them.
@@ -277,6 +368,42 @@ fn stage_and_swap(
         while d.pop() && d != root && fs::remove_dir(&d).is_ok() {}
     }
     fs::remove_dir_all(dir).map_err(|e| Error::io("remove", dir, e))
+}
+
+/// Copies the index as it is before the run into the journal.
+fn save_index(index: &Path, dir: &Path) -> Result<IndexState> {
+    if !index.exists() {
+        return Ok(IndexState { existed: false });
+    }
+    let before = dir.join(INDEX_BEFORE);
+    fs::copy(index, &before)
+        .and_then(|_| File::open(&before)?.sync_all())
+        .map_err(|e| Error::io("copy the index to", &before, e))?;
+    Ok(IndexState { existed: true })
+}
+
+/// The last step before the journal goes: the new index, built while the
+/// lock is held, its hash recorded (so recovery knows it for the run's),
+/// then moved in.
+fn replace_index(
+    held: crate::vcs::IndexLock,
+    build: BuildIndex,
+    dir: &Path,
+    writer: &mut Writer,
+) -> Result<()> {
+    writer.before_step("stage", held.index_path())?;
+    let new = dir.join("index.new");
+    build(&held, &new)?;
+    let bytes = fs::read(&new).map_err(|e| Error::io("read", &new, e))?;
+    let written = Written::of(&bytes);
+    writer.write_synced(&dir.join(INDEX_WRITTEN), written.sha1.as_bytes())?;
+    writer.before_step("stage", held.index_path())?;
+    let git_dir = held.index_path().parent().map(Path::to_path_buf);
+    held.commit(Some(&new))?;
+    if let Some(git_dir) = git_dir {
+        sync_dir(&git_dir)?;
+    }
+    Ok(())
 }
 
 /// Writes the new contents of `changes` under `new_dir`, one file per

@@ -21,8 +21,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::journal::{
-    Entry, JOURNAL_DIR, JOURNAL_FILE, Journal, Place, ProjectLock, Written, create_private_dir,
-    place, sync_dir,
+    Entry, INDEX_BEFORE, INDEX_TAG, INDEX_WRITTEN, JOURNAL_DIR, JOURNAL_FILE, Journal, Place,
+    ProjectLock, Written, create_private_dir, place, sync_dir,
 };
 use crate::error::{Error, Result};
 
@@ -128,6 +128,12 @@ fn check_entries(root: &Path, place: &Place, path: &Path, journal: &Journal) -> 
                 "it was written for the project at `{}` of this repository, not this one",
                 journal.project.display()
             ),
+        ));
+    }
+    if journal.index.is_some() && place.git_dir.is_none() {
+        return Err(untrusted(
+            path,
+            "it names a git index, but there is no repository",
         ));
     }
     for entry in &journal.entries {
@@ -305,7 +311,9 @@ fn roll_back(root: &Path, place: &Place) -> Result<Option<String>> {
     let journal_path = dir.join(JOURNAL_FILE);
     let Some(journal) = read_journal(&journal_path)? else {
         // Killed before the journal was written (nothing was touched) or
-        // after it was removed (everything was): only leftovers.
+        // after it was removed (everything was): only leftovers, and maybe
+        // the index lock the run held.
+        release_index_lock(place)?;
         fs::remove_dir_all(dir).map_err(|e| Error::io("remove", dir, e))?;
         return Ok(None);
     };
@@ -318,6 +326,7 @@ fn roll_back(root: &Path, place: &Place) -> Result<Option<String>> {
             "the project has a `.git` now, so the change it records finished",
         ));
     }
+    let index_note = undo_index(place, &journal)?;
     let mut touched = BTreeSet::new();
     let mut left = Left::default();
     for entry in journal.entries.iter().rev() {
@@ -349,5 +358,56 @@ fn roll_back(root: &Path, place: &Place) -> Result<Option<String>> {
             ));
         }
     }
+    if let Some(note) = index_note {
+        message.push_str(&format!("; {note}"));
+    }
     Ok(Some(message))
+}
+
+/// Removes the `index.lock` the interrupted run held, if it is still
+/// there; true when it was (so the index itself was never replaced).
+fn release_index_lock(place: &Place) -> Result<bool> {
+    let (Some(git_dir), Ok(tag)) = (
+        &place.git_dir,
+        fs::read_to_string(place.dir.join(INDEX_TAG)),
+    ) else {
+        return Ok(false);
+    };
+    let lock = git_dir.join("index.lock");
+    if !crate::vcs::is_own_lock(&lock, &tag) {
+        return Ok(false);
+    }
+    fs::remove_file(&lock).map_err(|e| Error::io("remove", &lock, e))?;
+    Ok(true)
+}
+
+/// Puts back the index the run replaced, unless it changed since (then it
+/// is left, and the returned note says so).
+fn undo_index(place: &Place, journal: &Journal) -> Result<Option<String>> {
+    let (Some(state), Some(git_dir)) = (&journal.index, &place.git_dir) else {
+        return Ok(None);
+    };
+    if release_index_lock(place)? {
+        return Ok(None);
+    }
+    let Ok(written) = fs::read_to_string(place.dir.join(INDEX_WRITTEN)) else {
+        return Ok(None); // killed before the new index was made
+    };
+    let held = crate::vcs::IndexLock::take_in(git_dir, "")?;
+    let now = fs::read(held.index_path())
+        .ok()
+        .map(|b| Written::of(&b).sha1);
+    if now.as_deref() != Some(written.trim()) {
+        // Kept out of the journal, which goes.
+        let kept = place.dir.with_file_name("index.before");
+        let _ = fs::rename(place.dir.join(INDEX_BEFORE), &kept);
+        return Ok(Some(format!(
+            "the git index was changed after it, so it was left as it is (`git status` shows it; the index from before is in `{}`)",
+            kept.display()
+        )));
+    }
+    let before = place.dir.join(INDEX_BEFORE);
+    held.commit(state.existed.then_some(before.as_path()))?;
+    sync_dir(git_dir)?;
+    Ok(None)
 }

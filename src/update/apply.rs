@@ -2,10 +2,10 @@
 //! git: clean files staged, conflicts unmerged (index stages 1/2/3, as
 //! `git merge` leaves them), or everything committed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::{UpdatePlan, abort};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::generate::journal::{self, ProjectLock};
 use crate::generate::write::{FileOp, check_changes};
 use crate::vcs;
@@ -34,13 +34,9 @@ pub fn apply(plan: &UpdatePlan, commit: bool, lock: &ProjectLock) -> Result<Reco
             &format!("Pristine render of {}", plan.to),
         )?;
     }
-    journal::apply(
-        &plan.root,
-        &ops,
-        &format!("cargo nixcuda update ({label})"),
-        lock,
-    )?;
+    let command = format!("cargo nixcuda update ({label})");
     let Some(workdir) = vcs::enclosing_work_tree(&plan.root) else {
+        journal::apply(&plan.root, &ops, &command, lock)?;
         return Ok(Recorded::NotInGit);
     };
     let conflicts = plan.conflicts();
@@ -52,14 +48,26 @@ pub fn apply(plan: &UpdatePlan, commit: bool, lock: &ProjectLock) -> Result<Reco
             (plan.root.join(op.path()), deleted)
         })
         .collect();
-    vcs::stage_changes(&workdir, &clean)?;
-    vcs::stage_conflicts(&workdir, &unmerged(plan))?;
+    let unmerged = unmerged(plan);
+    // Staged files and conflict stages in one index, written once, inside
+    // the journal: a kill leaves the old files with the old index, or the
+    // new with the new.
+    let mut build = |held: &vcs::IndexLock, out: &Path| {
+        vcs::build_index(&workdir, held, out, &clean, &unmerged)
+    };
+    journal::apply_staged(&plan.root, &ops, &mut build, &command, lock)?;
     if commit && conflicts.is_empty() {
         let message = format!(
             "Update to {} with cargo-nixcuda (from {})",
             plan.to, plan.from
         );
-        let id = vcs::commit_index(&workdir, &message)?;
+        let id = vcs::commit_index(&workdir, &message).map_err(|e| match e {
+            Error::SigningFailed { .. } => e,
+            e => Error::UpdateNotCommitted {
+                update: label.clone(),
+                reason: e.to_string(),
+            },
+        })?;
         abort::committed(&plan.root, &id)?;
         return Ok(Recorded::Committed(id));
     }

@@ -21,17 +21,15 @@ pub struct ConflictEntry<'a> {
 /// Records `conflicts` as unmerged paths, so `git status` shows them (`UU`,
 /// `AA`), `git mergetool` and editors find the three sides, and
 /// `git commit -a` refuses until they are resolved with `git add`.
-pub fn stage_conflicts(workdir: &Path, conflicts: &[ConflictEntry]) -> Result<()> {
-    if conflicts.is_empty() {
-        return Ok(());
-    }
-    let repo = Repository::open(workdir).map_err(Error::git("open the repository"))?;
-    let mut index = repo.index().map_err(Error::git("open the index"))?;
-    let root = repo.workdir().unwrap_or(workdir).to_path_buf();
-    let root = root.canonicalize().unwrap_or(root);
+pub(super) fn record_conflicts(
+    repo: &Repository,
+    index: &mut git2::Index,
+    root: &Path,
+    conflicts: &[ConflictEntry],
+) -> Result<()> {
     for conflict in conflicts {
         let abs = canonical_parent(&conflict.path);
-        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
+        let rel = abs.strip_prefix(root).unwrap_or(&abs);
         let _ = index.remove(rel, 0);
         let _ = index.conflict_remove(rel);
         let sides = [
@@ -49,7 +47,7 @@ pub fn stage_conflicts(workdir: &Path, conflicts: &[ConflictEntry]) -> Result<()
                 .map_err(Error::git("record a conflict in the index"))?;
         }
     }
-    index.write().map_err(Error::git("write the index"))
+    Ok(())
 }
 
 fn canonical_parent(path: &Path) -> PathBuf {

@@ -27,6 +27,7 @@ mod team_sources;
 mod update;
 mod update_dry_run;
 mod update_git;
+mod update_index;
 mod update_safety;
 mod update_scenarios;
 mod ux_init;
