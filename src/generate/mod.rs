@@ -391,7 +391,7 @@ fn remove_orphans(prepared: &mut Prepared) {
     if let Some(parent) = prepared.dest.parent() {
         for orphan in write::remove_orphaned_staging(parent) {
             prepared.warnings.push(format!(
-                "removed {}, left by an interrupted `cargo nixcuda new` whose process is gone",
+                "removed {}, left by an interrupted `cargo nixcuda new` that no process holds",
                 orphan.display()
             ));
         }

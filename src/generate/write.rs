@@ -307,6 +307,7 @@ pub fn create_tree<T>(
     let mut writer = Writer::new();
     let staging = make_staging_dir(Path::new("."), dest)?;
     undo.trees.push(staging.clone());
+    let staging_lock = StagingLock::take(&staging)?;
     // Each directory is made once, not once for every file in it.
     let mut made = std::collections::BTreeSet::new();
     for file in files {
@@ -326,6 +327,7 @@ pub fn create_tree<T>(
     writer.interrupt.check()?;
     // Checked again: something may have appeared while we were writing.
     check_new_destination(name)?;
+    staging_lock.remove_file()?;
     fs::rename(&staging, name).map_err(|e| Error::io("move the project into", dest, e))?;
     undo.disarm();
     created_parent.disarm();
@@ -354,29 +356,83 @@ impl Drop for CwdGuard {
     }
 }
 
-/// Removes the staging directories (`.NAME.nixcuda-PID-N`) in `parent`
-/// whose process is gone: what a SIGKILL or a power loss during `new`
-/// leaves. Returns them, to tell the user. Where processes cannot be looked
-/// up (no `/proc`), nothing is removed.
-pub fn remove_orphaned_staging(parent: &Path) -> Vec<PathBuf> {
-    if !Path::new("/proc/self").exists() {
-        return Vec::new();
+/// The file a running `new` holds locked inside its staging directory
+/// (flock: it is released when the process dies, whatever PID namespace
+/// or machine of a shared file system it ran in). It is removed just
+/// before the directory becomes the project.
+const STAGING_LOCK: &str = ".nixcuda-staging.lock";
+
+/// A staging directory younger than this may still be in use (its lock
+/// file not made yet, or just removed before the rename).
+const STAGING_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Holds the lock of a staging directory; see `STAGING_LOCK`.
+struct StagingLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl StagingLock {
+    fn take(staging: &Path) -> Result<StagingLock> {
+        let path = staging.join(STAGING_LOCK);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io("create", &path, e))?;
+        // Where the file system has no locks, no clean-up can take the
+        // lock either, so the directory is never removed as an orphan.
+        let _ = file.try_lock();
+        Ok(StagingLock { _file: file, path })
     }
+
+    /// Takes the file out of the tree; the lock is held until drop.
+    fn remove_file(&self) -> Result<()> {
+        fs::remove_file(&self.path).map_err(|e| Error::io("remove", &self.path, e))
+    }
+}
+
+/// Removes the staging directories (`.NAME.nixcuda-PID-N`) in `parent`
+/// that no process uses: what a SIGKILL or a power loss during `new`
+/// leaves. Only a directory of this user, older than a minute, whose lock
+/// file is there and free, is removed: a process id says nothing about a
+/// process of another PID namespace (a container) or machine (NFS).
+/// Returns them, to tell the user.
+pub fn remove_orphaned_staging(parent: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let Ok(entries) = fs::read_dir(parent) else {
         return Vec::new();
     };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    let now = std::time::SystemTime::now();
     let mut removed = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = staging_pid(&name) else {
+        if staging_pid(&name).is_none() {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(meta) = fs::symlink_metadata(&path) else {
             continue;
         };
-        let path = entry.path();
-        let ours = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
-        if ours
-            && !Path::new("/proc").join(pid.to_string()).exists()
-            && fs::remove_dir_all(&path).is_ok()
-        {
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= STAGING_MIN_AGE);
+        if !meta.is_dir() || meta.uid() != euid || !old {
+            continue;
+        }
+        let lock = path.join(STAGING_LOCK);
+        let free = fs::symlink_metadata(&lock).is_ok_and(|m| m.is_file())
+            && OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&lock)
+                .is_ok_and(|f| f.try_lock().is_ok());
+        if free && fs::remove_dir_all(&path).is_ok() {
             removed.push(path);
         }
     }

@@ -18,6 +18,7 @@ mod prompts;
 mod python_env;
 mod readme;
 mod records;
+mod staging;
 mod stored_versions;
 mod support;
 mod team_config;
