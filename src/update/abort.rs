@@ -197,7 +197,18 @@ pub fn abort(root: &Path, lock: &ProjectLock) -> Result<String> {
     let ops = restore_ops(root, &dir, &state)?;
     check_changes(root, &ops)?;
     let command = format!("cargo nixcuda update --abort ({})", state.update);
-    journal::apply(root, &ops, &command, lock)?;
+    if state.index {
+        // The saved index goes in with the files, in one atomic unit.
+        let saved = dir.join("index");
+        let mut build = |_: &vcs::IndexLock, out: &Path| {
+            fs::copy(&saved, out)
+                .map(drop)
+                .map_err(|e| Error::io("restore the index from", &saved, e))
+        };
+        journal::apply_staged(root, &ops, &mut build, &command, lock)?;
+    } else {
+        journal::apply(root, &ops, &command, lock)?;
+    }
     restore_git(root, &dir, &state)?;
     remove_dir(&dir)?;
     Ok(state.update)
@@ -228,16 +239,12 @@ fn restore_ops(root: &Path, dir: &Path, state: &State) -> Result<Vec<FileOp>> {
     Ok(ops)
 }
 
-/// The index, HEAD (when the update committed) and the pristine ref.
+/// HEAD (when the update committed), the pristine ref, and the index
+/// when there was none before.
 fn restore_git(root: &Path, dir: &Path, state: &State) -> Result<()> {
-    let git_dir = dir.parent().and_then(Path::parent).unwrap_or(dir);
-    let index = git_dir.join("index");
-    if state.index {
-        let tmp = git_dir.join("index.nixcuda-abort");
-        fs::copy(dir.join("index"), &tmp).map_err(|e| Error::io("restore", &index, e))?;
-        fs::rename(&tmp, &index).map_err(|e| Error::io("restore", &index, e))?;
-    } else {
-        remove_file(&index)?;
+    if !state.index {
+        let git_dir = dir.parent().and_then(Path::parent).unwrap_or(dir);
+        remove_file(&git_dir.join("index"))?;
     }
     let message = format!("cargo nixcuda update --abort ({})", state.update);
     if state.head_after.is_some()

@@ -292,3 +292,37 @@ fn an_edit_made_after_a_killed_update_is_kept_by_the_recovery() {
     }
     assert!(tried >= 2, "only {tried} kill points left a changed file");
 }
+
+/// A file the interrupted run removed and the user made again since is
+/// not overwritten by the original: both are kept.
+#[test]
+fn a_file_made_again_after_a_killed_run_removed_it_is_kept() {
+    let env = Env::new();
+    let scene = Scene::new(&env);
+    let journal = scene.p.join(".git/nixcuda/journal");
+    std::fs::create_dir_all(journal.join("old")).unwrap();
+    std::fs::create_dir_all(journal.join("new")).unwrap();
+    std::fs::write(journal.join("old/0"), "the original\n").unwrap();
+    std::fs::write(
+        journal.join("journal.json"),
+        r#"{"command": "killed", "project": "", "entries": [{"path": "removed.txt", "new": null, "old": "0", "created_dirs": []}]}"#,
+    )
+    .unwrap();
+    std::fs::write(scene.p.join("removed.txt"), "made again\n").unwrap();
+    let err = stderr_of(&check(&env, &scene.p));
+    assert!(err.contains("left as they are: removed.txt"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(scene.p.join("removed.txt")).unwrap(),
+        "made again\n"
+    );
+    let kept: Vec<_> = std::fs::read_dir(scene.p.join(".git/nixcuda"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|e| e.to_string_lossy().contains("journal-kept-"))
+        .collect();
+    assert_eq!(
+        std::fs::read_to_string(kept[0].join("removed.txt")).unwrap(),
+        "the original\n"
+    );
+    assert!(!journal.exists());
+}
