@@ -4,6 +4,7 @@ pub mod init_plan;
 pub mod journal;
 pub mod next_steps;
 mod recover;
+mod staging;
 pub mod write;
 
 use std::collections::BTreeMap;
@@ -389,7 +390,7 @@ fn create_new(
 /// says so.
 fn remove_orphans(prepared: &mut Prepared) {
     if let Some(parent) = prepared.dest.parent() {
-        for orphan in write::remove_orphaned_staging(parent) {
+        for orphan in staging::remove_orphaned_staging(parent) {
             prepared.warnings.push(format!(
                 "removed {}, left by an interrupted `cargo nixcuda new` that no process holds",
                 orphan.display()

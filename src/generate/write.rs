@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::staging;
 use crate::error::{Error, Result};
 use crate::scaffold::render::RenderedFile;
 
@@ -305,9 +306,9 @@ pub fn create_tree<T>(
     let name = Path::new(dest.file_name().unwrap_or(dest.as_os_str()));
     let mut undo = Undo::arm();
     let mut writer = Writer::new();
-    let staging = make_staging_dir(Path::new("."), dest)?;
+    let staging = staging::make_dir(Path::new("."), dest)?;
     undo.trees.push(staging.clone());
-    let staging_lock = StagingLock::take(&staging)?;
+    let staging_lock = staging::StagingLock::take(&staging)?;
     // Each directory is made once, not once for every file in it.
     let mut made = std::collections::BTreeSet::new();
     for file in files {
@@ -328,9 +329,13 @@ pub fn create_tree<T>(
     // Checked again: something may have appeared while we were writing.
     check_new_destination(name)?;
     staging_lock.remove_file()?;
+    // On disk before it has its name: a power cut after the rename must
+    // not leave a project of empty files.
+    staging::sync_tree(&staging)?;
     fs::rename(&staging, name).map_err(|e| Error::io("move the project into", dest, e))?;
     undo.disarm();
     created_parent.disarm();
+    let _ = staging::sync_dir(Path::new("."));
     Ok(result)
 }
 
@@ -354,129 +359,6 @@ impl Drop for CwdGuard {
             let _ = std::env::set_current_dir(before);
         }
     }
-}
-
-/// The file a running `new` holds locked inside its staging directory
-/// (flock: it is released when the process dies, whatever PID namespace
-/// or machine of a shared file system it ran in). It is removed just
-/// before the directory becomes the project.
-const STAGING_LOCK: &str = ".nixcuda-staging.lock";
-
-/// A staging directory younger than this may still be in use (its lock
-/// file not made yet, or just removed before the rename).
-const STAGING_MIN_AGE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Holds the lock of a staging directory; see `STAGING_LOCK`.
-struct StagingLock {
-    _file: File,
-    path: PathBuf,
-}
-
-impl StagingLock {
-    fn take(staging: &Path) -> Result<StagingLock> {
-        let path = staging.join(STAGING_LOCK);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io("create", &path, e))?;
-        // Where the file system has no locks, no clean-up can take the
-        // lock either, so the directory is never removed as an orphan.
-        let _ = file.try_lock();
-        Ok(StagingLock { _file: file, path })
-    }
-
-    /// Takes the file out of the tree; the lock is held until drop.
-    fn remove_file(&self) -> Result<()> {
-        fs::remove_file(&self.path).map_err(|e| Error::io("remove", &self.path, e))
-    }
-}
-
-/// Removes the staging directories (`.NAME.nixcuda-PID-N`) in `parent`
-/// that no process uses: what a SIGKILL or a power loss during `new`
-/// leaves. Only a directory of this user, older than a minute, whose lock
-/// file is there and free, is removed: a process id says nothing about a
-/// process of another PID namespace (a container) or machine (NFS).
-/// Returns them, to tell the user.
-pub fn remove_orphaned_staging(parent: &Path) -> Vec<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = fs::read_dir(parent) else {
-        return Vec::new();
-    };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let euid = unsafe { libc::geteuid() };
-    let now = std::time::SystemTime::now();
-    let mut removed = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if staging_pid(&name).is_none() {
-            continue;
-        }
-        let path = entry.path();
-        let Ok(meta) = fs::symlink_metadata(&path) else {
-            continue;
-        };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .is_some_and(|age| age >= STAGING_MIN_AGE);
-        if !meta.is_dir() || meta.uid() != euid || !old {
-            continue;
-        }
-        let lock = path.join(STAGING_LOCK);
-        let free = fs::symlink_metadata(&lock).is_ok_and(|m| m.is_file())
-            && OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open(&lock)
-                .is_ok_and(|f| f.try_lock().is_ok());
-        if free && fs::remove_dir_all(&path).is_ok() {
-            removed.push(path);
-        }
-    }
-    removed.sort();
-    removed
-}
-
-/// The process id in `.NAME.nixcuda-PID-N`.
-fn staging_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix('.')?;
-    let (_, tail) = rest.rsplit_once(".nixcuda-")?;
-    let (pid, nanos) = tail.split_once('-')?;
-    nanos.parse::<u32>().ok()?;
-    pid.parse().ok()
-}
-
-fn make_staging_dir(parent: &Path, dest: &Path) -> Result<PathBuf> {
-    let stem = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "project".into());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    for attempt in 0..100u32 {
-        // A plain create_dir keeps the user's umask, so the final project
-        // has the permissions `mkdir` would have given it.
-        let candidate = parent.join(format!(
-            ".{stem}.nixcuda-{}-{}",
-            std::process::id(),
-            nanos.wrapping_add(attempt)
-        ));
-        match fs::create_dir(&candidate) {
-            Ok(()) => return Ok(candidate),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::io("create a staging directory in", parent, e)),
-        }
-    }
-    Err(Error::io(
-        "create a staging directory in",
-        parent,
-        std::io::Error::other("too many leftover staging directories"),
-    ))
 }
 
 /// What is at a project path, walked component by component from the root.
