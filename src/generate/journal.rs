@@ -62,6 +62,8 @@ pub(super) struct IndexState {
 pub(super) const INDEX_TAG: &str = "index.tag";
 pub(super) const INDEX_BEFORE: &str = "index.before";
 pub(super) const INDEX_WRITTEN: &str = "index.written";
+/// `Journal::project`, written first.
+pub(super) const PROJECT_FILE: &str = "project";
 
 /// Writes the new index (libgit2, at the path given) while the run holds
 /// the index's lock.
@@ -258,6 +260,11 @@ fn run(
     }
     let mut writer = Writer::new();
     create_private_dir(dir).map_err(|e| Error::io("create directory", dir, e))?;
+    // Whose leftovers these are, before `journal.json` says it (a kill
+    // before it may leave the index lock to release).
+    let owner = dir.join(PROJECT_FILE);
+    fs::write(&owner, place.project.as_os_str().as_encoded_bytes())
+        .map_err(|e| Error::io("write", &owner, e))?;
     let index = match build {
         Some(build) => match take_index_lock(root, dir, &mut writer) {
             Ok(Some(held)) => Some((held, build)),

@@ -240,10 +240,21 @@ fn init_into(
         }
         (Vcs::Git, Some(workdir)) => {
             vcs::check_index_writable(workdir)?;
-            journal::apply(dest, &changes, &command, &lock)?;
-            let every_path: Vec<PathBuf> =
-                prepared.files.iter().map(|f| dest.join(&f.path)).collect();
-            let outcome = vcs::stage_in(workdir, &every_path)?;
+            // Staged in the same atomic unit as the files: a kill leaves
+            // neither written files unstaged nor staged files unwritten.
+            let every_path: Vec<(PathBuf, bool)> = prepared
+                .files
+                .iter()
+                .map(|f| (dest.join(&f.path), false))
+                .collect();
+            let mut build = |held: &vcs::IndexLock, out: &Path| {
+                vcs::build_index(workdir, held, out, &every_path, &[])
+            };
+            journal::apply_staged(dest, &changes, &mut build, &command, &lock)?;
+            let root = workdir
+                .canonicalize()
+                .unwrap_or_else(|_| workdir.to_path_buf());
+            let outcome = VcsOutcome::Staged { workdir: root };
             if let Some((files, message)) = pristine {
                 vcs::store_pristine(workdir, files, message)?;
             }

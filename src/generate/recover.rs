@@ -21,8 +21,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use super::journal::{
-    Entry, INDEX_BEFORE, INDEX_TAG, INDEX_WRITTEN, JOURNAL_DIR, JOURNAL_FILE, Journal, Place,
-    ProjectLock, Written, create_private_dir, place, sync_dir,
+    Entry, INDEX_BEFORE, INDEX_TAG, INDEX_WRITTEN, JOURNAL_DIR, JOURNAL_FILE, Journal,
+    PROJECT_FILE, Place, ProjectLock, Written, create_private_dir, place, sync_dir,
 };
 use crate::error::{Error, Result};
 
@@ -39,7 +39,11 @@ pub fn has_pending(root: &Path, beside: bool) -> bool {
         return false;
     }
     let Ok(text) = fs::read_to_string(place.dir.join(JOURNAL_FILE)) else {
-        return fs::symlink_metadata(&place.dir).is_ok() && !place.in_git;
+        // Leftovers: only the lock of the index may need releasing.
+        return match fs::read(place.dir.join(PROJECT_FILE)) {
+            Ok(project) => project == place.project.as_os_str().as_encoded_bytes(),
+            Err(_) => fs::symlink_metadata(&place.dir).is_ok() && !place.in_git,
+        };
     };
     serde_json::from_str::<Journal>(&text).is_ok_and(|j| j.project == place.project)
 }

@@ -164,3 +164,68 @@ fn a_git_commit_during_an_update_waits_for_the_index() {
     }
     assert!(tried, "no stop came after a file moved");
 }
+
+/// `init` in a directory of an existing repository stages its files in
+/// the same atomic unit: killed anywhere, the next command leaves the
+/// files and the index both as before or both complete.
+#[test]
+fn init_in_a_repository_killed_at_any_step_leaves_files_and_index_together() {
+    let env = Env::new();
+    let base = env.path("base");
+    std::fs::create_dir_all(base.join("proj")).unwrap();
+    std::fs::write(base.join("proj/mine.txt"), "mine\n").unwrap();
+    git(&base, &["init", "-q"]);
+    git(&base, &["add", "."]);
+    git(&base, &["commit", "-qm", "mine"]);
+    let init = |dir: &Path, kill: Option<usize>| {
+        let mut c = env.cmd_with_scaffolds(
+            "updates",
+            &[
+                "init",
+                "proj",
+                "--yes",
+                "--name",
+                "p",
+                "--scaffold",
+                "t@1.0.0",
+            ],
+        );
+        c.current_dir(dir);
+        if let Some(step) = kill {
+            c.env("__CARGO_NIXCUDA_TEST_KILL_AFTER_STEPS", step.to_string());
+        }
+        c.output().unwrap()
+    };
+    let (old_tree, old_index) = (tree(&base), staged(&base));
+    let done = env.path("done");
+    copy_dir(&base, &done);
+    let out = init(&done, None);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (new_tree, new_index) = (tree(&done), staged(&done));
+    assert!(new_index.contains("\tproj/notes.md"), "{new_index}");
+
+    let mut kills = 0;
+    for step in 0.. {
+        let dir = env.path(&format!("i{step}"));
+        copy_dir(&base, &dir);
+        if init(&dir, Some(step)).status.code().is_some() {
+            break;
+        }
+        kills += 1;
+        // Any command there recovers first.
+        let _ = env
+            .cmd_with_scaffolds("updates", &["check"])
+            .current_dir(dir.join("proj"))
+            .output()
+            .unwrap();
+        assert!(!dir.join(".git/index.lock").exists(), "step {step}");
+        let (now_tree, now_index) = (tree(&dir), staged(&dir));
+        if now_tree == new_tree {
+            assert_eq!(now_index, new_index, "step {step}: new files, old index");
+        } else {
+            crate::support::assert_same_tree(&now_tree, &old_tree, &format!("step {step}"));
+            assert_eq!(now_index, old_index, "step {step}: old files, new index");
+        }
+    }
+    assert!(kills >= 5, "only {kills} kill points");
+}
