@@ -131,9 +131,11 @@ pub(super) fn make_dir(parent: &Path, dest: &Path) -> Result<PathBuf> {
     ))
 }
 
-/// Puts the tree at `root` on disk: every file (side by side, as
-/// `sync_files` does), then every directory, deepest first, so each name
-/// is durable once what it names is. Returns what was synced.
+/// Puts the tree at `root` on disk, every file and directory, before the
+/// rename that makes it the project. All side by side (`sync_files`): the
+/// file system commits them together (one ext4 journal commit instead of
+/// one for each directory), and each is durable when its sync returns,
+/// whatever the order. Returns what was synced.
 pub(super) fn sync_tree(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     let mut dirs = vec![root.to_path_buf()];
@@ -152,12 +154,8 @@ pub(super) fn sync_tree(root: &Path) -> Result<Vec<PathBuf>> {
             }
         }
     }
-    sync_files(&files)?;
-    dirs.reverse();
-    for dir in &dirs {
-        sync_dir(dir)?;
-    }
     files.extend(dirs);
+    sync_files(&files)?;
     Ok(files)
 }
 
