@@ -297,7 +297,8 @@ fn take_index_lock(
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     let tag = format!("cargo-nixcuda {} {nanos}\n", std::process::id());
-    writer.write_synced(&dir.join(INDEX_TAG), tag.as_bytes())?;
+    // Not synced: after a power cut the lock itself may be gone too.
+    writer.write_unsynced(&dir.join(INDEX_TAG), tag.as_bytes())?;
     crate::vcs::IndexLock::take(root, &tag)
 }
 
@@ -316,8 +317,16 @@ fn stage_and_swap(
     for d in [&new_dir, &old_dir] {
         create_private_dir(d).map_err(|e| Error::io("create directory", d, e))?;
     }
-    // 1. New contents, synced.
-    let mut entries = stage_new(root, &new_dir, changes, writer)?;
+    // 1. New contents (and the index as it is), synced.
+    let index_state = match &index {
+        Some((held, _)) => Some(save_index(held.index_path(), dir)?),
+        None => None,
+    };
+    let saved_index: Vec<PathBuf> = match &index_state {
+        Some(IndexState { existed: true }) => vec![dir.join(INDEX_BEFORE)],
+        _ => Vec::new(),
+    };
+    let mut entries = stage_new(root, &new_dir, changes, &saved_index, writer)?;
     if let Some(extra) = extra {
         writer.before_step("write", &extra.path)?;
         (extra.build)(&new_dir.join("dir"))?;
@@ -331,10 +340,6 @@ fn stage_and_swap(
         });
     }
     sync_dir(&new_dir)?;
-    let index_state = match &index {
-        Some((held, _)) => Some(save_index(held.index_path(), dir)?),
-        None => None,
-    };
     // 2. The journal: the point after which a kill needs a rollback.
     let journal = Journal {
         command: command.to_string(),
@@ -347,21 +352,29 @@ fn stage_and_swap(
     writer.write_synced(&tmp, &text)?;
     let journal_path = dir.join(JOURNAL_FILE);
     fs::rename(&tmp, &journal_path).map_err(|e| Error::io("write", &journal_path, e))?;
-    sync_dir(dir)?;
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
-    }
+    // Directories are synced side by side (`sync_files`): one file system
+    // commit for all, each durable when its sync returns.
+    sync_files(&[dir.to_path_buf(), dir.parent().unwrap_or(dir).to_path_buf()])?;
     // 3. Swap.
     let touched = swap(root, &old_dir, &new_dir, &journal.entries, writer)?;
-    // 4. Durable, then done.
-    for parent in touched.iter().filter(|p| p.is_dir()) {
-        sync_dir(parent)?;
+    // 4. Durable (the moved files' directories, and the new index with
+    // its hash, side by side), the index in place, then done.
+    let mut to_sync: Vec<PathBuf> = touched.into_iter().filter(|p| p.is_dir()).collect();
+    to_sync.push(old_dir.clone());
+    let index = match index {
+        Some((held, build)) => Some(fill_index(held, build, dir, writer, &mut to_sync)?),
+        None => None,
+    };
+    sync_files(&to_sync)?;
+    if let Some(held) = index {
+        writer.before_step("stage", held.index_path())?;
+        let git_dir = held.index_path().parent().map(Path::to_path_buf);
+        held.install()?;
+        if let Some(git_dir) = git_dir {
+            sync_dir(&git_dir)?;
+        }
     }
-    sync_dir(&old_dir)?;
     let complete_with_git_dir = journal.entries.iter().any(|e| e.is_dir);
-    if let Some((held, build)) = index {
-        replace_index(held, build, dir, writer)?;
-    }
     if !complete_with_git_dir {
         // Everything is in place; a kill here is still rolled back. (Not
         // with a new `.git`: its rename was the last step that may fail.)
@@ -377,53 +390,51 @@ fn stage_and_swap(
     fs::remove_dir_all(dir).map_err(|e| Error::io("remove", dir, e))
 }
 
-/// Copies the index as it is before the run into the journal.
+/// Copies the index as it is before the run into the journal (synced with
+/// the new contents, by `stage_new`).
 fn save_index(index: &Path, dir: &Path) -> Result<IndexState> {
     if !index.exists() {
         return Ok(IndexState { existed: false });
     }
     let before = dir.join(INDEX_BEFORE);
-    fs::copy(index, &before)
-        .and_then(|_| File::open(&before)?.sync_all())
-        .map_err(|e| Error::io("copy the index to", &before, e))?;
+    fs::copy(index, &before).map_err(|e| Error::io("copy the index to", &before, e))?;
     Ok(IndexState { existed: true })
 }
 
-/// The last step before the journal goes: the new index, built while the
-/// lock is held, its hash recorded (so recovery knows it for the run's),
-/// then moved in.
-fn replace_index(
-    held: crate::vcs::IndexLock,
+/// Builds the new index while the lock is held, and writes it into the
+/// lock file and its hash into the journal (so recovery knows it for the
+/// run's), both to be synced with `to_sync` before the lock is renamed.
+fn fill_index(
+    mut held: crate::vcs::IndexLock,
     build: BuildIndex,
     dir: &Path,
     writer: &mut Writer,
-) -> Result<()> {
+    to_sync: &mut Vec<PathBuf>,
+) -> Result<crate::vcs::IndexLock> {
     writer.before_step("stage", held.index_path())?;
     let new = dir.join("index.new");
     build(&held, &new)?;
     let bytes = fs::read(&new).map_err(|e| Error::io("read", &new, e))?;
-    let written = Written::of(&bytes);
-    writer.write_synced(&dir.join(INDEX_WRITTEN), written.sha1.as_bytes())?;
-    writer.before_step("stage", held.index_path())?;
-    let git_dir = held.index_path().parent().map(Path::to_path_buf);
-    held.commit(Some(&new))?;
-    if let Some(git_dir) = git_dir {
-        sync_dir(&git_dir)?;
-    }
-    Ok(())
+    let written = dir.join(INDEX_WRITTEN);
+    writer.write_unsynced(&written, Written::of(&bytes).sha1.as_bytes())?;
+    held.fill(&bytes)?;
+    to_sync.push(written);
+    to_sync.push(held.lock_path().to_path_buf());
+    Ok(held)
 }
 
 /// Writes the new contents of `changes` under `new_dir`, one file per
-/// change, syncs them all, and returns the journal entries that say where
+/// change, syncs them all (with `also_sync`), and returns the journal entries that say where
 /// each goes.
 fn stage_new(
     root: &Path,
     new_dir: &Path,
     changes: &[FileOp],
+    also_sync: &[PathBuf],
     writer: &mut Writer,
 ) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
-    let mut staged_files = Vec::new();
+    let mut staged_files = also_sync.to_vec();
     for (i, change) in changes.iter().enumerate() {
         let mut written = None;
         let new = match change {

@@ -369,16 +369,22 @@ fn roll_back(root: &Path, place: &Place) -> Result<Option<String>> {
 }
 
 /// Removes the `index.lock` the interrupted run held, if it is still
-/// there; true when it was (so the index itself was never replaced).
+/// there; true when it was (so the index itself was never replaced). The
+/// lock is the run's when it holds the run's tag, or, once filled, the
+/// index whose hash the run recorded.
 fn release_index_lock(place: &Place) -> Result<bool> {
-    let (Some(git_dir), Ok(tag)) = (
-        &place.git_dir,
-        fs::read_to_string(place.dir.join(INDEX_TAG)),
-    ) else {
+    let Some(git_dir) = &place.git_dir else {
         return Ok(false);
     };
     let lock = git_dir.join("index.lock");
-    if !crate::vcs::is_own_lock(&lock, &tag) {
+    let tagged = fs::read_to_string(place.dir.join(INDEX_TAG))
+        .is_ok_and(|tag| crate::vcs::is_own_lock(&lock, &tag));
+    let filled = || {
+        fs::read_to_string(place.dir.join(INDEX_WRITTEN)).is_ok_and(|written| {
+            fs::read(&lock).is_ok_and(|now| Written::of(&now).sha1 == written.trim())
+        })
+    };
+    if !tagged && !filled() {
         return Ok(false);
     }
     fs::remove_file(&lock).map_err(|e| Error::io("remove", &lock, e))?;

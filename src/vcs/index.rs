@@ -61,10 +61,9 @@ impl IndexLock {
         &self.index
     }
 
-    /// Puts the index file `new` in place (its bytes, synced, then the
-    /// rename git does), or removes the index when `new` is None.
+    /// Puts the index file `new` in place (`fill`, then `install`), or
+    /// removes the index when `new` is None.
     pub fn commit(mut self, new: Option<&Path>) -> Result<()> {
-        let mut file = self.file.take().expect("a held lock has its file");
         let Some(new) = new else {
             match fs::remove_file(&self.index) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -72,16 +71,33 @@ impl IndexLock {
                 }
                 _ => {}
             }
-            drop(file);
+            self.file = None;
             return fs::remove_file(&self.lock).map_err(|e| Error::io("remove", &self.lock, e));
         };
         let bytes = fs::read(new).map_err(|e| Error::io("read", new, e))?;
-        file.set_len(0)
-            .and_then(|()| std::io::Seek::rewind(&mut file))
-            .and_then(|()| file.write_all(&bytes))
-            .and_then(|()| file.sync_all())
+        self.fill(&bytes)?;
+        let file = self.file.as_ref().expect("a held lock has its file");
+        file.sync_all()
             .map_err(|e| Error::io("write", &self.lock, e))?;
-        drop(file);
+        self.install()
+    }
+
+    pub fn lock_path(&self) -> &Path {
+        &self.lock
+    }
+
+    /// Writes `bytes` (an index file's) into the lock file, not synced.
+    pub fn fill(&mut self, bytes: &[u8]) -> Result<()> {
+        let file = self.file.as_mut().expect("a held lock has its file");
+        file.set_len(0)
+            .and_then(|()| std::io::Seek::rewind(file))
+            .and_then(|()| file.write_all(bytes))
+            .map_err(|e| Error::io("write", &self.lock, e))
+    }
+
+    /// Renames the filled lock file over the index, as git does.
+    pub fn install(mut self) -> Result<()> {
+        self.file = None;
         fs::rename(&self.lock, &self.index).map_err(|e| Error::io("write", &self.index, e))?;
         // Renamed: nothing for drop to remove.
         self.lock = PathBuf::new();
