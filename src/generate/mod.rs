@@ -240,21 +240,7 @@ fn init_into(
         }
         (Vcs::Git, Some(workdir)) => {
             vcs::check_index_writable(workdir)?;
-            // Staged in the same atomic unit as the files: a kill leaves
-            // neither written files unstaged nor staged files unwritten.
-            let every_path: Vec<(PathBuf, bool)> = prepared
-                .files
-                .iter()
-                .map(|f| (dest.join(&f.path), false))
-                .collect();
-            let mut build = |held: &vcs::IndexLock, out: &Path| {
-                vcs::build_index(workdir, held, out, &every_path, &[])
-            };
-            journal::apply_staged(dest, &changes, &mut build, &command, &lock)?;
-            let root = workdir
-                .canonicalize()
-                .unwrap_or_else(|_| workdir.to_path_buf());
-            let outcome = VcsOutcome::Staged { workdir: root };
+            let outcome = init_staged(prepared, workdir, &changes, &command, &lock)?;
             if let Some((files, message)) = pristine {
                 vcs::store_pristine(workdir, files, message)?;
             }
@@ -265,6 +251,30 @@ fn init_into(
             Ok((VcsOutcome::None, counts.0, counts.1))
         }
     }
+}
+
+/// `init` in an existing repository: every scaffold path is staged in the
+/// same atomic unit as the files, so a kill leaves neither written files
+/// unstaged nor staged files unwritten.
+fn init_staged(
+    prepared: &Prepared,
+    workdir: &Path,
+    changes: &[write::FileOp],
+    command: &str,
+    lock: &journal::ProjectLock,
+) -> Result<VcsOutcome> {
+    let every_path: Vec<(PathBuf, bool)> = prepared
+        .files
+        .iter()
+        .map(|f| (prepared.dest.join(&f.path), false))
+        .collect();
+    let mut build =
+        |held: &vcs::IndexLock, out: &Path| vcs::build_index(workdir, held, out, &every_path, &[]);
+    journal::apply_staged(&prepared.dest, changes, &mut build, command, lock)?;
+    let root = workdir
+        .canonicalize()
+        .unwrap_or_else(|_| workdir.to_path_buf());
+    Ok(VcsOutcome::Staged { workdir: root })
 }
 
 /// What `init` tells about the files the directory already had, and the
