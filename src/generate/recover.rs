@@ -421,3 +421,26 @@ fn undo_index(place: &Place, journal: &Journal) -> Result<Option<String>> {
     sync_dir(git_dir)?;
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_names_only_plain_relative_paths_outside_git() {
+        for (path, reason) in [
+            ("", Some("is empty")),
+            ("/etc/passwd", Some("is absolute")),
+            ("a/../../b", Some("contains `..`")),
+            ("./a", Some("contains `.`")),
+            (".git/config", Some("is in `.git`")),
+            ("sub/.Git/hooks/pre-commit", Some("is in `.git`")),
+            ("src/.gitignore", None),
+            ("a/b.txt", None),
+        ] {
+            assert_eq!(bad_path(Path::new(path)), reason, "{path}");
+        }
+        assert!(plain_name("12") && plain_name("dir"));
+        assert!(!plain_name("../x") && !plain_name("a/b") && !plain_name("/x") && !plain_name(""));
+    }
+}
