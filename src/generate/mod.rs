@@ -129,8 +129,9 @@ pub fn prepare<'a>(
     }
     let builtins = answers::builtins(scaffold, &project_name);
     let resolution = answers::resolve(&scaffold.manifest, builtins, &opts.defines, asker)?;
-    let mut files = render::render(scaffold, &resolution.context)?;
     let record = ProjectRecord::new(scaffold, &dest, &project_name, &resolution.answers);
+    record.check_size()?;
+    let mut files = render::render(scaffold, &resolution.context)?;
     files.retain(|f| f.path != Path::new(RECORD_FILE));
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let next_steps = next_steps::render(scaffold, &resolution.context, &opts.path, &files)?;

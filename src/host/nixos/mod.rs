@@ -129,8 +129,10 @@ pub enum WriteOutcome {
     },
 }
 
-/// Writes `text` to `path`, unless a different file is there and `force` is
-/// not set (then returns its unified diff).
+/// Writes `text` to `path` atomically (a kill or a full disk leaves the old
+/// module whole, never half a new one, in the system's configuration),
+/// unless a different file is there and `force` is not set (then returns
+/// its unified diff).
 pub fn write_module(path: &Path, text: &str, force: bool) -> Result<WriteOutcome> {
     match std::fs::read(path) {
         Ok(old) if old == text.as_bytes() => return Ok(WriteOutcome::Unchanged),
@@ -147,6 +149,6 @@ pub fn write_module(path: &Path, text: &str, force: bool) -> Result<WriteOutcome
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("read", path, e)),
     }
-    std::fs::write(path, text).map_err(|e| Error::io("write", path, e))?;
+    crate::fs::write_atomic(path, text.as_bytes())?;
     Ok(WriteOutcome::Written)
 }
