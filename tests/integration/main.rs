@@ -14,6 +14,7 @@ mod hostile_render;
 mod merge_base;
 mod ml;
 mod names;
+mod nixcheck;
 mod prompts;
 mod python_env;
 mod readme;
