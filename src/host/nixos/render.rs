@@ -37,7 +37,7 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
             })
         })
         .collect();
-    let prime = plan.prime.as_ref().map(|p| {
+    let prime_json = |p: &super::Prime| {
         json!({
             "offload": p.mode == "offload",
             "igpu_option": p.igpu_option,
@@ -46,6 +46,12 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
             "igpu_address": p.igpu_address,
             "nvidia_address": p.nvidia_address,
         })
+    };
+    let prime = plan.prime.as_ref().map(prime_json);
+    let prime_off = plan.prime_off.as_ref().map(|(reason, p)| {
+        let mut block = prime_json(p);
+        block["reason"] = json!(reason);
+        block
     });
     let caches: Vec<_> = plan
         .caches
@@ -78,6 +84,7 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
         "power_management": plan.power_management,
         "persistenced": plan.persistenced,
         "prime": prime,
+        "prime_off": prime_off,
         "container_toolkit": plan.container_toolkit,
         "caches": caches,
     })
