@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
-use handlebars::{Context, Handlebars};
+use handlebars::{Context, Handlebars, RenderContext, Renderable, Template};
 use serde_json::Value;
 
 use super::Scaffold;
@@ -18,6 +18,15 @@ const TEMPLATE_SUFFIX: &str = ".hbs";
 /// few kilobytes of handlebars can ask for gigabytes.
 pub const MAX_RENDERED_FILE: usize = 8 << 20;
 pub const MAX_RENDERED_TOTAL: usize = 64 << 20;
+
+/// The largest template handlebars is given (a `.hbs` file, a file name,
+/// a condition, a default or the next steps). handlebars 6.4 finds the
+/// line of every element it parses by scanning the source from its start,
+/// so compiling costs the number of tags times the length: the densest
+/// template measured (`{{#if a}}x{{else}}y{{/if}}` repeated, release build,
+/// 2-core machine) compiled in 1.0 s at 64 KiB, 1.6 s at 80 KiB and 2.4 s at
+/// 96 KiB; text without tags costs next to nothing.
+pub const MAX_TEMPLATE_BYTES: usize = 64 << 10;
 
 /// A file of the generated project; `path` is relative and checked safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,46 +44,92 @@ pub fn compile_glob(pattern: &str) -> std::result::Result<GlobMatcher, globset::
     Ok(glob(pattern)?.compile_matcher())
 }
 
-/// True when the handlebars expression `expr` (`notebook`,
-/// `(eq frameworks "torch")`, ...) is truthy in `ctx`.
-pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
-    match super::subset::condition(expr, ctx) {
-        Some(holds) => Ok(holds),
-        None => condition_by_handlebars(hb, expr, &Context::from(ctx.clone())),
+/// Why a template was not rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateError {
+    /// Longer than `MAX_TEMPLATE_BYTES`.
+    TooLarge(usize),
+    /// What handlebars or a guard said, with the line where known.
+    Invalid(String),
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TemplateError::TooLarge(size) => write!(
+                f,
+                "the template is {size} bytes; handlebars is given at most {MAX_TEMPLATE_BYTES} ({} KiB)",
+                MAX_TEMPLATE_BYTES >> 10
+            ),
+            TemplateError::Invalid(message) => f.write_str(message),
+        }
     }
+}
+
+/// The one render path: `source` compiled by handlebars whole, its partials
+/// checked (`partials`), then rendered by handlebars in `ctx`, stopping once
+/// the output would pass `limit` bytes.
+pub fn render_template(
+    hb: &Handlebars,
+    name: &str,
+    source: &str,
+    ctx: &Context,
+    limit: usize,
+) -> std::result::Result<String, TemplateError> {
+    if source.len() > MAX_TEMPLATE_BYTES {
+        return Err(TemplateError::TooLarge(source.len()));
+    }
+    let template = Template::compile_with_name(source, name.to_string()).map_err(|e| {
+        TemplateError::Invalid(match e.pos() {
+            Some((line, col)) => format!("line {line}, column {col}: {}", e.reason()),
+            None => e.reason().to_string(),
+        })
+    })?;
+    super::partials::check(&template).map_err(TemplateError::Invalid)?;
+    let mut out = Capped {
+        text: String::new(),
+        left: limit,
+        overflowed: false,
+    };
+    let mut rc = RenderContext::new(template.name.as_ref());
+    let rendered = template.render(hb, ctx, &mut rc, &mut out);
+    if out.overflowed {
+        return Err(TemplateError::Invalid(format!(
+            "renders to more than {} MiB; a rendered file may have at most that much",
+            limit >> 20
+        )));
+    }
+    rendered.map_err(|e| TemplateError::Invalid(super::render_error::describe(&e)))?;
+    Ok(out.text)
+}
+
+/// True when the handlebars expression `expr` (`notebook`,
+/// `(eq frameworks "torch")`, ...) is truthy in `ctx`: `{{#if expr}}`.
+pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
+    condition_in(hb, expr, &Context::from(ctx.clone()))
+}
+
+/// `condition` in a context already made: handlebars copies a `Value` into
+/// a new context on every render.
+fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Result<bool, String> {
+    let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
+    render_template(hb, "when", &template, ctx, MAX_RENDERED_FILE)
+        .map(|out| out == "1")
+        .map_err(|e| format!("condition `{expr}`: {e}"))
 }
 
 /// A template string of the manifest (a default, a derived value, the next
 /// steps) rendered in `ctx`.
-pub fn render_string(
-    template: &str,
-    ctx: &Value,
-) -> std::result::Result<String, handlebars::RenderError> {
-    match super::subset::render(template, ctx, MAX_RENDERED_FILE) {
-        Some(text) => Ok(text),
-        None => super::helpers::registry().render_template(template, ctx),
-    }
-}
-
-/// `condition` in a context already made: handlebars copies a `Value` into
-/// a new context on every render, which cost more than the conditions.
-fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Result<bool, String> {
-    match super::subset::condition(expr, ctx.data()) {
-        Some(holds) => Ok(holds),
-        None => condition_by_handlebars(hb, expr, ctx),
-    }
-}
-
-/// What `subset` leaves to handlebars: `{{#if expr}}` rendered there.
-fn condition_by_handlebars(
-    hb: &Handlebars,
-    expr: &str,
-    ctx: &Context,
-) -> std::result::Result<bool, String> {
-    let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
-    hb.render_template_with_context(&template, ctx)
-        .map(|out| out == "1")
-        .map_err(|e| format!("condition `{expr}`: {}", super::render_error::describe(&e)))
+pub fn render_string(template: &str, ctx: &Value) -> std::result::Result<String, String> {
+    let hb = super::helpers::registry();
+    render_template(
+        &hb,
+        "scaffold.yaml",
+        template,
+        &Context::from(ctx.clone()),
+        MAX_RENDERED_FILE,
+    )
+    .map_err(|e| e.to_string())
 }
 
 struct Rule {
@@ -90,7 +145,7 @@ pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
     // Decide what to write (cheap), then render the contents in parallel:
     // compiling templates dominates the run time of `new`.
     let planned = plan(scaffold, &globs, &hb, ctx)?;
-    let mut files = produce_all(&planned, ctx)?;
+    let mut files = produce_all(&hb, &planned, ctx)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
@@ -145,7 +200,7 @@ impl Globs {
 fn plan<'a>(
     scaffold: &'a Scaffold,
     globs: &Globs,
-    hb: &Handlebars<'static>,
+    hb: &Handlebars,
     ctx: &Context,
 ) -> Result<Vec<Planned<'a>>> {
     let Globs {
@@ -247,16 +302,15 @@ fn plan<'a>(
 /// a few others, each taking the next file left. nixfmt costs most (on
 /// flake.nix, as much as rendering every other file), so the files it
 /// formats go first, the largest first.
-fn produce_all(planned: &[Planned], ctx: &Context) -> Result<Vec<RenderedFile>> {
+fn produce_all(hb: &Handlebars, planned: &[Planned], ctx: &Context) -> Result<Vec<RenderedFile>> {
     let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
     let mut order: Vec<usize> = (0..planned.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse((planned[i].format, planned[i].file.contents.len())));
     let next = AtomicUsize::new(0);
     let work = || {
-        let mut hb = None;
         let mut done = Vec::new();
         while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            done.push((i, produce(&mut hb, &planned[i], ctx, &budget)));
+            done.push((i, produce(hb, &planned[i], ctx, &budget)));
         }
         done
     };
@@ -288,7 +342,7 @@ struct Planned<'a> {
 }
 
 fn produce(
-    hb: &mut Option<Handlebars<'static>>,
+    hb: &Handlebars,
     p: &Planned,
     ctx: &Context,
     budget: &AtomicUsize,
@@ -300,9 +354,15 @@ fn produce(
     let mut contents = if p.is_template {
         let source = std::str::from_utf8(&p.file.contents)
             .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
-        super::partials::check(source).map_err(render_error)?;
-        render_text(hb, &p.file.path, source, ctx)
-            .map_err(render_error)?
+        render_template(hb, &p.file.path, source, ctx, MAX_RENDERED_FILE)
+            .map_err(|e| match e {
+                TemplateError::TooLarge(size) => Error::TemplateTooLarge {
+                    file: p.where_.clone(),
+                    size,
+                    limit: MAX_TEMPLATE_BYTES,
+                },
+                TemplateError::Invalid(message) => render_error(message),
+            })?
             .into_bytes()
     } else {
         p.file.contents.to_vec()
@@ -336,15 +396,8 @@ fn render_path(
     let mut parts = Vec::new();
     for component in template_path.split('/') {
         let rendered = if component.contains("{{") {
-            super::subset::render(component, ctx.data(), MAX_RENDERED_FILE)
-                .map(Ok)
-                .unwrap_or_else(|| hb.render_template_with_context(component, ctx))
-                .map_err(|e| {
-                    format!(
-                        "file name `{component}`: {}",
-                        super::render_error::describe(&e)
-                    )
-                })?
+            render_template(hb, template_path, component, ctx, MAX_RENDERED_FILE)
+                .map_err(|e| format!("file name `{component}`: {e}"))?
         } else {
             component.to_string()
         };
@@ -418,97 +471,21 @@ fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, Str
         })
 }
 
-/// Renders `source` directly when `subset` knows all of it, otherwise with
-/// handlebars (`hb`, made on first need) chunk by chunk (see `chunk`),
-/// reporting lines of the whole template.
-fn render_text(
-    hb: &mut Option<Handlebars<'static>>,
-    name: &str,
-    source: &str,
-    ctx: &Context,
-) -> std::result::Result<String, String> {
-    match super::subset::render(source, ctx.data(), MAX_RENDERED_FILE) {
-        Some(text) => Ok(text),
-        None => render_chunked(
-            hb.get_or_insert_with(super::helpers::registry),
-            name,
-            source,
-            ctx,
-        ),
-    }
-}
-
-fn render_chunked(
-    hb: &mut Handlebars,
-    name: &str,
-    source: &str,
-    ctx: &Context,
-) -> std::result::Result<String, String> {
-    let mut out = String::with_capacity(source.len());
-    let compressible = !super::chunk::holds_marks(ctx.data());
-    for (index, chunk) in super::chunk::split(source).into_iter().enumerate() {
-        if chunk.literal {
-            out.push_str(chunk.text);
-            continue;
-        }
-        let key = format!("{name}#{index}");
-        let before = chunk.first_line - 1;
-        let (template, originals) = match compressible {
-            true => chunk.compress(),
-            false => (chunk.text.to_string(), Vec::new()),
-        };
-        hb.register_template_string(&key, &template)
-            .map_err(|e| match e.pos() {
-                Some((line, col)) => {
-                    format!("line {}, column {col}: {}", line + before, e.reason())
-                }
-                None => e.reason().to_string(),
-            })?;
-        let mut sink = Capped {
-            bytes: Vec::new(),
-            left: MAX_RENDERED_FILE.saturating_sub(out.len()),
-            overflowed: false,
-        };
-        let rendered = hb.render_with_context_to_write(&key, ctx, &mut sink);
-        hb.unregister_template(&key);
-        if sink.overflowed {
-            return Err(format!(
-                "renders to more than {} MiB; a rendered file may have at most that much",
-                MAX_RENDERED_FILE >> 20
-            ));
-        }
-        rendered.map_err(|e| {
-            let what = super::render_error::reason(e.reason());
-            match (e.line_no, e.column_no) {
-                (Some(line), Some(col)) => format!("line {}, column {col}: {what}", line + before),
-                _ => what,
-            }
-        })?;
-        let text = String::from_utf8(sink.bytes).expect("handlebars writes UTF-8");
-        out.push_str(&super::chunk::expand(&text, &originals));
-    }
-    Ok(out)
-}
-
 /// A render target that stops the render once it would overflow.
 struct Capped {
-    bytes: Vec<u8>,
+    text: String,
     left: usize,
     overflowed: bool,
 }
 
-impl std::io::Write for Capped {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if data.len() > self.left {
+impl handlebars::Output for Capped {
+    fn write(&mut self, seg: &str) -> std::io::Result<()> {
+        if seg.len() > self.left {
             self.overflowed = true;
             return Err(std::io::Error::other("rendered file too large"));
         }
-        self.left -= data.len();
-        self.bytes.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
+        self.left -= seg.len();
+        self.text.push_str(seg);
         Ok(())
     }
 }
@@ -516,61 +493,3 @@ impl std::io::Write for Capped {
 #[cfg(test)]
 #[path = "render_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-mod chunk_equivalence {
-    use super::*;
-    use crate::scaffold::answers::resolve;
-    use crate::scaffold::registry::Registry;
-
-    /// Rendering chunk by chunk must equal rendering the whole template, for
-    /// every embedded template and several answer sets.
-    #[test]
-    fn chunked_rendering_equals_whole_rendering() {
-        let registry = Registry::embedded().unwrap();
-        for scaffold in registry.all() {
-            let answer_sets: Vec<Vec<(String, String)>> = std::iter::once(vec![])
-                .chain(scaffold.manifest.questions.iter().flat_map(|q| {
-                    q.choices
-                        .iter()
-                        .map(|c| vec![(q.key.clone(), c.value().to_string())])
-                }))
-                .collect();
-            for answers in answer_sets {
-                let mut builtins = serde_json::Map::new();
-                for key in crate::scaffold::manifest::BUILTIN_KEYS {
-                    builtins.insert(
-                        key.to_string(),
-                        Value::String(format!("x-{key}").replace('_', "-")),
-                    );
-                }
-                builtins.insert("project_name".into(), Value::String("demo-project".into()));
-                let provided = answers.into_iter().collect();
-                let ctx = resolve(&scaffold.manifest, builtins, &provided, None)
-                    .unwrap()
-                    .context;
-                let mut hb = super::super::helpers::registry();
-                for file in scaffold
-                    .files
-                    .iter()
-                    .filter(|f| f.path.ends_with(TEMPLATE_SUFFIX))
-                {
-                    let source = std::str::from_utf8(&file.contents).unwrap();
-                    let whole = hb.render_template(source, &ctx);
-                    let chunked =
-                        render_chunked(&mut hb, &file.path, source, &Context::from(ctx.clone()));
-                    match (whole, chunked) {
-                        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", file.path),
-                        (Err(_), Err(_)) => {}
-                        (a, b) => panic!(
-                            "{}: whole {:?} vs chunked {:?}",
-                            file.path,
-                            a.is_ok(),
-                            b.is_ok()
-                        ),
-                    }
-                }
-            }
-        }
-    }
-}
