@@ -153,7 +153,7 @@ fn a_template_at_the_size_limit_renders_and_a_larger_one_is_refused() {
     assert!(render(&s, &serde_json::json!({})).is_ok());
 }
 
-/// What handlebars renders, whole: the cases the chunked renderer got
+/// What handlebars renders, whole: the cases a renderer of pieces got
 /// wrong or refused.
 #[test]
 fn templates_render_as_handlebars_renders_them_whole() {
