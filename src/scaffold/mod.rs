@@ -12,6 +12,7 @@ pub mod render_error;
 pub mod sample;
 pub mod source;
 pub mod starter;
+pub mod template;
 
 use std::borrow::Cow;
 

@@ -6,27 +6,18 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use globset::{Glob, GlobBuilder, GlobMatcher, GlobSet, GlobSetBuilder};
-use handlebars::{Context, Handlebars, RenderContext, Renderable, Template};
+use handlebars::{Context, Handlebars};
 use serde_json::Value;
 
 use super::Scaffold;
+use super::template::{Compiled, TemplateError, condition_in, render_template};
 use crate::error::{Error, Result};
 
+pub use super::template::{
+    MAX_RENDERED_FILE, MAX_RENDERED_TOTAL, MAX_TEMPLATE_BYTES, condition, render_string,
+};
+
 const TEMPLATE_SUFFIX: &str = ".hbs";
-
-/// Bounds on what rendering may produce: a template is untrusted, and a
-/// few kilobytes of handlebars can ask for gigabytes.
-pub const MAX_RENDERED_FILE: usize = 8 << 20;
-pub const MAX_RENDERED_TOTAL: usize = 64 << 20;
-
-/// The largest template handlebars is given (a `.hbs` file, a file name,
-/// a condition, a default or the next steps). handlebars 6.4 finds the
-/// line of every element it parses by scanning the source from its start,
-/// so compiling costs the number of tags times the length: the densest
-/// template measured (`{{#if a}}x{{else}}y{{/if}}` repeated, release build,
-/// 2-core machine) compiled in 1.0 s at 64 KiB, 1.6 s at 80 KiB and 2.4 s at
-/// 96 KiB; text without tags costs next to nothing.
-pub const MAX_TEMPLATE_BYTES: usize = 64 << 10;
 
 /// A file of the generated project; `path` is relative and checked safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,94 +35,6 @@ pub fn compile_glob(pattern: &str) -> std::result::Result<GlobMatcher, globset::
     Ok(glob(pattern)?.compile_matcher())
 }
 
-/// Why a template was not rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TemplateError {
-    /// Longer than `MAX_TEMPLATE_BYTES`.
-    TooLarge(usize),
-    /// What handlebars or a guard said, with the line where known.
-    Invalid(String),
-}
-
-impl std::fmt::Display for TemplateError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TemplateError::TooLarge(size) => write!(
-                f,
-                "the template is {size} bytes; handlebars is given at most {MAX_TEMPLATE_BYTES} ({} KiB)",
-                MAX_TEMPLATE_BYTES >> 10
-            ),
-            TemplateError::Invalid(message) => f.write_str(message),
-        }
-    }
-}
-
-/// The one render path: `source` compiled by handlebars whole, its partials
-/// checked (`partials`), then rendered by handlebars in `ctx`, stopping once
-/// the output would pass `limit` bytes.
-pub fn render_template(
-    hb: &Handlebars,
-    name: &str,
-    source: &str,
-    ctx: &Context,
-    limit: usize,
-) -> std::result::Result<String, TemplateError> {
-    if source.len() > MAX_TEMPLATE_BYTES {
-        return Err(TemplateError::TooLarge(source.len()));
-    }
-    let template = Template::compile_with_name(source, name.to_string()).map_err(|e| {
-        TemplateError::Invalid(match e.pos() {
-            Some((line, col)) => format!("line {line}, column {col}: {}", e.reason()),
-            None => e.reason().to_string(),
-        })
-    })?;
-    super::partials::check(&template).map_err(TemplateError::Invalid)?;
-    let mut out = Capped {
-        text: String::new(),
-        left: limit,
-        overflowed: false,
-    };
-    let mut rc = RenderContext::new(template.name.as_ref());
-    let rendered = template.render(hb, ctx, &mut rc, &mut out);
-    if out.overflowed {
-        return Err(TemplateError::Invalid(format!(
-            "renders to more than {} MiB; a rendered file may have at most that much",
-            limit >> 20
-        )));
-    }
-    rendered.map_err(|e| TemplateError::Invalid(super::render_error::describe(&e)))?;
-    Ok(out.text)
-}
-
-/// True when the handlebars expression `expr` (`notebook`,
-/// `(eq frameworks "torch")`, ...) is truthy in `ctx`: `{{#if expr}}`.
-pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
-    condition_in(hb, expr, &Context::from(ctx.clone()))
-}
-
-/// `condition` in a context already made: handlebars copies a `Value` into
-/// a new context on every render.
-fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Result<bool, String> {
-    let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
-    render_template(hb, "when", &template, ctx, MAX_RENDERED_FILE)
-        .map(|out| out == "1")
-        .map_err(|e| format!("condition `{expr}`: {e}"))
-}
-
-/// A template string of the manifest (a default, a derived value, the next
-/// steps) rendered in `ctx`.
-pub fn render_string(template: &str, ctx: &Value) -> std::result::Result<String, String> {
-    let hb = super::helpers::registry();
-    render_template(
-        &hb,
-        "scaffold.yaml",
-        template,
-        &Context::from(ctx.clone()),
-        MAX_RENDERED_FILE,
-    )
-    .map_err(|e| e.to_string())
-}
-
 struct Rule {
     when: Option<String>,
     rename: Option<(String, String)>,
@@ -139,13 +42,23 @@ struct Rule {
 
 /// Renders every file of `scaffold` that its rules include.
 pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
+    render_with(scaffold, ctx, &Compiled::default())
+}
+
+/// `render`, with the templates `compiled` holds from earlier renders of
+/// the same scaffold.
+pub fn render_with(
+    scaffold: &Scaffold,
+    ctx: &Value,
+    compiled: &Compiled,
+) -> Result<Vec<RenderedFile>> {
     let hb = super::helpers::registry();
     let globs = Globs::of(scaffold)?;
     let ctx = &Context::from(ctx.clone());
     // Decide what to write (cheap), then render the contents in parallel:
     // compiling templates dominates the run time of `new`.
     let planned = plan(scaffold, &globs, &hb, ctx)?;
-    let mut files = produce_all(&hb, &planned, ctx)?;
+    let mut files = produce_all(&hb, compiled, &planned, ctx)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
@@ -302,7 +215,12 @@ fn plan<'a>(
 /// a few others, each taking the next file left. nixfmt costs most (on
 /// flake.nix, as much as rendering every other file), so the files it
 /// formats go first, the largest first.
-fn produce_all(hb: &Handlebars, planned: &[Planned], ctx: &Context) -> Result<Vec<RenderedFile>> {
+fn produce_all(
+    hb: &Handlebars,
+    compiled: &Compiled,
+    planned: &[Planned],
+    ctx: &Context,
+) -> Result<Vec<RenderedFile>> {
     let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
     let mut order: Vec<usize> = (0..planned.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse((planned[i].format, planned[i].file.contents.len())));
@@ -310,7 +228,7 @@ fn produce_all(hb: &Handlebars, planned: &[Planned], ctx: &Context) -> Result<Ve
     let work = || {
         let mut done = Vec::new();
         while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            done.push((i, produce(hb, &planned[i], ctx, &budget)));
+            done.push((i, produce(hb, compiled, &planned[i], ctx, &budget)));
         }
         done
     };
@@ -343,6 +261,7 @@ struct Planned<'a> {
 
 fn produce(
     hb: &Handlebars,
+    compiled: &Compiled,
     p: &Planned,
     ctx: &Context,
     budget: &AtomicUsize,
@@ -354,7 +273,11 @@ fn produce(
     let mut contents = if p.is_template {
         let source = std::str::from_utf8(&p.file.contents)
             .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
-        render_template(hb, &p.file.path, source, ctx, MAX_RENDERED_FILE)
+        compiled
+            .get(&p.file.path, source)
+            .and_then(|template| {
+                super::template::render_compiled(hb, &template, ctx, MAX_RENDERED_FILE)
+            })
             .map_err(|e| match e {
                 TemplateError::TooLarge(size) => Error::TemplateTooLarge {
                     file: p.where_.clone(),
@@ -469,25 +392,6 @@ fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, Str
                 nixfmt_rs::format_error(&text, Some(path), &e)
             )
         })
-}
-
-/// A render target that stops the render once it would overflow.
-struct Capped {
-    text: String,
-    left: usize,
-    overflowed: bool,
-}
-
-impl handlebars::Output for Capped {
-    fn write(&mut self, seg: &str) -> std::io::Result<()> {
-        if seg.len() > self.left {
-            self.overflowed = true;
-            return Err(std::io::Error::other("rendered file too large"));
-        }
-        self.left -= seg.len();
-        self.text.push_str(seg);
-        Ok(())
-    }
 }
 
 #[cfg(test)]
