@@ -212,9 +212,9 @@ fn plan<'a>(
 }
 
 /// The contents of every planned file, rendered by the calling thread and
-/// a few others, each taking the next file left. nixfmt costs most (on
-/// flake.nix, as much as rendering every other file), so the files it
-/// formats go first, the largest first.
+/// a few others, each taking the next file left, the costliest first: a
+/// template's compile grows with the square of its size, and nixfmt on a
+/// file costs about as much as compiling it again.
 fn produce_all(
     hb: &Handlebars,
     compiled: &Compiled,
@@ -223,7 +223,11 @@ fn produce_all(
 ) -> Result<Vec<RenderedFile>> {
     let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
     let mut order: Vec<usize> = (0..planned.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse((planned[i].format, planned[i].file.contents.len())));
+    order.sort_by_key(|&i| {
+        let p = &planned[i];
+        let compiled = usize::from(p.is_template) * p.file.contents.len();
+        std::cmp::Reverse(compiled * (1 + usize::from(p.format)))
+    });
     let next = AtomicUsize::new(0);
     let work = || {
         let mut done = Vec::new();
