@@ -237,4 +237,18 @@ mod tests {
         let err = render_template(&hb, "t", "{{x}}{{x}}!", &ctx, 10).unwrap_err();
         assert!(err.to_string().contains("renders to more than"), "{err}");
     }
+
+    /// The measurement behind `MAX_TEMPLATE_BYTES`, in a release build:
+    /// `cargo test --release --lib -- --ignored densest`. (A debug build of
+    /// pest is many times slower.)
+    #[test]
+    #[ignore = "a timing, meaningful in a release build only"]
+    fn the_densest_template_at_the_limit_compiles_in_about_a_second() {
+        let unit = "{{#if a}}x{{else}}y{{/if}}";
+        let source = unit.repeat(MAX_TEMPLATE_BYTES / unit.len());
+        let start = std::time::Instant::now();
+        compile("dense", &source).unwrap();
+        let took = start.elapsed();
+        assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    }
 }
