@@ -400,3 +400,21 @@ fn team_templates_render_as_the_handlebars_crate_renders_them() {
             .join("\n"),
     );
 }
+
+/// `scaffold check` renders through the same path: the reproduced cases
+/// are no problem to it.
+#[test]
+fn scaffold_check_finds_no_problem_in_the_reproduced_cases() {
+    let env = Env::new();
+    let template = env.path("reproduced");
+    write(&template.join("scaffold.yaml"), MANIFEST);
+    for (i, (source, _)) in REPRODUCED.iter().enumerate() {
+        write(&template.join(format!("template/case{i}.txt.hbs")), source);
+    }
+    let out = env.ok(&["scaffold", "check", template.to_str().unwrap()]);
+    assert!(
+        stderr_of(&out).contains("no problems"),
+        "{}",
+        stderr_of(&out)
+    );
+}
