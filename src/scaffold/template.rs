@@ -19,8 +19,9 @@ pub const MAX_RENDERED_TOTAL: usize = 64 << 20;
 /// line of every element it parses by scanning the source from its start,
 /// so compiling costs the number of tags times the length: the densest
 /// template measured (`{{#if a}}x{{else}}y{{/if}}` repeated, release build,
-/// 2-core machine) compiled in 1.0 s at 64 KiB, 1.6 s at 80 KiB and 2.4 s at
-/// 96 KiB; text without tags costs next to nothing.
+/// 2-core machine) took 1.0 s of CPU at 64 KiB (1.5 s of wall time with the
+/// machine loaded), 1.6 s at 80 KiB and 2.4 s at 96 KiB; text without tags
+/// costs next to nothing. The ignored test below repeats the measurement.
 pub const MAX_TEMPLATE_BYTES: usize = 64 << 10;
 
 /// Why a template was not rendered.
