@@ -59,6 +59,16 @@ pub enum Error {
     #[error("{file}: {message}")]
     Render { file: String, message: String },
 
+    #[error(
+        "{file}: the template is {size} bytes; handlebars is given at most {limit} bytes ({} KiB) of template per file",
+        limit >> 10
+    )]
+    TemplateTooLarge {
+        file: String,
+        size: usize,
+        limit: usize,
+    },
+
     #[error("{file}: {message}")]
     AnswerPath { file: String, message: String },
 
@@ -296,6 +306,9 @@ impl Error {
             Error::ToolTooOld { .. } => "update the tool: `cargo install cargo-nixcuda`".into(),
             Error::Manifest { .. } | Error::Render { .. } | Error::InvalidDefault { .. } => {
                 "this is a bug in the scaffold, not in your answers: report it to its authors with the command you ran (`cargo nixcuda scaffold check DIR` finds such problems in a template)".into()
+            }
+            Error::TemplateTooLarge { .. } => {
+                "handlebars' compile time grows with the square of a template's size: split the file into several templates, or move text without `{{` into a file that is not rendered (no `.hbs` suffix, or listed under `verbatim:` in scaffold.yaml)".into()
             }
             Error::AnswerPath { .. } => {
                 "this file name is made from your answers: choose answers that are not empty, `.`, `..` or `.git` and hold no `/` or `\\`".into()

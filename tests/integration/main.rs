@@ -22,6 +22,7 @@ mod records;
 mod stored_versions;
 mod support;
 mod team_config;
+mod team_differential;
 mod team_hostile;
 mod team_scaffold;
 mod team_sources;
