@@ -11,9 +11,11 @@ pub fn render(plan: &ModulePlan) -> Result<String> {
         file: MODULE_TEMPLATE.path.to_string(),
         message,
     };
-    let rendered = crate::scaffold::helpers::registry()
-        .render_template(MODULE_TEMPLATE.text, &template_data(plan))
-        .map_err(|e| render_error(e.to_string()))?;
+    // The scaffolds' one render path, with its guards, for the tool's own
+    // template too.
+    let rendered =
+        crate::scaffold::template::render_string(MODULE_TEMPLATE.text, &template_data(plan))
+            .map_err(render_error)?;
     nixfmt_rs::format(&rendered).map_err(|e| {
         render_error(format!(
             "the rendered module is not valid Nix:\n{}",
