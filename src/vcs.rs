@@ -3,20 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{Repository, RepositoryInitOptions, Signature};
+use git2::{Repository, Signature};
 
 use crate::error::{Error, Result};
 
-mod memory;
 mod objects;
-mod pack;
 mod refs;
 mod signing;
-mod skeleton;
 
-pub use git2::Oid as ObjectId;
-pub use memory::{MemoryObjects, TreeFile};
-pub use objects::{InitialCommit, create_repository};
+pub use objects::{FirstCommit, TreeFile, build_repository};
 pub use refs::{
     ConflictEntry, head_commit, head_reference, reference_target, set_reference, stage_conflicts,
 };
@@ -90,70 +85,21 @@ fn discover(dir: &Path) -> std::result::Result<Repository, git2::Error> {
 const FALLBACK_NAME: &str = "cargo-nixcuda";
 const FALLBACK_EMAIL: &str = "cargo-nixcuda@localhost";
 
-/// Builds, at `git_dir`, the `.git` directory of a new repository whose
-/// first commit holds `files` (from memory: nothing is read from the work
-/// tree, which does not hold them yet), with its index, and the pristine
-/// render. `init` moves it into place in one rename, so no run leaves a
-/// repository without its commit.
-pub fn build_repository(
-    git_dir: &Path,
-    files: &Files,
-    executable: &std::collections::BTreeSet<PathBuf>,
-    message: &str,
-    pristine: Option<(&Files, &str)>,
-) -> Result<(VcsOutcome, Vec<String>)> {
-    let branch = default_branch();
-    let mut opts = RepositoryInitOptions::new();
-    opts.bare(true)
-        .initial_head(&branch)
-        .mkdir(true)
-        .external_template(false);
-    let repo = Repository::init_opts(git_dir, &opts).map_err(Error::git("create a repository"))?;
-    let mut objects = MemoryObjects::new()?;
-    let tree = objects.tree(
-        files
-            .iter()
-            .map(|(p, c)| (p.as_path(), c.as_slice(), executable.contains(p))),
-    )?;
-    let pristine_tree = match pristine {
-        Some((files, message)) => Some((objects.pristine_tree(files)?, message)),
-        None => None,
-    };
-    let first = objects::commit_first(
-        &repo,
-        git_dir,
-        &mut objects,
-        tree,
-        &branch,
-        message,
-        pristine_tree,
-    )?;
-    let tree = repo.find_tree(tree).map_err(Error::git("read a tree"))?;
-    let mut index =
-        git2::Index::open(&git_dir.join("index")).map_err(Error::git("open the index"))?;
-    index
-        .read_tree(&tree)
-        .map_err(Error::git("fill the index"))?;
-    index.write().map_err(Error::git("write the index"))?;
-    repo.config()
-        .and_then(|mut c| c.set_bool("core.bare", false))
-        .map_err(Error::git("configure the repository"))?;
-    Ok((
-        VcsOutcome::Initialized {
-            branch,
-            commit: first.commit.to_string(),
-            fallback_identity: first.fallback_identity,
-        },
-        first.warnings,
-    ))
-}
-
-fn default_branch() -> String {
-    git2::Config::open_default()
+/// The branch a new repository starts on: `init.defaultBranch`, else main.
+fn default_branch() -> Result<String> {
+    let branch = git2::Config::open_default()
         .ok()
         .and_then(|c| c.get_string("init.defaultBranch").ok())
         .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| "main".to_string())
+        .unwrap_or_else(|| "main".to_string());
+    if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+        return Err(Error::git("create a repository")(git2::Error::from_str(
+            &format!(
+                "init.defaultBranch in your git config, `{branch}`, is not a valid branch name"
+            ),
+        )));
+    }
+    Ok(branch)
 }
 
 /// The user's identity, else the fallback (true when it is the fallback).
@@ -166,6 +112,12 @@ fn signature(repo: &Repository) -> Result<(Signature<'static>, bool)> {
             true,
         )),
     }
+}
+
+/// Who makes the pristine render's commits: the tool, not the user (they
+/// are not the user's work, and must not need an identity).
+fn pristine_signature() -> Result<Signature<'static>> {
+    Signature::now(FALLBACK_NAME, FALLBACK_EMAIL).map_err(Error::git("make a signature"))
 }
 
 /// Stages `files` (absolute paths inside `workdir`) in the repository there.
@@ -280,8 +232,7 @@ pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     if signing_requested(&repo) {
         let parents: Vec<git2::Oid> = parent.iter().map(|p| p.id()).collect();
-        let dir = repo.workdir().unwrap_or(workdir).to_path_buf();
-        let Some(id) = sign_with_git(&dir, tree_id, &parents, &signature, message)? else {
+        let Some(id) = sign_with_git(repo.path(), tree_id, &parents, &signature, message)? else {
             return Err(Error::SigningFailed {
                 what: "update commit",
                 reason: "git is not on PATH; the update is staged: commit it with `git commit -S` once git is installed".into(),
@@ -325,25 +276,18 @@ pub const PRISTINE_REF: &str = "refs/nixcuda/pristine";
 pub type Files = std::collections::BTreeMap<PathBuf, Vec<u8>>;
 
 /// The git tree id of `files` as a pristine tree, computed in memory
-/// (nothing is written).
+/// (nothing is written): the tree `store_pristine` stores has this id.
 pub fn tree_id(files: &Files) -> Result<String> {
-    MemoryObjects::new()?
-        .pristine_tree(files)
-        .map(|id| id.to_string())
+    let repo = objects::memory_repository()?;
+    let (tree, _) = objects::write_tree(&repo, &objects::pristine_files(files))?;
+    Ok(tree.to_string())
 }
 
 /// Stores `files` as the newest pristine render in the repository that
 /// holds `dir`; returns the tree id (equal to `tree_id(files)`).
 pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String> {
     let repo = discover(dir).map_err(Error::git("open the repository"))?;
-    store_pristine_in(&repo, files, message)
-}
-
-fn store_pristine_in(repo: &Repository, files: &Files, message: &str) -> Result<String> {
-    let mut objects = MemoryObjects::new()?;
-    let tree = objects.pristine_tree(files)?;
-    objects.store_pristine(repo, tree, message)?;
-    Ok(tree.to_string())
+    objects::store_pristine(&repo, files, message)
 }
 
 /// The files of the pristine tree `id`, when the repository that holds

@@ -203,24 +203,23 @@ fn init_into(
         (Vcs::Git, None) => {
             // What the files hold afterwards: kept and merged ones are the
             // user's, so the commit matches the work tree.
-            let all: vcs::Files = prepared
+            let tracked: Vec<vcs::TreeFile> = prepared
                 .files
                 .iter()
                 .map(|f| {
                     let contents = plan.contents.get(&f.path).unwrap_or(&f.contents);
-                    (f.path.clone(), contents.clone())
+                    (f.path.as_path(), contents.as_slice(), f.executable)
                 })
-                .collect();
-            let executable = prepared
-                .files
-                .iter()
-                .filter(|f| f.executable)
-                .map(|f| f.path.clone())
                 .collect();
             let mut outcome = None;
             let mut build = |git_dir: &Path| {
-                let (built, signing) =
-                    vcs::build_repository(git_dir, &all, &executable, message, pristine)?;
+                let first = vcs::FirstCommit {
+                    files: &tracked,
+                    message,
+                    pristine,
+                    work_tree: None,
+                };
+                let (built, signing) = vcs::build_repository(git_dir, first)?;
                 outcome = Some(built);
                 report.warnings.extend(signing);
                 Ok(())
@@ -321,14 +320,6 @@ pub fn pristine_of(files: &[RenderedFile]) -> vcs::Files {
         .collect()
 }
 
-/// What a new repository's first commit is made of.
-struct FirstCommit<'a> {
-    message: &'a str,
-    objects: &'a mut vcs::MemoryObjects,
-    /// The pristine tree, already among `objects`, and its commit message.
-    pristine_tree: Option<(vcs::ObjectId, &'a str)>,
-}
-
 /// `new` into a directory that does not exist yet: the tree is built aside
 /// and moved into place whole, with its repository or, inside another
 /// repository, staged there after the move.
@@ -336,8 +327,8 @@ fn create_new(
     prepared: &mut Prepared,
     opts: &GenerateOptions,
     enclosing: Option<PathBuf>,
-    commit: FirstCommit,
-    store_pristine: &dyn Fn(&Path) -> Result<()>,
+    message: &str,
+    pristine: Option<(&vcs::Files, &str)>,
 ) -> Result<VcsOutcome> {
     let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
     let tracked: Vec<vcs::TreeFile> = prepared
@@ -346,36 +337,30 @@ fn create_new(
         .map(|f| (f.path.as_path(), f.contents.as_slice(), f.executable))
         .collect();
     let own_repository = opts.vcs == Vcs::Git && enclosing.is_none();
-    // The commit's objects are complete before a file is written: they
-    // deflate on other threads while the work tree is written.
-    let tree = if own_repository {
-        let tree = commit.objects.tree(tracked.iter().copied())?;
-        commit.objects.deflate_in_background()?;
-        Some(tree)
-    } else {
-        None
-    };
-    let (vcs, signing) =
-        write::create_tree(&prepared.dest, &prepared.files, |staging| match tree {
-            Some(tree) => vcs::create_repository(
-                staging,
-                vcs::InitialCommit {
-                    objects: commit.objects,
-                    tree,
-                    files: &tracked,
-                    message: commit.message,
-                    pristine: commit.pristine_tree,
-                },
-            ),
-            None => Ok((VcsOutcome::None, Vec::new())),
-        })?;
+    let (vcs, signing) = write::create_tree(&prepared.dest, &prepared.files, |staging| {
+        if !own_repository {
+            return Ok((VcsOutcome::None, Vec::new()));
+        }
+        let first = vcs::FirstCommit {
+            files: &tracked,
+            message,
+            pristine,
+            work_tree: Some(staging),
+        };
+        vcs::build_repository(&staging.join(".git"), first)
+    })?;
     prepared.warnings.extend(signing);
     Ok(match enclosing {
         // Staged after the move: a flake only sees tracked files.
         Some(workdir) => {
             let abs: Vec<PathBuf> = paths.iter().map(|p| prepared.dest.join(p)).collect();
             vcs::stage_in(&workdir, &abs)
-                .and_then(|outcome| store_pristine(&workdir).map(|()| outcome))
+                .and_then(|outcome| {
+                    if let Some((files, message)) = pristine {
+                        vcs::store_pristine(&workdir, files, message)?;
+                    }
+                    Ok(outcome)
+                })
                 .inspect_err(|_| {
                     let _ = std::fs::remove_dir_all(&prepared.dest);
                 })?
@@ -398,20 +383,6 @@ fn remove_orphans(prepared: &mut Prepared) {
 }
 
 /// Writes a prepared project and records it in git.
-/// The objects `write` makes; when they go into a new repository of the
-/// project's own, they deflate for its pack as soon as they are hashed.
-fn new_objects(
-    prepared: &Prepared,
-    opts: &GenerateOptions,
-    no_enclosing: bool,
-) -> Result<vcs::MemoryObjects> {
-    let mut objects = vcs::MemoryObjects::new()?;
-    if opts.mode == Mode::New && opts.vcs == Vcs::Git && no_enclosing && !prepared.dest.is_dir() {
-        objects.for_new_repository();
-    }
-    Ok(objects)
-}
-
 pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
     let message = format!(
         "Initial commit from cargo-nixcuda {}",
@@ -424,23 +395,14 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
     // The repository, the project's own or the enclosing one, keeps the
     // pristine render for `update`.
     let pristine = (opts.vcs == Vcs::Git).then(|| pristine_of(&prepared.files));
-    // The objects of a new repository, the pristine tree first: the record
-    // names it. Each file is hashed once, for both trees.
-    let mut objects = new_objects(&prepared, opts, enclosing.is_none())?;
-    let mut pristine_tree = None;
+    // The record names the pristine tree, computed before it is stored.
     if let Some(files) = &pristine {
-        let tree = objects.pristine_tree(files)?;
-        prepared.record.pristine = Some(tree.to_string());
-        pristine_tree = Some(tree);
+        prepared.record.pristine = Some(vcs::tree_id(files)?);
     }
     let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
     let pristine = pristine
         .as_ref()
         .map(|files| (files, pristine_message.as_str()));
-    let store_pristine = |dir: &Path| match pristine {
-        Some((files, message)) => vcs::store_pristine(dir, files, message).map(|_| ()),
-        None => Ok(()),
-    };
     prepared.files.push(RenderedFile {
         path: PathBuf::from(RECORD_FILE),
         contents: prepared.record.to_yaml().into_bytes(),
@@ -467,12 +429,7 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                 prepared.warnings.extend(report.warnings);
                 (vcs, written, 0)
             } else {
-                let commit = FirstCommit {
-                    message: &message,
-                    objects: &mut objects,
-                    pristine_tree: pristine_tree.zip(pristine.map(|(_, m)| m)),
-                };
-                let vcs = create_new(&mut prepared, opts, enclosing, commit, &store_pristine)?;
+                let vcs = create_new(&mut prepared, opts, enclosing, &message, pristine)?;
                 (vcs, prepared.files.len(), 0)
             }
         }

@@ -1,161 +1,287 @@
-//! A new project's repository from memory: its objects (`memory`) written
-//! as one pack, and an index that holds each file's status.
+//! Objects and the one repository builder. Every object enters a
+//! repository through libgit2's object database (loose objects, each
+//! written to a temporary file and renamed into place), so a run killed or
+//! out of disk space at any point leaves nothing `git fsck` rejects.
 
 use std::path::Path;
 
-use git2::{Repository, Signature};
+use git2::{Repository, RepositoryInitOptions, Signature};
 
-use super::memory::{MemoryObjects, TreeFile};
 use super::signing::{sign_with_git, signing_requested, unsigned_warning};
-use super::{FALLBACK_EMAIL, FALLBACK_NAME, PRISTINE_REF, VcsOutcome, default_branch, signature};
+use super::{Files, PRISTINE_REF, VcsOutcome, default_branch, pristine_signature, signature};
 use crate::error::{Error, Result};
 
-/// What a new repository's first commit is made of: `tree` (holding
-/// `files`) and `pristine` (the pristine render's tree and message), both
-/// already in `objects`.
-pub struct InitialCommit<'a> {
-    pub objects: &'a mut MemoryObjects,
-    pub tree: git2::Oid,
-    pub files: &'a [TreeFile<'a>],
-    pub message: &'a str,
-    pub pristine: Option<(git2::Oid, &'a str)>,
+/// A file of a tree: path, contents, executable.
+pub type TreeFile<'a> = (&'a Path, &'a [u8], bool);
+
+/// Writes the blobs of `files` and the trees that hold them into `repo`;
+/// returns the root tree and each file's blob, in the order of `files`.
+/// The only place trees are made: the id `tree_id` computes in memory is
+/// the id of the tree stored in a repository.
+pub(super) fn write_tree(
+    repo: &Repository,
+    files: &[TreeFile],
+) -> Result<(git2::Oid, Vec<git2::Oid>)> {
+    // An index of its own, not the repository's: it is case-sensitive
+    // whatever `core.ignorecase` says, and leaves the user's index alone.
+    let mut index = git2::Index::new().map_err(Error::git("make an index"))?;
+    let mut blobs = Vec::with_capacity(files.len());
+    for (path, contents, executable) in files {
+        let id = repo.blob(contents).map_err(Error::git("write a blob"))?;
+        index
+            .add(&entry(path, id, contents.len(), *executable))
+            .map_err(Error::git("add a file to a tree"))?;
+        blobs.push(id);
+    }
+    let tree = index
+        .write_tree_to(repo)
+        .map_err(Error::git("write a tree"))?;
+    Ok((tree, blobs))
 }
 
-/// Makes `dir`, whose files are already written, a repository whose first
-/// commit is `first`. Nothing is read back from disk but each file's
-/// status for the index, so `git status` has nothing to re-hash.
-pub fn create_repository(dir: &Path, first: InitialCommit) -> Result<(VcsOutcome, Vec<String>)> {
-    let branch = default_branch();
-    if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
-        return Err(Error::git("create a repository")(git2::Error::from_str(
-            &format!(
-                "init.defaultBranch in your git config, `{branch}`, is not a valid branch name"
-            ),
-        )));
+/// An index entry with no file status (as `git read-tree` leaves it).
+fn entry(path: &Path, id: git2::Oid, len: usize, executable: bool) -> git2::IndexEntry {
+    let time = git2::IndexTime::new(0, 0);
+    git2::IndexEntry {
+        ctime: time,
+        mtime: time,
+        dev: 0,
+        ino: 0,
+        mode: if executable { 0o100755 } else { 0o100644 },
+        uid: 0,
+        gid: 0,
+        file_size: u32::try_from(len).unwrap_or(u32::MAX),
+        id,
+        flags: 0,
+        flags_extended: 0,
+        path: path.to_string_lossy().into_owned().into_bytes(),
     }
-    let git_dir = dir.join(".git");
-    super::skeleton::create(&git_dir, &branch)
-        .map_err(|e| Error::io("create a repository in", &git_dir, e))?;
-    // Opened, not assumed: the user's config (identity, signing) may
-    // depend on where the repository is (`includeIf "gitdir:..."`).
-    let repo = Repository::open(dir).map_err(Error::git("open the new repository"))?;
-    let InitialCommit {
-        objects,
-        tree,
-        files,
-        message,
-        pristine,
-    } = first;
-    let first = commit_first(&repo, dir, objects, tree, &branch, message, pristine)?;
-    write_index(&repo, dir, objects, files)?;
+}
+
+/// The pristine render's files as tree files: contents only, every file
+/// 100644.
+pub(super) fn pristine_files(files: &Files) -> Vec<TreeFile<'_>> {
+    files
+        .iter()
+        .map(|(p, c)| (p.as_path(), c.as_slice(), false))
+        .collect()
+}
+
+/// A repository that keeps its objects in memory: trees whose ids are
+/// wanted without storing anything.
+pub(super) fn memory_repository() -> Result<Repository> {
+    let odb = git2::Odb::new().map_err(Error::git("open an object database"))?;
+    odb.add_new_mempack_backend(1)
+        .map_err(Error::git("open an object database"))?;
+    Repository::from_odb(odb).map_err(Error::git("open an object database"))
+}
+
+/// What a new repository's first commit holds.
+pub struct FirstCommit<'a> {
+    pub files: &'a [TreeFile<'a>],
+    pub message: &'a str,
+    /// The pristine render and its commit message.
+    pub pristine: Option<(&'a Files, &'a str)>,
+    /// Where the files already are, so the index holds each file's status
+    /// and `git status` hashes nothing again; None when the files are
+    /// moved in later (`init`): their entries are then re-checked by git.
+    pub work_tree: Option<&'a Path>,
+}
+
+/// Makes the repository whose git directory is `git_dir` (which must not
+/// exist) with `first` as its first commit on the default branch, its
+/// index, and the pristine render's ref. The one way a `.git` is made:
+/// `new` makes it in its staging directory, `init` in its journal, and
+/// each moves it into place in one rename.
+pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcome, Vec<String>)> {
+    let branch = default_branch()?;
+    let mut opts = RepositoryInitOptions::new();
+    // Made bare, then told it has a work tree: a work tree named at init
+    // would be written into the config as an absolute `core.worktree`,
+    // which the rename into place would make wrong.
+    opts.bare(true)
+        .no_reinit(true)
+        .initial_head(&branch)
+        .mkdir(true)
+        .external_template(false);
+    Repository::init_opts(git_dir, &opts).map_err(Error::git("create a repository"))?;
+    configure_work_tree(git_dir)?;
+    // Opened again, with its work tree: the user's config (identity,
+    // signing) may depend on it (`includeIf "gitdir:..."`), and a
+    // repository with a work tree keeps reflogs.
+    let repo = Repository::open(git_dir).map_err(Error::git("open the new repository"))?;
+    let (tree, blobs) = write_tree(&repo, first.files)?;
+    let (identity, fallback_identity) = signature(&repo)?;
+    let mut warnings = Vec::new();
+    let commit = if signing_requested(&repo) {
+        match sign_with_git(git_dir, tree, &[], &identity, first.message)? {
+            Some(id) => {
+                let summary = first.message.lines().next().unwrap_or_default();
+                let branch_ref = format!("refs/heads/{branch}");
+                repo.reference(
+                    &branch_ref,
+                    id,
+                    false,
+                    &format!("commit (initial): {summary}"),
+                )
+                .map_err(Error::git("commit"))?;
+                id
+            }
+            None => {
+                warnings.push(unsigned_warning("the first commit"));
+                commit_tree(&repo, Some("HEAD"), &identity, first.message, tree, &[])?
+            }
+        }
+    } else {
+        commit_tree(&repo, Some("HEAD"), &identity, first.message, tree, &[])?
+    };
+    if let Some((files, message)) = first.pristine {
+        let (pristine, _) = write_tree(&repo, &pristine_files(files))?;
+        let who = pristine_signature()?;
+        commit_tree(&repo, Some(PRISTINE_REF), &who, message, pristine, &[])?;
+    }
+    write_index(git_dir, first.files, &blobs, first.work_tree)?;
     Ok((
         VcsOutcome::Initialized {
             branch,
-            commit: first.commit.to_string(),
-            fallback_identity: first.fallback_identity,
+            commit: commit.to_string(),
+            fallback_identity,
         },
-        first.warnings,
+        warnings,
     ))
 }
 
-/// What `commit_first` made.
-pub(super) struct FirstCommit {
-    pub commit: git2::Oid,
-    pub fallback_identity: bool,
-    pub warnings: Vec<String>,
+/// `core.bare = false` and what `git init` sets for a repository with a
+/// work tree. `core.ignorecase` is written either way, as the file system
+/// answered libgit2's probe: a global `core.ignorecase = true` must not
+/// make git fold names this file system tells apart.
+fn configure_work_tree(git_dir: &Path) -> Result<()> {
+    let path = git_dir.join("config");
+    let set = || -> std::result::Result<(), git2::Error> {
+        let mut config = git2::Config::open(&path)?;
+        let ignorecase = config.get_bool("core.ignorecase").unwrap_or(false);
+        config.set_bool("core.bare", false)?;
+        config.set_bool("core.logallrefupdates", true)?;
+        config.set_bool("core.ignorecase", ignorecase)
+    };
+    set().map_err(Error::git("configure the repository"))
 }
 
-/// Commits `tree` (in `objects`) as the first commit of `repo` on `branch`
-/// and records the pristine render; every object goes in as one pack.
-/// `dir` is where git runs to sign.
-pub(super) fn commit_first(
+/// A commit of `tree` on `parents`, moving `update_ref` when given (git's
+/// reflog message included).
+fn commit_tree(
     repo: &Repository,
-    dir: &Path,
-    objects: &mut MemoryObjects,
-    tree: git2::Oid,
-    branch: &str,
+    update_ref: Option<&str>,
+    who: &Signature,
     message: &str,
-    pristine: Option<(git2::Oid, &str)>,
-) -> Result<FirstCommit> {
-    let (signature, fallback_identity) = signature(repo)?;
-    let mut warnings = Vec::new();
-    let unsigned = match signing_requested(repo) {
-        false => Some(objects.commit(tree, &signature, message)?),
-        true => None,
-    };
-    let pristine_commit = match pristine {
-        Some((tree, message)) => {
-            let fallback = Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)
-                .map_err(Error::git("make a signature"))?;
-            Some(objects.commit(tree, &fallback, message)?)
-        }
-        None => None,
-    };
-    objects.write_pack_into(repo)?;
-    let commit = match unsigned {
-        Some(id) => id,
-        None => match sign_with_git(dir, tree, &[], &signature, message)? {
-            Some(id) => id,
-            None => {
-                let tree = repo.find_tree(tree).map_err(Error::git("read a tree"))?;
-                let id = repo
-                    .commit(None, &signature, &signature, message, &tree, &[])
-                    .map_err(Error::git("commit"))?;
-                warnings.push(unsigned_warning("the first commit"));
-                id
-            }
-        },
-    };
-    let summary = message.lines().next().unwrap_or_default();
-    super::skeleton::write_first_refs(
-        repo.path(),
-        branch,
-        commit,
-        &signature,
-        summary,
-        pristine_commit.map(|id| (PRISTINE_REF, id)),
-    )
-    .map_err(|e| Error::io("write the references in", repo.path(), e))?;
-    Ok(FirstCommit {
-        commit,
-        fallback_identity,
-        warnings,
-    })
+    tree: git2::Oid,
+    parents: &[&git2::Commit],
+) -> Result<git2::Oid> {
+    let tree = repo.find_tree(tree).map_err(Error::git("read a tree"))?;
+    repo.commit(update_ref, who, who, message, &tree, parents)
+        .map_err(Error::git("commit"))
 }
 
-/// The index of a fresh checkout of `files`, with each file's status so
-/// that git trusts it instead of hashing the file again.
+/// The index of a fresh checkout of `files`: with each file's status when
+/// the files are in `work_tree` already, so git trusts it instead of
+/// hashing the file again.
 fn write_index(
-    repo: &Repository,
-    dir: &Path,
-    objects: &MemoryObjects,
+    git_dir: &Path,
     files: &[TreeFile],
+    blobs: &[git2::Oid],
+    work_tree: Option<&Path>,
 ) -> Result<()> {
     use std::os::unix::fs::MetadataExt;
-    let mut index = repo.index().map_err(Error::git("open the index"))?;
-    for (path, contents, executable) in files {
-        let abs = dir.join(path);
-        let meta = std::fs::symlink_metadata(&abs).map_err(|e| Error::io("read", &abs, e))?;
-        let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
-        let id = objects.blob_id(path).ok_or_else(|| Error::Git {
-            action: "fill the index",
-            source: git2::Error::from_str("a file has no blob"),
-        })?;
-        let entry = git2::IndexEntry {
-            ctime: time(meta.ctime(), meta.ctime_nsec()),
-            mtime: time(meta.mtime(), meta.mtime_nsec()),
-            dev: meta.dev() as u32,
-            ino: meta.ino() as u32,
-            mode: if *executable { 0o100755 } else { 0o100644 },
-            uid: meta.uid(),
-            gid: meta.gid(),
-            file_size: contents.len() as u32,
-            id,
-            flags: 0,
-            flags_extended: 0,
-            path: path.to_string_lossy().into_owned().into_bytes(),
-        };
+    // Opened by path: case-sensitive, so every file of the tree has its
+    // entry (see `configure_work_tree`).
+    let mut index =
+        git2::Index::open(&git_dir.join("index")).map_err(Error::git("open the index"))?;
+    for ((path, contents, executable), id) in files.iter().zip(blobs) {
+        let mut entry = entry(path, *id, contents.len(), *executable);
+        if let Some(root) = work_tree {
+            let abs = root.join(path);
+            let meta = std::fs::symlink_metadata(&abs).map_err(|e| Error::io("read", &abs, e))?;
+            let time = |secs: i64, nanos: i64| git2::IndexTime::new(secs as i32, nanos as u32);
+            entry.ctime = time(meta.ctime(), meta.ctime_nsec());
+            entry.mtime = time(meta.mtime(), meta.mtime_nsec());
+            entry.dev = meta.dev() as u32;
+            entry.ino = meta.ino() as u32;
+            entry.uid = meta.uid();
+            entry.gid = meta.gid();
+        }
         index.add(&entry).map_err(Error::git("fill the index"))?;
     }
     index.write().map_err(Error::git("write the index"))
+}
+
+/// Stores `files` as the newest pristine render in `repo`, after the one
+/// there unless that one has the same tree; returns the tree id.
+pub(super) fn store_pristine(repo: &Repository, files: &Files, message: &str) -> Result<String> {
+    let (tree, _) = write_tree(repo, &pristine_files(files))?;
+    let parent = repo
+        .find_reference(PRISTINE_REF)
+        .ok()
+        .and_then(|r| r.peel_to_commit().ok());
+    if parent.as_ref().is_some_and(|p| p.tree_id() == tree) {
+        return Ok(tree.to_string());
+    }
+    let who = pristine_signature()?;
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    commit_tree(repo, Some(PRISTINE_REF), &who, message, tree, &parents)?;
+    Ok(tree.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// The tree computed in memory is the tree git itself makes of the
+    /// same files (`git add` + `git write-tree`), with names that sort
+    /// differently as files and as directories, and executable files.
+    #[test]
+    fn trees_are_the_trees_git_makes() {
+        let files: Vec<(PathBuf, Vec<u8>, bool)> = [
+            ("a-b", &b"2"[..], true),
+            ("a.b", b"3", false),
+            ("a/b", b"4", false),
+            ("a/c/d.nix", b"5", false),
+            ("ab", b"6", false),
+            ("z/a", b"", false),
+            ("z/b", b"2", false),
+        ]
+        .into_iter()
+        .map(|(p, c, x)| (PathBuf::from(p), c.to_vec(), x))
+        .collect();
+        let tree_files: Vec<TreeFile> = files
+            .iter()
+            .map(|(p, c, x)| (p.as_path(), c.as_slice(), *x))
+            .collect();
+        let (ours, _) = write_tree(&memory_repository().unwrap(), &tree_files).unwrap();
+
+        let tmp = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(tmp.path())
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .output()
+                .expect("git runs");
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8(out.stdout).unwrap()
+        };
+        git(&["init", "-q"]);
+        for (path, contents, executable) in &files {
+            let abs = tmp.path().join(path);
+            std::fs::create_dir_all(abs.parent().unwrap()).unwrap();
+            std::fs::write(&abs, contents).unwrap();
+            if *executable {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&abs, std::fs::Permissions::from_mode(0o755)).unwrap();
+            }
+        }
+        git(&["add", "-A"]);
+        assert_eq!(ours.to_string(), git(&["write-tree"]).trim());
+    }
 }

@@ -24,9 +24,11 @@ pub(super) fn unsigned_warning(what: &str) -> String {
 
 /// A signed commit of `tree` made by `git commit-tree -S`, which honours the
 /// user's gpg.format, gpg.program and user.signingKey as `git commit` does.
-/// None when there is no git to run.
+/// `git_dir` is the repository's git directory (which, for a repository
+/// being built, has no work tree in place yet). None when there is no git
+/// to run.
 pub(super) fn sign_with_git(
-    dir: &Path,
+    git_dir: &Path,
     tree: git2::Oid,
     parents: &[git2::Oid],
     signature: &Signature,
@@ -41,8 +43,8 @@ pub(super) fn sign_with_git(
     let email = signature.email().unwrap_or(FALLBACK_EMAIL);
     let mut command = std::process::Command::new("git");
     command
-        .arg("-C")
-        .arg(dir)
+        .arg("--git-dir")
+        .arg(git_dir)
         .args(["commit-tree", "-S", "-m", message])
         .arg(tree.to_string());
     for parent in parents {
