@@ -133,6 +133,7 @@ pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
         let rel = abs.strip_prefix(&root).unwrap_or(&abs);
         index.add_path(rel).map_err(Error::git("stage a file"))?;
     }
+    crate::test_hooks::kill_point();
     index.write().map_err(Error::git("write the index"))?;
     Ok(VcsOutcome::Staged { workdir: root })
 }
@@ -216,6 +217,7 @@ pub fn stage_changes(workdir: &Path, changes: &[(PathBuf, bool)]) -> Result<()> 
             index.add_path(rel).map_err(Error::git("stage a file"))?;
         }
     }
+    crate::test_hooks::kill_point();
     index.write().map_err(Error::git("write the index"))
 }
 
@@ -279,7 +281,7 @@ pub type Files = std::collections::BTreeMap<PathBuf, Vec<u8>>;
 /// (nothing is written): the tree `store_pristine` stores has this id.
 pub fn tree_id(files: &Files) -> Result<String> {
     let repo = objects::memory_repository()?;
-    let (tree, _) = objects::write_tree(&repo, &objects::pristine_files(files))?;
+    let (tree, _) = objects::write_tree(&repo, &objects::pristine_files(files), false)?;
     Ok(tree.to_string())
 }
 

@@ -17,22 +17,31 @@ pub type TreeFile<'a> = (&'a Path, &'a [u8], bool);
 /// Writes the blobs of `files` and the trees that hold them into `repo`;
 /// returns the root tree and each file's blob, in the order of `files`.
 /// The only place trees are made: the id `tree_id` computes in memory is
-/// the id of the tree stored in a repository.
+/// the id of the tree stored in a repository. `stored`: `repo` is on disk
+/// (each object written is a step a test may kill the process at).
 pub(super) fn write_tree(
     repo: &Repository,
     files: &[TreeFile],
+    stored: bool,
 ) -> Result<(git2::Oid, Vec<git2::Oid>)> {
+    let step = || {
+        if stored {
+            crate::test_hooks::kill_point();
+        }
+    };
     // An index of its own, not the repository's: it is case-sensitive
     // whatever `core.ignorecase` says, and leaves the user's index alone.
     let mut index = git2::Index::new().map_err(Error::git("make an index"))?;
     let mut blobs = Vec::with_capacity(files.len());
     for (path, contents, executable) in files {
+        step();
         let id = repo.blob(contents).map_err(Error::git("write a blob"))?;
         index
             .add(&entry(path, id, contents.len(), *executable))
             .map_err(Error::git("add a file to a tree"))?;
         blobs.push(id);
     }
+    step();
     let tree = index
         .write_tree_to(repo)
         .map_err(Error::git("write a tree"))?;
@@ -104,13 +113,14 @@ pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcom
         .initial_head(&branch)
         .mkdir(true)
         .external_template(false);
+    crate::test_hooks::kill_point();
     Repository::init_opts(git_dir, &opts).map_err(Error::git("create a repository"))?;
     configure_work_tree(git_dir)?;
     // Opened again, with its work tree: the user's config (identity,
     // signing) may depend on it (`includeIf "gitdir:..."`), and a
     // repository with a work tree keeps reflogs.
     let repo = Repository::open(git_dir).map_err(Error::git("open the new repository"))?;
-    let (tree, blobs) = write_tree(&repo, first.files)?;
+    let (tree, blobs) = write_tree(&repo, first.files, true)?;
     let (identity, fallback_identity) = signature(&repo)?;
     let mut warnings = Vec::new();
     let commit = if signing_requested(&repo) {
@@ -136,7 +146,7 @@ pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcom
         commit_tree(&repo, Some("HEAD"), &identity, first.message, tree, &[])?
     };
     if let Some((files, message)) = first.pristine {
-        let (pristine, _) = write_tree(&repo, &pristine_files(files))?;
+        let (pristine, _) = write_tree(&repo, &pristine_files(files), true)?;
         let who = pristine_signature()?;
         commit_tree(&repo, Some(PRISTINE_REF), &who, message, pristine, &[])?;
     }
@@ -178,6 +188,7 @@ fn commit_tree(
     parents: &[&git2::Commit],
 ) -> Result<git2::Oid> {
     let tree = repo.find_tree(tree).map_err(Error::git("read a tree"))?;
+    crate::test_hooks::kill_point();
     repo.commit(update_ref, who, who, message, &tree, parents)
         .map_err(Error::git("commit"))
 }
@@ -211,13 +222,14 @@ fn write_index(
         }
         index.add(&entry).map_err(Error::git("fill the index"))?;
     }
+    crate::test_hooks::kill_point();
     index.write().map_err(Error::git("write the index"))
 }
 
 /// Stores `files` as the newest pristine render in `repo`, after the one
 /// there unless that one has the same tree; returns the tree id.
 pub(super) fn store_pristine(repo: &Repository, files: &Files, message: &str) -> Result<String> {
-    let (tree, _) = write_tree(repo, &pristine_files(files))?;
+    let (tree, _) = write_tree(repo, &pristine_files(files), true)?;
     let parent = repo
         .find_reference(PRISTINE_REF)
         .ok()
@@ -257,7 +269,7 @@ mod tests {
             .iter()
             .map(|(p, c, x)| (p.as_path(), c.as_slice(), *x))
             .collect();
-        let (ours, _) = write_tree(&memory_repository().unwrap(), &tree_files).unwrap();
+        let (ours, _) = write_tree(&memory_repository().unwrap(), &tree_files, false).unwrap();
 
         let tmp = tempfile::tempdir().unwrap();
         let git = |args: &[&str]| {

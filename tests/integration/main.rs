@@ -8,6 +8,7 @@ mod example;
 mod exit_codes;
 mod first_commit;
 mod generate;
+mod git_integrity;
 mod host;
 mod hostile_render;
 mod merge_base;
