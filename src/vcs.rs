@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{Repository, Signature};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GitError, Result, Unreadable};
 
 mod objects;
 mod refs;
@@ -69,6 +69,75 @@ pub fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
     }
     let repo = discover(probe).ok()?;
     repo.workdir().map(Path::to_path_buf)
+}
+
+/// The work tree of the repository that holds `path` (or its nearest
+/// existing ancestor), for a command about to write there: None only when
+/// git finds no repository. A repository libgit2 cannot open (sha256,
+/// reftable, another user's) and a `.git` at `path` that is not the
+/// repository found are errors, so that nothing ever builds a `.git`
+/// where the user has one.
+pub fn enclosing_repository(path: &Path) -> Result<Option<PathBuf>> {
+    let mut probe = path;
+    while !probe.exists() {
+        let Some(parent) = probe.parent() else {
+            return Ok(None);
+        };
+        probe = parent;
+    }
+    let own = probe.join(".git");
+    let has_own = std::fs::symlink_metadata(&own).is_ok();
+    match discover(probe) {
+        Ok(repo) => {
+            let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+                return Ok(None);
+            };
+            // libgit2 passes over a `.git` it cannot read and finds the
+            // repository above; git stops at it.
+            if has_own && !same_dir(&workdir, probe) {
+                return Err(GitError::BrokenGitDir { path: own }.into());
+            }
+            Ok(Some(workdir))
+        }
+        Err(e) if e.code() == git2::ErrorCode::NotFound && !has_own => Ok(None),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            Err(GitError::BrokenGitDir { path: own }.into())
+        }
+        Err(e) => Err(unreadable(probe, &e).into()),
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The repository at or above `dir` that libgit2 refused, and why.
+fn unreadable(dir: &Path, error: &git2::Error) -> GitError {
+    let message = error.message().to_string();
+    let lower = message.to_ascii_lowercase();
+    let kind = if error.code() == git2::ErrorCode::Owner {
+        Unreadable::Owner
+    } else if lower.contains("objectformat") {
+        Unreadable::Sha256
+    } else if lower.contains("refstorage") {
+        Unreadable::Reftable
+    } else {
+        Unreadable::Other
+    };
+    // The nearest directory with a `.git`, which is what git would open.
+    let path = dir
+        .ancestors()
+        .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())
+        .unwrap_or(dir)
+        .to_path_buf();
+    GitError::Unreadable {
+        path,
+        kind,
+        reason: message,
+    }
 }
 
 /// The repository that holds `dir`. Not `Repository::discover`: it opens

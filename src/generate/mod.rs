@@ -213,6 +213,11 @@ fn init_into(
                 .collect();
             let mut outcome = None;
             let mut build = |git_dir: &Path| {
+                // Never over a `.git` of any kind, even one made meanwhile.
+                let existing = dest.join(".git");
+                if std::fs::symlink_metadata(&existing).is_ok() {
+                    return Err(crate::error::GitError::BrokenGitDir { path: existing }.into());
+                }
                 let first = vcs::FirstCommit {
                     files: &tracked,
                     message,
@@ -388,8 +393,10 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
         "Initial commit from cargo-nixcuda {}",
         prepared.scaffold.label()
     );
+    // Before anything is written: a repository here that libgit2 cannot
+    // open stops the command, never taken for "no repository".
     let enclosing = match opts.vcs {
-        Vcs::Git => vcs::enclosing_work_tree(&prepared.dest),
+        Vcs::Git => vcs::enclosing_repository(&prepared.dest)?,
         Vcs::None => None,
     };
     // The repository, the project's own or the enclosing one, keeps the

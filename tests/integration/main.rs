@@ -9,6 +9,7 @@ mod exit_codes;
 mod first_commit;
 mod generate;
 mod git_integrity;
+mod git_repositories;
 mod host;
 mod hostile_render;
 mod merge_base;
