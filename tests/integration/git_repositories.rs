@@ -200,3 +200,60 @@ fn init_refuses_a_repository_owned_by_another_user() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     init_refuses(&env, &dir, &["another user", "safe.directory"]);
 }
+
+/// `git fsck --full --strict` in `dir` passes.
+fn fsck(dir: &Path) {
+    let out = git(dir, &["fsck", "--full", "--strict", "--no-progress"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+}
+
+/// In a linked worktree (`git worktree add`) `update` stores its objects
+/// and the pristine ref in the common directory and commits on the
+/// worktree's branch; `init` stages there.
+#[test]
+fn update_and_init_work_in_a_linked_worktree() {
+    let env = Env::new();
+    let main = crate::support::updates_project(&env, "main", &[]);
+    let out = git(&main, &["worktree", "add", "-q", "-b", "side", "../side"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let side = env.path("side");
+    let out = crate::support::update(&env, &side, &["--commit"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let status = git(&side, &["status", "--porcelain"]);
+    assert_eq!(String::from_utf8_lossy(&status.stdout), "");
+    let log = git(&main, &["log", "--format=%s", "-1", "side"]);
+    assert!(
+        String::from_utf8_lossy(&log.stdout).starts_with("Update to t@1.1.0"),
+        "{}",
+        String::from_utf8_lossy(&log.stdout)
+    );
+    // The pristine render is the repository's, seen from the main work tree.
+    let pristine = git(&main, &["log", "--format=%s", "refs/nixcuda/pristine"]);
+    assert!(String::from_utf8_lossy(&pristine.stdout).starts_with("Pristine render of t@1.1.0"));
+    let worktree_git_dir = main.join(".git/worktrees/side");
+    assert!(!worktree_git_dir.join("objects").exists());
+    fsck(&main);
+
+    let plain = users_repository(&env, "plain", &[]);
+    let out = git(&plain, &["worktree", "add", "-q", "-b", "wt", "../wt"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let wt = env.path("wt");
+    let out = env
+        .cmd_with_scaffolds(
+            "updates",
+            &["init", ".", "--yes", "--name", "q", "--scaffold", "t@1.0.0"],
+        )
+        .current_dir(&wt)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        wt.join(".git").is_file(),
+        "the worktree's .git file is kept"
+    );
+    let staged = git(&wt, &["diff", "--cached", "--name-only"]);
+    assert!(String::from_utf8_lossy(&staged.stdout).contains(".nixcuda.yaml"));
+    let pristine = git(&plain, &["cat-file", "-t", "refs/nixcuda/pristine"]);
+    assert_eq!(String::from_utf8_lossy(&pristine.stdout), "commit\n");
+    fsck(&plain);
+}
