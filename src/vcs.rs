@@ -10,12 +10,14 @@ use crate::error::{Error, GitError, Result, Unreadable};
 mod objects;
 mod refs;
 mod signing;
+mod stage;
 
 pub use objects::{FirstCommit, TreeFile, build_repository};
 pub use refs::{
     ConflictEntry, head_commit, head_reference, reference_target, set_reference, stage_conflicts,
 };
 use signing::{sign_with_git, signing_requested};
+pub use stage::{check_index_writable, stage_ahead, stage_changes, stage_in};
 
 /// Who the user is for git, if configured (`user.name`, `user.email`).
 #[derive(Debug, Clone, Default)]
@@ -189,24 +191,6 @@ fn pristine_signature() -> Result<Signature<'static>> {
     Signature::now(FALLBACK_NAME, FALLBACK_EMAIL).map_err(Error::git("make a signature"))
 }
 
-/// Stages `files` (absolute paths inside `workdir`) in the repository there.
-pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
-    let repo = Repository::open(workdir).map_err(Error::git("open the enclosing repository"))?;
-    let mut index = repo.index().map_err(Error::git("open the index"))?;
-    let root = repo.workdir().unwrap_or(workdir).to_path_buf();
-    let root = root.canonicalize().unwrap_or(root);
-    // Path by path, never a pathspec: an empty list must stage nothing,
-    // and nothing but these paths (an untracked `.env` stays untracked).
-    for file in files {
-        let abs = file.canonicalize().unwrap_or_else(|_| file.clone());
-        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
-        index.add_path(rel).map_err(Error::git("stage a file"))?;
-    }
-    crate::test_hooks::kill_point();
-    index.write().map_err(Error::git("write the index"))?;
-    Ok(VcsOutcome::Staged { workdir: root })
-}
-
 /// Files with uncommitted changes (untracked included) under `dir`, relative
 /// to `dir`; None when `dir` is not in a git work tree.
 pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
@@ -239,55 +223,6 @@ pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
 /// The git directory of the repository that holds `dir`.
 pub fn git_dir(dir: &Path) -> Option<PathBuf> {
     discover(dir).ok().map(|repo| repo.path().to_path_buf())
-}
-
-/// Fails when git could not write the index of the repository holding
-/// `dir` (a leftover `index.lock`, no permission), before anything is
-/// written: staging afterwards must not be what fails.
-pub fn check_index_writable(dir: &Path) -> Result<()> {
-    let Ok(repo) = discover(dir) else {
-        return Ok(());
-    };
-    if repo.is_bare() {
-        return Ok(());
-    }
-    let lock = repo.path().join("index.lock");
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&lock)
-    {
-        Ok(_) => std::fs::remove_file(&lock).map_err(|e| Error::io("remove", &lock, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::IndexLocked { lock }),
-        Err(e) => Err(Error::io("lock the git index at", &lock, e)),
-    }
-}
-
-/// Stages written (`false`) and deleted (`true`) files, given as absolute
-/// paths inside `workdir`.
-pub fn stage_changes(workdir: &Path, changes: &[(PathBuf, bool)]) -> Result<()> {
-    let repo = Repository::open(workdir).map_err(Error::git("open the repository"))?;
-    let mut index = repo.index().map_err(Error::git("open the index"))?;
-    let root = repo.workdir().unwrap_or(workdir).to_path_buf();
-    let root = root.canonicalize().unwrap_or(root);
-    for (path, deleted) in changes {
-        let parent = path
-            .parent()
-            .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
-        let abs = match (parent, path.file_name()) {
-            (Some(p), Some(name)) => p.join(name),
-            _ => path.clone(),
-        };
-        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
-        if *deleted {
-            // Untracked files have no entry: nothing to remove.
-            let _ = index.remove_path(rel);
-        } else {
-            index.add_path(rel).map_err(Error::git("stage a file"))?;
-        }
-    }
-    crate::test_hooks::kill_point();
-    index.write().map_err(Error::git("write the index"))
 }
 
 /// Commits the index on top of HEAD.

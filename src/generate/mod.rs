@@ -327,7 +327,9 @@ pub fn pristine_of(files: &[RenderedFile]) -> vcs::Files {
 
 /// `new` into a directory that does not exist yet: the tree is built aside
 /// and moved into place whole, with its repository or, inside another
-/// repository, staged there after the move.
+/// repository, staged there just before the move (a flake only sees
+/// tracked files): a kill leaves the project staged or absent, never
+/// present but unstaged.
 fn create_new(
     prepared: &mut Prepared,
     opts: &GenerateOptions,
@@ -335,43 +337,47 @@ fn create_new(
     message: &str,
     pristine: Option<(&vcs::Files, &str)>,
 ) -> Result<VcsOutcome> {
-    let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
     let tracked: Vec<vcs::TreeFile> = prepared
         .files
         .iter()
         .map(|f| (f.path.as_path(), f.contents.as_slice(), f.executable))
         .collect();
-    let own_repository = opts.vcs == Vcs::Git && enclosing.is_none();
-    let (vcs, signing) = write::create_tree(&prepared.dest, &prepared.files, |staging| {
-        if !own_repository {
-            return Ok((VcsOutcome::None, Vec::new()));
+    let dest = prepared.dest.clone();
+    let mut staged = None;
+    let created = write::create_tree(&dest, &prepared.files, |staging| {
+        match (opts.vcs, &enclosing) {
+            (Vcs::None, _) => Ok((VcsOutcome::None, Vec::new())),
+            (Vcs::Git, Some(workdir)) => {
+                staged = Some(vcs::stage_ahead(workdir, &dest, &tracked)?);
+                if let Some((files, message)) = pristine {
+                    vcs::store_pristine(workdir, files, message)?;
+                }
+                let workdir = workdir.canonicalize().unwrap_or_else(|_| workdir.clone());
+                Ok((VcsOutcome::Staged { workdir }, Vec::new()))
+            }
+            (Vcs::Git, None) => {
+                let first = vcs::FirstCommit {
+                    files: &tracked,
+                    message,
+                    pristine,
+                    work_tree: Some(staging),
+                };
+                vcs::build_repository(&staging.join(".git"), first)
+            }
         }
-        let first = vcs::FirstCommit {
-            files: &tracked,
-            message,
-            pristine,
-            work_tree: Some(staging),
-        };
-        vcs::build_repository(&staging.join(".git"), first)
-    })?;
+    });
+    let (vcs, signing) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            // The move failed after the staging: the index as it was.
+            if let Some(staged) = staged {
+                staged.undo()?;
+            }
+            return Err(e);
+        }
+    };
     prepared.warnings.extend(signing);
-    Ok(match enclosing {
-        // Staged after the move: a flake only sees tracked files.
-        Some(workdir) => {
-            let abs: Vec<PathBuf> = paths.iter().map(|p| prepared.dest.join(p)).collect();
-            vcs::stage_in(&workdir, &abs)
-                .and_then(|outcome| {
-                    if let Some((files, message)) = pristine {
-                        vcs::store_pristine(&workdir, files, message)?;
-                    }
-                    Ok(outcome)
-                })
-                .inspect_err(|_| {
-                    let _ = std::fs::remove_dir_all(&prepared.dest);
-                })?
-        }
-        None => vcs,
-    })
+    Ok(vcs)
 }
 
 /// Removes what interrupted `new` runs beside the destination left, and

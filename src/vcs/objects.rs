@@ -49,7 +49,7 @@ pub(super) fn write_tree(
 }
 
 /// An index entry with no file status (as `git read-tree` leaves it).
-fn entry(path: &Path, id: git2::Oid, len: usize, executable: bool) -> git2::IndexEntry {
+pub(super) fn entry(path: &Path, id: git2::Oid, len: usize, executable: bool) -> git2::IndexEntry {
     let time = git2::IndexTime::new(0, 0);
     git2::IndexEntry {
         ctime: time,

@@ -255,3 +255,80 @@ fn init_of_a_plain_directory_killed_at_any_step_leaves_no_broken_repository() {
     assert!(kills > 5, "only {kills} kill points");
     eprintln!("init (no repository): {kills} kill points, {checked} repositories checked");
 }
+
+/// `new` inside another repository stages the project before the rename
+/// that makes it visible: killed at any step, the project is either there
+/// and wholly staged, or not there (and a retry makes and stages it).
+#[test]
+fn new_inside_a_repository_killed_at_any_step_is_never_present_but_unstaged() {
+    let env = Env::new();
+    let outer = env.path("outer");
+    std::fs::create_dir(&outer).unwrap();
+    git(&outer, &["init", "-q"]);
+    std::fs::write(outer.join("mine.txt"), "mine\n").unwrap();
+    git(&outer, &["add", "mine.txt"]);
+    git(&outer, &["commit", "-q", "-m", "mine"]);
+    let base = env.path("base");
+    copy_dir(&outer, &base);
+    let (mut kills, mut present, mut absent) = (0, 0, 0);
+    for step in 0.. {
+        let dir = env.path(&format!("o{step}"));
+        copy_dir(&base, &dir);
+        let new = |kill: Option<usize>| {
+            let mut cmd =
+                env.cmd_with_scaffolds("updates", &["new", "p", "--yes", "--scaffold", "t@1.0.0"]);
+            cmd.current_dir(&dir);
+            if let Some(step) = kill {
+                cmd.env(KILL, step.to_string());
+            }
+            cmd.output().unwrap()
+        };
+        let out = new(Some(step));
+        fsck(&dir, &format!("step {step}"));
+        let finished = !killed(&out);
+        if finished {
+            assert!(out.status.success(), "{}", stderr_of(&out));
+        } else {
+            kills += 1;
+        }
+        if dir.join("p").exists() {
+            present += 1;
+            let status = git(
+                &dir,
+                &["status", "--porcelain", "--untracked-files=all", "--", "p"],
+            );
+            let status = String::from_utf8_lossy(&status.stdout).into_owned();
+            let files = tree(&dir.join("p"));
+            assert!(!files.is_empty());
+            for line in status.lines() {
+                assert!(
+                    line.starts_with("A  "),
+                    "step {step}: not staged: {line}\n{status}"
+                );
+            }
+            assert_eq!(status.lines().count(), files.len(), "step {step}: {status}");
+        } else {
+            absent += 1;
+            let out = new(None);
+            assert!(
+                out.status.success(),
+                "retry after step {step}: {}",
+                stderr_of(&out)
+            );
+            let status = git(&dir, &["status", "--porcelain", "--untracked-files=all"]);
+            let status = String::from_utf8_lossy(&status.stdout).into_owned();
+            assert!(
+                status.lines().all(|l| l.starts_with("A  p/")),
+                "step {step}: {status}"
+            );
+            fsck(&dir, &format!("retry after step {step}"));
+        }
+        if finished {
+            break;
+        }
+    }
+    assert!(kills > 5, "only {kills} kill points");
+    eprintln!(
+        "new inside a repository: {kills} kill points, {present} left present and staged, {absent} absent and made by the retry"
+    );
+}
