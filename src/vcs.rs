@@ -7,6 +7,7 @@ use git2::{Repository, Signature};
 
 use crate::error::{Error, GitError, Result, Unreadable};
 
+mod identity;
 mod objects;
 mod refs;
 mod signing;
@@ -17,7 +18,7 @@ pub use refs::{
     ConflictEntry, head_commit, head_reference, reference_target, set_reference, stage_conflicts,
 };
 use signing::{sign_with_git, signing_requested};
-pub use stage::{check_index_writable, stage_ahead, stage_changes, stage_in};
+pub use stage::{check_filters, check_index_writable, stage_ahead, stage_changes, stage_in};
 
 /// Who the user is for git, if configured (`user.name`, `user.email`).
 #[derive(Debug, Clone, Default)]
@@ -28,7 +29,7 @@ pub struct GitUser {
 
 impl GitUser {
     pub fn from_config() -> GitUser {
-        let Ok(config) = git2::Config::open_default() else {
+        let Some(config) = identity::user_config() else {
             return GitUser::default();
         };
         let get = |key: &str| config.get_string(key).ok().filter(|v| !v.trim().is_empty());
@@ -92,7 +93,8 @@ pub fn enclosing_repository(path: &Path) -> Result<Option<PathBuf>> {
     match discover(probe) {
         Ok(repo) => {
             let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
-                return Ok(None);
+                let path = repo.path().to_path_buf();
+                return Err(GitError::BareRepository { path }.into());
             };
             // libgit2 passes over a `.git` it cannot read and finds the
             // repository above; git stops at it.
@@ -156,33 +158,49 @@ fn discover(dir: &Path) -> std::result::Result<Repository, git2::Error> {
 const FALLBACK_NAME: &str = "cargo-nixcuda";
 const FALLBACK_EMAIL: &str = "cargo-nixcuda@localhost";
 
-/// The branch a new repository starts on: `init.defaultBranch`, else main.
+/// The branch a new repository starts on: `init.defaultBranch`, else
+/// main; refused where `git init -b` refuses it.
 fn default_branch() -> Result<String> {
-    let branch = git2::Config::open_default()
-        .ok()
+    let branch = identity::user_config()
         .and_then(|c| c.get_string("init.defaultBranch").ok())
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(|| "main".to_string());
-    if !git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
-        return Err(Error::git("create a repository")(git2::Error::from_str(
-            &format!(
-                "init.defaultBranch in your git config, `{branch}`, is not a valid branch name"
-            ),
-        )));
+    let valid = git2::Reference::is_valid_name(&format!("refs/heads/{branch}"))
+        && branch != "HEAD"
+        && !branch.starts_with('-');
+    if !valid {
+        return Err(GitError::BadDefaultBranch { branch }.into());
     }
     Ok(branch)
 }
 
-/// The user's identity, else the fallback (true when it is the fallback).
-fn signature(repo: &Repository) -> Result<(Signature<'static>, bool)> {
-    match repo.signature() {
-        Ok(sig) => Ok((sig, false)),
-        Err(_) => Ok((
-            Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)
-                .map_err(Error::git("make a signature"))?,
-            true,
-        )),
+/// Fails, before anything is written, where a new repository could not be
+/// made as the user's git config asks: another object format than sha1
+/// (`init.defaultObjectFormat`, `GIT_DEFAULT_HASH`), a branch name `git
+/// init` refuses, or no identity under `user.useConfigOnly`.
+pub fn check_new_repository() -> Result<()> {
+    default_branch()?;
+    let config = identity::user_config();
+    let configured = config
+        .as_ref()
+        .and_then(|c| c.get_string("init.defaultObjectFormat").ok())
+        .map(|f| (f, "init.defaultObjectFormat"));
+    let from_env = std::env::var("GIT_DEFAULT_HASH")
+        .ok()
+        .map(|f| (f, "GIT_DEFAULT_HASH"));
+    for (format, setting) in [from_env, configured].into_iter().flatten() {
+        if !format.trim().eq_ignore_ascii_case("sha1") {
+            return Err(GitError::ObjectFormat {
+                format: format.trim().to_string(),
+                setting: setting.to_string(),
+            }
+            .into());
+        }
     }
+    if let Some(config) = &config {
+        identity::identity_in(config)?;
+    }
+    Ok(())
 }
 
 /// Who makes the pristine render's commits: the tool, not the user (they
@@ -231,14 +249,11 @@ pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
     let mut index = repo.index().map_err(Error::git("open the index"))?;
     let tree_id = index.write_tree().map_err(Error::git("write a tree"))?;
     let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
-    let signature = repo
-        .signature()
-        .or_else(|_| Signature::now(FALLBACK_NAME, FALLBACK_EMAIL))
-        .map_err(Error::git("make a signature"))?;
+    let who = identity::identity(&repo)?;
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     if signing_requested(&repo) {
         let parents: Vec<git2::Oid> = parent.iter().map(|p| p.id()).collect();
-        let Some(id) = sign_with_git(repo.path(), tree_id, &parents, &signature, message)? else {
+        let Some(id) = sign_with_git(repo.path(), tree_id, &parents, &who, message)? else {
             return Err(Error::SigningFailed {
                 what: "update commit",
                 reason: "git is not on PATH; the update is staged: commit it with `git commit -S` once git is installed".into(),
@@ -253,8 +268,8 @@ pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
     let id = repo
         .commit(
             Some("HEAD"),
-            &signature,
-            &signature,
+            &who.author,
+            &who.committer,
             message,
             &tree,
             &parents,

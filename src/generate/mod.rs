@@ -405,6 +405,17 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
         Vcs::Git => vcs::enclosing_repository(&prepared.dest)?,
         Vcs::None => None,
     };
+    match (opts.vcs, &enclosing) {
+        (Vcs::Git, None) => vcs::check_new_repository()?,
+        (Vcs::Git, Some(workdir)) => {
+            vcs::check_index_writable(workdir)?;
+            let paths: Vec<PathBuf> = (prepared.files.iter())
+                .map(|f| prepared.dest.join(&f.path))
+                .collect();
+            vcs::check_filters(workdir, &paths)?;
+        }
+        (Vcs::None, _) => {}
+    }
     // The repository, the project's own or the enclosing one, keeps the
     // pristine render for `update`.
     let pristine = (opts.vcs == Vcs::Git).then(|| pristine_of(&prepared.files));

@@ -8,7 +8,7 @@ use std::path::Path;
 use git2::{Repository, RepositoryInitOptions, Signature};
 
 use super::signing::{sign_with_git, signing_requested, unsigned_warning};
-use super::{Files, PRISTINE_REF, VcsOutcome, default_branch, pristine_signature, signature};
+use super::{Files, PRISTINE_REF, VcsOutcome, default_branch, identity, pristine_signature};
 use crate::error::{Error, Result};
 
 /// A file of a tree: path, contents, executable.
@@ -121,10 +121,10 @@ pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcom
     // repository with a work tree keeps reflogs.
     let repo = Repository::open(git_dir).map_err(Error::git("open the new repository"))?;
     let (tree, blobs) = write_tree(&repo, first.files, true)?;
-    let (identity, fallback_identity) = signature(&repo)?;
+    let who = identity::identity(&repo)?;
     let mut warnings = Vec::new();
     let commit = if signing_requested(&repo) {
-        match sign_with_git(git_dir, tree, &[], &identity, first.message)? {
+        match sign_with_git(git_dir, tree, &[], &who, first.message)? {
             Some(id) => {
                 let summary = first.message.lines().next().unwrap_or_default();
                 let branch_ref = format!("refs/heads/{branch}");
@@ -139,23 +139,44 @@ pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcom
             }
             None => {
                 warnings.push(unsigned_warning("the first commit"));
-                commit_tree(&repo, Some("HEAD"), &identity, first.message, tree, &[])?
+                commit_tree(
+                    &repo,
+                    Some("HEAD"),
+                    (&who.author, &who.committer),
+                    first.message,
+                    tree,
+                    &[],
+                )?
             }
         }
     } else {
-        commit_tree(&repo, Some("HEAD"), &identity, first.message, tree, &[])?
+        commit_tree(
+            &repo,
+            Some("HEAD"),
+            (&who.author, &who.committer),
+            first.message,
+            tree,
+            &[],
+        )?
     };
     if let Some((files, message)) = first.pristine {
         let (pristine, _) = write_tree(&repo, &pristine_files(files), true)?;
         let who = pristine_signature()?;
-        commit_tree(&repo, Some(PRISTINE_REF), &who, message, pristine, &[])?;
+        commit_tree(
+            &repo,
+            Some(PRISTINE_REF),
+            (&who, &who),
+            message,
+            pristine,
+            &[],
+        )?;
     }
     write_index(git_dir, first.files, &blobs, first.work_tree)?;
     Ok((
         VcsOutcome::Initialized {
             branch,
             commit: commit.to_string(),
-            fallback_identity,
+            fallback_identity: who.fallback,
         },
         warnings,
     ))
@@ -182,14 +203,14 @@ fn configure_work_tree(git_dir: &Path) -> Result<()> {
 fn commit_tree(
     repo: &Repository,
     update_ref: Option<&str>,
-    who: &Signature,
+    (author, committer): (&Signature, &Signature),
     message: &str,
     tree: git2::Oid,
     parents: &[&git2::Commit],
 ) -> Result<git2::Oid> {
     let tree = repo.find_tree(tree).map_err(Error::git("read a tree"))?;
     crate::test_hooks::kill_point();
-    repo.commit(update_ref, who, who, message, &tree, parents)
+    repo.commit(update_ref, author, committer, message, &tree, parents)
         .map_err(Error::git("commit"))
 }
 
@@ -239,7 +260,14 @@ pub(super) fn store_pristine(repo: &Repository, files: &Files, message: &str) ->
     }
     let who = pristine_signature()?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
-    commit_tree(repo, Some(PRISTINE_REF), &who, message, tree, &parents)?;
+    commit_tree(
+        repo,
+        Some(PRISTINE_REF),
+        (&who, &who),
+        message,
+        tree,
+        &parents,
+    )?;
     Ok(tree.to_string())
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use git2::Repository;
 
 use super::{VcsOutcome, discover};
-use crate::error::{Error, Result};
+use crate::error::{Error, GitError, Result};
 
 /// Stages `files` (absolute paths inside `workdir`) in the repository there.
 pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
@@ -37,6 +37,7 @@ pub fn check_index_writable(dir: &Path) -> Result<()> {
     if repo.is_bare() {
         return Ok(());
     }
+    check_index_kind(&repo)?;
     let lock = repo.path().join("index.lock");
     match std::fs::OpenOptions::new()
         .write(true)
@@ -47,6 +48,79 @@ pub fn check_index_writable(dir: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::IndexLocked { lock }),
         Err(e) => Err(Error::io("lock the git index at", &lock, e)),
     }
+}
+
+/// Fails on an index libgit2 would rewrite as another kind than git left
+/// it: split (`core.splitIndex`, its `link` extension) or sparse
+/// (`index.sparse`, its `sdir` extension).
+fn check_index_kind(repo: &Repository) -> Result<()> {
+    let workdir = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    let config = super::identity::repository_config(repo).ok();
+    let set = |key: &str| {
+        config
+            .as_ref()
+            .and_then(|c| c.get_bool(key).ok())
+            .unwrap_or(false)
+    };
+    // libgit2 refuses to read the extensions that make an index split
+    // (`link`) or sparse (`sdir`); any other failure to read it is git's
+    // to report when staging.
+    let unreadable = match repo.index() {
+        Ok(_) => String::new(),
+        Err(e) => e.message().to_string(),
+    };
+    let kind = if set("core.splitIndex") || unreadable.contains("'link'") {
+        Some("split")
+    } else if set("index.sparse") || unreadable.contains("'sdir'") {
+        Some("sparse")
+    } else {
+        None
+    };
+    match kind {
+        Some(kind) => Err(GitError::UnsupportedIndex { workdir, kind }.into()),
+        None => Ok(()),
+    }
+}
+
+/// Fails when a file of `paths` (absolute, in the work tree of `workdir`)
+/// would be staged through a filter driver (`.gitattributes` `filter=`
+/// with a `clean` or `process` command: git-lfs, nbstripout): libgit2
+/// would store the file unfiltered, not what `git add` stores.
+pub fn check_filters(workdir: &Path, paths: &[PathBuf]) -> Result<()> {
+    let Ok(repo) = discover(workdir) else {
+        return Ok(());
+    };
+    let Some(root) = repo.workdir().map(canonical) else {
+        return Ok(());
+    };
+    let config = super::identity::repository_config(&repo).ok();
+    let driver = |name: &str| {
+        ["clean", "process"].iter().any(|cmd| {
+            config
+                .as_ref()
+                .and_then(|c| c.get_string(&format!("filter.{name}.{cmd}")).ok())
+                .is_some_and(|v| !v.trim().is_empty())
+        })
+    };
+    for path in paths {
+        let abs = canonical_parent(path);
+        let Ok(rel) = abs.strip_prefix(&root) else {
+            continue;
+        };
+        let filter = repo
+            .get_attr(rel, "filter", git2::AttrCheckFlags::FILE_THEN_INDEX)
+            .ok()
+            .flatten()
+            .map(str::to_string);
+        if let Some(filter) = filter.filter(|f| driver(f)) {
+            return Err(GitError::FilteredPath {
+                path: rel.to_path_buf(),
+                filter,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// Stages written (`false`) and deleted (`true`) files, given as absolute

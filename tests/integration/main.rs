@@ -8,6 +8,7 @@ mod example;
 mod exit_codes;
 mod first_commit;
 mod generate;
+mod git_conventions;
 mod git_integrity;
 mod git_repositories;
 mod host;
