@@ -37,7 +37,11 @@ pub(super) fn repository_config(repo: &Repository) -> std::result::Result<Config
     let mut config = config_files(Some(&repo.commondir().join("config")))?;
     // `config.worktree` of this work tree, as git reads it.
     let worktree = repo.path().join("config.worktree");
-    if config.get_bool("extensions.worktreeConfig").unwrap_or(false) && worktree.exists() {
+    if config
+        .get_bool("extensions.worktreeConfig")
+        .unwrap_or(false)
+        && worktree.exists()
+    {
         config.add_file(&worktree, ConfigLevel::Worktree, false)?;
     }
     Ok(config)

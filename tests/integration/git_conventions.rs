@@ -228,3 +228,34 @@ fn a_bare_repository_is_refused() {
     );
     assert_eq!(snapshot(&bare), before);
 }
+
+#[test]
+fn update_refuses_files_a_filter_driver_would_clean() {
+    let env = Env::new();
+    let p = crate::support::updates_project(&env, "p", &[]);
+    std::fs::write(p.join(".git/info/attributes"), "notes.md filter=strip\n").unwrap();
+    assert!(
+        git(&p, &["config", "filter.strip.clean", "cat"])
+            .status
+            .success()
+    );
+    // The project's lock file (its holder's process id) aside, nothing changes.
+    let unlocked = |p: &Path| {
+        let mut all = snapshot(p);
+        all.remove(".git/nixcuda.lock");
+        all
+    };
+    let before = unlocked(&p);
+    let out = crate::support::update(&env, &p, &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr_of(&out).contains("`strip` filter"),
+        "{}",
+        stderr_of(&out)
+    );
+    let after = unlocked(&p);
+    let changed: Vec<&String> = (before.keys().chain(after.keys()))
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    assert!(changed.is_empty(), "changed: {changed:?}");
+}
