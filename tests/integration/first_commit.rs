@@ -76,6 +76,24 @@ fn new_makes_a_repository_git_accepts() {
     assert!(stdout_of(&tracked).lines().any(|l| l == "flake.nix"));
     let pristine = git_as_user(&env, &project, &["cat-file", "-t", "refs/nixcuda/pristine"]);
     assert_eq!(stdout_of(&pristine).trim(), "commit");
+    // The tree id the record names, computed before anything was stored,
+    // is the id of the tree stored.
+    let stored = git_as_user(
+        &env,
+        &project,
+        &["rev-parse", "refs/nixcuda/pristine^{tree}"],
+    );
+    assert_eq!(
+        Some(stdout_of(&stored).trim().to_string()),
+        recorded_pristine(&project)
+    );
+}
+
+fn recorded_pristine(project: &Path) -> Option<String> {
+    std::fs::read_to_string(project.join(".nixcuda.yaml"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("pristine: ").map(str::to_string))
 }
 
 #[test]
@@ -223,6 +241,15 @@ fn update_stores_the_new_pristine_render() {
     assert!(
         lines[0].contains(&format!(" {}|Pristine render of t@1.1.0", before.trim())),
         "{log}"
+    );
+    let stored = git_as_user(
+        &env,
+        &project,
+        &["rev-parse", "refs/nixcuda/pristine^{tree}"],
+    );
+    assert_eq!(
+        Some(stdout_of(&stored).trim().to_string()),
+        recorded_pristine(&project)
     );
     let fsck = git_as_user(&env, &project, &["fsck", "--strict", "--no-dangling"]);
     assert!(fsck.status.success(), "{}", stderr_of(&fsck));
