@@ -120,56 +120,38 @@ pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcom
     // signing) may depend on it (`includeIf "gitdir:..."`), and a
     // repository with a work tree keeps reflogs.
     let repo = Repository::open(git_dir).map_err(Error::git("open the new repository"))?;
-    let (tree, blobs) = write_tree(&repo, first.files, true)?;
     let who = identity::identity(&repo)?;
+    let (made, blobs) = make_objects(&repo, &first, &who)?;
+    // Opened again, without the memory backend: what is written from here
+    // on (a commit signed by git, the references) goes to disk.
+    drop(repo);
+    let repo = Repository::open(git_dir).map_err(Error::git("open the new repository"))?;
     let mut warnings = Vec::new();
-    let commit = if signing_requested(&repo) {
-        match sign_with_git(git_dir, tree, &[], &who, first.message)? {
-            Some(id) => {
-                let summary = first.message.lines().next().unwrap_or_default();
-                let branch_ref = format!("refs/heads/{branch}");
-                repo.reference(
-                    &branch_ref,
-                    id,
-                    false,
-                    &format!("commit (initial): {summary}"),
-                )
-                .map_err(Error::git("commit"))?;
-                id
-            }
+    let commit = match made.commit {
+        Some(id) => id,
+        None => match sign_with_git(git_dir, made.tree, &[], &who, first.message)? {
+            Some(id) => id,
             None => {
                 warnings.push(unsigned_warning("the first commit"));
-                commit_tree(
-                    &repo,
-                    Some("HEAD"),
-                    (&who.author, &who.committer),
-                    first.message,
-                    tree,
-                    &[],
-                )?
+                let who = (&who.author, &who.committer);
+                commit_tree(&repo, None, who, first.message, made.tree, &[])?
             }
-        }
-    } else {
-        commit_tree(
-            &repo,
-            Some("HEAD"),
-            (&who.author, &who.committer),
-            first.message,
-            tree,
-            &[],
-        )?
+        },
     };
-    if let Some((files, message)) = first.pristine {
-        let (pristine, _) = write_tree(&repo, &pristine_files(files), true)?;
-        let who = pristine_signature()?;
-        commit_tree(
-            &repo,
-            Some(PRISTINE_REF),
-            (&who, &who),
-            message,
-            pristine,
-            &[],
-        )?;
+    // The references last, each to objects already stored.
+    let summary = first.message.lines().next().unwrap_or_default();
+    crate::test_hooks::kill_point();
+    repo.reference(
+        &format!("refs/heads/{branch}"),
+        commit,
+        false,
+        &format!("commit (initial): {summary}"),
+    )
+    .map_err(Error::git("commit"))?;
+    if let (Some(id), Some((_, message))) = (made.pristine, first.pristine) {
+        crate::test_hooks::kill_point();
+        repo.reference(PRISTINE_REF, id, false, message)
+            .map_err(Error::git("record the pristine render"))?;
     }
     write_index(git_dir, first.files, &blobs, first.work_tree)?;
     Ok((
@@ -180,6 +162,82 @@ pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcom
         },
         warnings,
     ))
+}
+
+/// What `make_objects` stored: the first commit's tree, the commit itself
+/// unless git is to sign it, and the pristine render's commit.
+struct Made {
+    tree: git2::Oid,
+    commit: Option<git2::Oid>,
+    pristine: Option<git2::Oid>,
+}
+
+/// The objects of a new repository's first commit and pristine render,
+/// made in memory and stored as one pack by libgit2's pack writer (which
+/// writes it aside, indexes it and moves both into place): a few dozen
+/// loose objects, each in its own directory, cost more than the rest of
+/// `new`. Returns them and the blob of each file.
+fn make_objects(
+    repo: &Repository,
+    first: &FirstCommit,
+    who: &identity::Identity,
+) -> Result<(Made, Vec<git2::Oid>)> {
+    let odb = repo.odb().map_err(Error::git("open the object database"))?;
+    // Above the repository's own backends, so every write lands here.
+    odb.add_new_mempack_backend(1000)
+        .map_err(Error::git("open the object database"))?;
+    let (tree, blobs) = write_tree(repo, first.files, true)?;
+    let commit = match signing_requested(repo) {
+        false => Some(commit_tree(
+            repo,
+            None,
+            (&who.author, &who.committer),
+            first.message,
+            tree,
+            &[],
+        )?),
+        true => None,
+    };
+    let pristine = match first.pristine {
+        Some((files, message)) => {
+            let (pristine, _) = write_tree(repo, &pristine_files(files), true)?;
+            let who = pristine_signature()?;
+            Some(commit_tree(
+                repo,
+                None,
+                (&who, &who),
+                message,
+                pristine,
+                &[],
+            )?)
+        }
+        None => None,
+    };
+    // Every object made (the first commit's tree is in no commit when git
+    // is to sign it), packed by libgit2's pack builder.
+    let pack = (|| {
+        let mut builder = repo.packbuilder()?;
+        builder.set_threads(1);
+        builder.insert_tree(tree)?;
+        for id in commit.iter().chain(&pristine) {
+            builder.insert_commit(*id)?;
+        }
+        let mut pack = git2::Buf::new();
+        builder.write_buf(&mut pack)?;
+        Ok(pack)
+    })()
+    .map_err(Error::git("pack the objects"))?;
+    crate::test_hooks::kill_point();
+    let mut writer = odb.packwriter().map_err(Error::git("write the pack"))?;
+    std::io::Write::write_all(&mut writer, &pack)
+        .map_err(|e| Error::io("write the pack into", repo.path(), e))?;
+    writer.commit().map_err(Error::git("write the pack"))?;
+    let made = Made {
+        tree,
+        commit,
+        pristine,
+    };
+    Ok((made, blobs))
 }
 
 /// `core.bare = false` and what `git init` sets for a repository with a
