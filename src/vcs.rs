@@ -111,6 +111,16 @@ pub fn enclosing_repository(path: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
+/// The repository that holds `dir`; None when git finds none, an error
+/// when libgit2 cannot open the one git would (never "no repository").
+fn open_readable(dir: &Path) -> Result<Option<Repository>> {
+    match discover(dir) {
+        Ok(repo) => Ok(Some(repo)),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(unreadable(dir, &e).into()),
+    }
+}
+
 fn same_dir(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
@@ -212,7 +222,7 @@ fn pristine_signature() -> Result<Signature<'static>> {
 /// Files with uncommitted changes (untracked included) under `dir`, relative
 /// to `dir`; None when `dir` is not in a git work tree.
 pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
-    let Ok(repo) = discover(dir) else {
+    let Some(repo) = open_readable(dir)? else {
         return Ok(None);
     };
     let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {

@@ -31,7 +31,7 @@ pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
 /// `dir` (a leftover `index.lock`, no permission), before anything is
 /// written: staging afterwards must not be what fails.
 pub fn check_index_writable(dir: &Path) -> Result<()> {
-    let Ok(repo) = discover(dir) else {
+    let Some(repo) = super::open_readable(dir)? else {
         return Ok(());
     };
     if repo.is_bare() {

@@ -257,3 +257,24 @@ fn update_and_init_work_in_a_linked_worktree() {
     assert_eq!(String::from_utf8_lossy(&pristine.stdout), "commit\n");
     fsck(&plain);
 }
+
+/// `update` in a project whose repository libgit2 cannot open stops
+/// before writing, instead of taking it for a project outside git.
+#[test]
+fn update_refuses_a_repository_libgit2_cannot_open() {
+    let env = Env::new();
+    let p = crate::support::updates_project(&env, "p", &["--vcs", "none"]);
+    let out = git(&p, &["init", "-q", "--ref-format=reftable"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = git(&p, &["add", "-A"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = git(&p, &["commit", "-q", "-m", "mine"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let before = snapshot(&p);
+    for args in [&[][..], &["--allow-dirty"]] {
+        let out = crate::support::update(&env, &p, args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr_of(&out).contains("reftable"), "{}", stderr_of(&out));
+        assert!(snapshot(&p) == before, "{args:?}: the project changed");
+    }
+}
