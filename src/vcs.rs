@@ -316,6 +316,8 @@ pub fn tree_id(files: &Files) -> Result<String> {
 
 /// Stores `files` as the newest pristine render in the repository that
 /// holds `dir`; returns the tree id (equal to `tree_id(files)`).
+/// The repository is opened here, for this alone: its object database
+/// gets a memory backend that no other write must go through.
 pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String> {
     let repo = discover(dir).map_err(Error::git("open the repository"))?;
     objects::store_pristine(&repo, files, message)

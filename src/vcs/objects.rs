@@ -214,12 +214,32 @@ fn make_objects(
         None => None,
     };
     // Every object made (the first commit's tree is in no commit when git
-    // is to sign it), packed by libgit2's pack builder.
+    // is to sign it).
+    let roots: Vec<git2::Oid> = commit.iter().chain(&pristine).copied().collect();
+    write_pack(repo, &odb, tree, &roots)?;
+    let made = Made {
+        tree,
+        commit,
+        pristine,
+    };
+    Ok((made, blobs))
+}
+
+/// Stores `tree` and the commits `commits` (with everything they hold)
+/// as one pack, made by libgit2's pack builder and written by its pack
+/// writer, which writes it aside, indexes it and moves both into place: a
+/// run killed at any point leaves no pack git cannot read.
+fn write_pack(
+    repo: &Repository,
+    odb: &git2::Odb,
+    tree: git2::Oid,
+    commits: &[git2::Oid],
+) -> Result<()> {
     let pack = (|| {
         let mut builder = repo.packbuilder()?;
         builder.set_threads(1);
         builder.insert_tree(tree)?;
-        for id in commit.iter().chain(&pristine) {
+        for id in commits {
             builder.insert_commit(*id)?;
         }
         let mut pack = git2::Buf::new();
@@ -232,12 +252,7 @@ fn make_objects(
     std::io::Write::write_all(&mut writer, &pack)
         .map_err(|e| Error::io("write the pack into", repo.path(), e))?;
     writer.commit().map_err(Error::git("write the pack"))?;
-    let made = Made {
-        tree,
-        commit,
-        pristine,
-    };
-    Ok((made, blobs))
+    Ok(())
 }
 
 /// `core.bare = false` and what `git init` sets for a repository with a
@@ -308,6 +323,12 @@ fn write_index(
 /// Stores `files` as the newest pristine render in `repo`, after the one
 /// there unless that one has the same tree; returns the tree id.
 pub(super) fn store_pristine(repo: &Repository, files: &Files, message: &str) -> Result<String> {
+    let odb = repo.odb().map_err(Error::git("open the object database"))?;
+    // New objects are made in memory (objects the repository has are
+    // not made again) and stored as one pack: loose objects, each in its
+    // own directory, cost more than the rest of `update`.
+    odb.add_new_mempack_backend(1000)
+        .map_err(Error::git("open the object database"))?;
     let (tree, _) = write_tree(repo, &pristine_files(files), true)?;
     let parent = repo
         .find_reference(PRISTINE_REF)
@@ -318,14 +339,11 @@ pub(super) fn store_pristine(repo: &Repository, files: &Files, message: &str) ->
     }
     let who = pristine_signature()?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
-    commit_tree(
-        repo,
-        Some(PRISTINE_REF),
-        (&who, &who),
-        message,
-        tree,
-        &parents,
-    )?;
+    let commit = commit_tree(repo, None, (&who, &who), message, tree, &parents)?;
+    write_pack(repo, &odb, tree, &[commit])?;
+    crate::test_hooks::kill_point();
+    repo.reference(PRISTINE_REF, commit, true, message)
+        .map_err(Error::git("record the pristine render"))?;
     Ok(tree.to_string())
 }
 
