@@ -1,6 +1,8 @@
 //! Objects and the one repository builder. Every object enters a
-//! repository through libgit2's object database (loose objects, each
-//! written to a temporary file and renamed into place), so a run killed or
+//! repository through libgit2's object database: made in an in-memory
+//! backend, then stored as one pack that libgit2's pack writer writes
+//! aside, indexes and moves into place (loose objects, each written to a
+//! temporary file and renamed, where no pack is made), so a run killed or
 //! out of disk space at any point leaves nothing `git fsck` rejects.
 
 use std::path::Path;
