@@ -1,10 +1,12 @@
 //! Every way the library can fail, each with a hint that says what to do next.
 
+mod git;
 mod host;
 mod source;
 
 use std::path::{Path, PathBuf};
 
+pub use git::{GitError, Unreadable};
 pub use host::HostError;
 pub use source::SourceError;
 
@@ -191,6 +193,9 @@ pub enum Error {
 
     #[error(transparent)]
     Host(#[from] HostError),
+
+    #[error(transparent)]
+    Repository(#[from] GitError),
 }
 
 /// A value as error messages show it: whole when short, else its first 80
@@ -379,6 +384,7 @@ impl Error {
             Error::Abort(e) => e.hint(),
             Error::Source(e) => return e.hint(),
             Error::Host(e) => return e.hint(),
+            Error::Repository(e) => return e.hint(),
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()
             }
