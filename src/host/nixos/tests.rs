@@ -300,8 +300,8 @@ const fn plain(package: &'static str, open: bool, open_reason: &'static str) -> 
     }
 }
 
-#[test]
-fn decide_on_each_fixture_machine() {
+/// What each fixture machine under tests/fixtures/hosts gets.
+fn fixture_table() -> Vec<(&'static str, Expected)> {
     const TURING: &str = "Open kernel modules: the";
     const OFFLOAD: Expected = Expected {
         prime: Some(("offload", "PCI:0:2:0", "PCI:1:0:0")),
@@ -309,7 +309,7 @@ fn decide_on_each_fixture_machine() {
         persistenced: false,
         ..plain("stable", true, TURING)
     };
-    let table: &[(&str, Expected)] = &[
+    vec![
         ("laptop-intel-nvidia", OFFLOAD),
         ("laptop-turing-intel", OFFLOAD),
         ("desktop-nvidia", plain("stable", true, TURING)),
@@ -363,11 +363,16 @@ fn decide_on_each_fixture_machine() {
             "unknown-nvidia",
             plain("stable", true, "Open kernel modules: the NVIDIA GPU"),
         ),
-    ];
+    ]
+}
+
+#[test]
+fn decide_on_each_fixture_machine() {
+    let table = fixture_table();
     let facts = HostFacts::embedded().unwrap();
     let gpu_table = GpuTable::embedded().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
-    for (name, want) in table {
+    for (name, want) in &table {
         let machine = Machine::scan(&Host::at(&fixtures.join(name).join("root")), &gpu_table);
         let plan = decide(&machine, &facts, &opts()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let prime = plan
