@@ -112,6 +112,11 @@ impl Config {
         if text.trim().is_empty() {
             return Ok(ConfigFile::default());
         }
+        crate::yaml::check_depth(text).map_err(|message| Error::Config {
+            path: path.to_path_buf(),
+            line: None,
+            message,
+        })?;
         let file: ConfigFile = serde_yaml::from_str(text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
             line: e.location().map(|l| l.line()),

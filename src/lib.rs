@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod fs;
 mod generate;
 pub mod host;
 mod names;
@@ -24,6 +25,7 @@ mod settings;
 mod test_hooks;
 pub mod update;
 mod vcs;
+mod yaml;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -9,7 +9,6 @@ pub const RECORD_FILE: &str = ".nixcuda.yaml";
 /// A record is a few hundred bytes; these bounds keep a hostile one from
 /// costing more than reading it (YAML parsers are slow on deep nesting).
 const MAX_RECORD_BYTES: u64 = 64 << 10;
-const MAX_FLOW_DEPTH: usize = 32;
 
 /// Reads the record at `path`, refusing one too large or too deeply nested.
 pub fn read_limited(path: &std::path::Path) -> crate::error::Result<String> {
@@ -27,37 +26,8 @@ pub fn read_limited(path: &std::path::Path) -> crate::error::Result<String> {
         )));
     }
     let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-    if flow_depth(&text) > MAX_FLOW_DEPTH {
-        return Err(bad(format!(
-            "nested more than {MAX_FLOW_DEPTH} levels deep"
-        )));
-    }
+    crate::yaml::check_depth(&text).map_err(bad)?;
     Ok(text)
-}
-
-/// The deepest nesting of `[`/`{` outside quoted strings and comments.
-fn flow_depth(text: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    for line in text.lines() {
-        let mut quote = None;
-        let mut after_space = true;
-        for c in line.chars() {
-            let comment = c == '#' && after_space;
-            after_space = c.is_whitespace();
-            match (quote, c) {
-                (None, '#') if comment => break,
-                (None, '"' | '\'') => quote = Some(c),
-                (Some(q), _) if c == q => quote = None,
-                (None, '[' | '{') => {
-                    depth += 1;
-                    deepest = deepest.max(depth);
-                }
-                (None, ']' | '}') => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-    }
-    deepest
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +97,33 @@ impl ProjectRecord {
         )
     }
 
+    /// Refuses answers that would make a record `read_limited` then
+    /// refuses, naming the longest answer: without this check `new` would
+    /// write a project that `check` and `update` cannot open.
+    pub fn check_size(&self) -> crate::error::Result<()> {
+        let size = self.to_yaml().len();
+        if size as u64 <= MAX_RECORD_BYTES {
+            return Ok(());
+        }
+        let longest = self
+            .answers
+            .iter()
+            .map(|(k, v)| (k, serde_yaml::to_string(v).unwrap_or_default()))
+            .max_by_key(|(_, text)| text.len());
+        let (key, value) = match longest {
+            Some((k, text)) => (k.as_str().unwrap_or_default().to_string(), text),
+            None => (String::new(), String::new()),
+        };
+        Err(crate::error::Error::InvalidAnswer {
+            key,
+            value: value.trim_end().to_string(),
+            reason: format!(
+                "the project's record ({RECORD_FILE}) would be {size} bytes, and a record holds at most {MAX_RECORD_BYTES}: give a shorter answer, and keep long text in a file of the project"
+            ),
+            template: None,
+        })
+    }
+
     pub fn from_yaml(text: &str) -> Result<Self, serde_yaml::Error> {
         serde_yaml::from_str(text)
     }
@@ -137,11 +134,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn nesting_is_measured_outside_strings_and_comments() {
-        assert_eq!(flow_depth("a: [1, {b: [2]}]\n"), 3);
-        assert_eq!(flow_depth("a: \"[[[[\" # [[[[\n"), 0);
-        assert_eq!(flow_depth("a: [x#, [[y]]]\n"), 3);
-        assert_eq!(flow_depth(&"[".repeat(1000)), 1000);
+    fn a_record_over_the_limit_is_refused_naming_the_longest_answer() {
+        let registry = crate::scaffold::registry::Registry::embedded().unwrap();
+        let scaffold = registry.resolve("ml@1.0.0").unwrap();
+        let answers = |n: usize| {
+            vec![
+                ("notebook".to_string(), Value::Bool(true)),
+                ("description".to_string(), Value::String("d".repeat(n))),
+            ]
+        };
+        let fits = ProjectRecord::new(scaffold, std::path::Path::new("/d"), "d", &answers(60_000));
+        fits.check_size().unwrap();
+        let limit = MAX_RECORD_BYTES as usize;
+        let over = ProjectRecord::new(scaffold, std::path::Path::new("/d"), "d", &answers(limit));
+        match over.check_size() {
+            Err(crate::error::Error::InvalidAnswer { key, reason, .. }) => {
+                assert_eq!(key, "description");
+                assert!(reason.contains(".nixcuda.yaml"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -105,25 +105,35 @@ fn default_scaffold(set: &TemplateSet, config: &Config) -> Result<String> {
 
 /// Adds the config's default answers for the questions of `scaffold` that
 /// `accept` lets through; an answer on the command line wins, and one the
-/// question would refuse is left to the prompt or the default.
+/// question would refuse is left to the prompt or the default, with a
+/// warning that names the file and the key (returned).
 fn add_config_answers(
     config: &Config,
     scaffold: &Scaffold,
     defines: &mut BTreeMap<String, String>,
     accept: impl Fn(&str) -> bool,
-) {
+) -> Vec<String> {
+    let mut warnings = Vec::new();
     for (key, text) in config.default_answers() {
         let Some(question) = scaffold.manifest.question(&key) else {
             continue;
         };
-        if defines.contains_key(&key)
-            || !accept(&key)
-            || crate::scaffold::answers::parse_answer(question, &text).is_err()
-        {
+        if defines.contains_key(&key) || !accept(&key) {
+            continue;
+        }
+        if let Err(reason) = crate::scaffold::answers::parse_answer(question, &text) {
+            let file = match &config.path {
+                Some(path) => path.display().to_string(),
+                None => "the user config".to_string(),
+            };
+            warnings.push(format!(
+                "ignoring `defaults.{key}` in {file}: {reason}; fix or remove it there (`cargo nixcuda config` shows the file)"
+            ));
             continue;
         }
         defines.insert(key, text);
     }
+    warnings
 }
 
 /// `new` and `init`.
@@ -159,8 +169,12 @@ impl GenerateSettings {
             _ => id,
         };
         let mut defines = answers_file.under(args.defines);
+        let mut scaffolds = scaffolds;
         match scaffolds.registry.resolve(&spec) {
-            Ok(scaffold) => add_config_answers(&config, scaffold, &mut defines, |_| true),
+            Ok(scaffold) => {
+                let warnings = add_config_answers(&config, scaffold, &mut defines, |_| true);
+                scaffolds.warnings.extend(warnings);
+            }
             Err(e) if named => return Err(e.usage()),
             // A config default the source lacks: `prepare` names it.
             Err(_) => {}
@@ -262,9 +276,11 @@ impl UpdateSettings {
         // Recorded answers are the project's: the config only answers what
         // the target version asks for the first time.
         let new = new_questions(target, &record);
-        add_config_answers(&config, target, &mut defines, |key| {
+        let warnings = add_config_answers(&config, target, &mut defines, |key| {
             new.iter().any(|k| k == key)
         });
+        let mut scaffolds = scaffolds;
+        scaffolds.warnings.extend(warnings);
         Ok(UpdateSettings {
             options: UpdateOptions {
                 start: args.path,

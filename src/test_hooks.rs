@@ -20,3 +20,37 @@ pub const GIT_CLI: &str = "__CARGO_NIXCUDA_TEST_GIT_CLI";
 pub const HOST_ROOT: &str = "__CARGO_NIXCUDA_TEST_HOST_ROOT";
 /// Seconds `doctor` waits for `nix build --dry-run`.
 pub const BUILD_PLAN_TIMEOUT: &str = "__CARGO_NIXCUDA_TEST_BUILD_PLAN_TIMEOUT";
+
+/// One step that changes the file system (a write, a rename, an object
+/// stored): at the step `KILL_AFTER_STEPS` names, counted across the whole
+/// process, the process gets `KILL_SIGNAL` (SIGKILL unless another is
+/// named). Returns whether a signal was raised, for a caught one to be
+/// checked at once.
+pub fn kill_point() -> bool {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static STEPS: AtomicUsize = AtomicUsize::new(0);
+    static KILL_AT: OnceLock<Option<usize>> = OnceLock::new();
+    let kill_at = *KILL_AT.get_or_init(|| {
+        std::env::var(KILL_AFTER_STEPS)
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    let step = STEPS.fetch_add(1, Ordering::SeqCst);
+    if kill_at != Some(step) {
+        return false;
+    }
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM};
+    let signal = match std::env::var(KILL_SIGNAL).as_deref() {
+        // Stops here until SIGCONT: lets a test change the world in the
+        // middle of a run.
+        Ok("STOP") => SIGSTOP,
+        Ok("INT") => SIGINT,
+        Ok("TERM") => SIGTERM,
+        Ok("HUP") => SIGHUP,
+        Ok("QUIT") => SIGQUIT,
+        _ => SIGKILL,
+    };
+    let _ = signal_hook::low_level::raise(signal);
+    true
+}

@@ -3,24 +3,22 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{Repository, RepositoryInitOptions, Signature};
+use git2::{Repository, Signature};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, GitError, Result, Unreadable};
 
+mod identity;
 mod index;
-mod memory;
 mod objects;
-mod pack;
 mod refs;
 mod signing;
-mod skeleton;
+mod stage;
 
-pub use git2::Oid as ObjectId;
 pub use index::{IndexLock, build_index, is_own_lock};
-pub use memory::{MemoryObjects, TreeFile};
-pub use objects::{InitialCommit, create_repository};
+pub use objects::{FirstCommit, TreeFile, build_repository};
 pub use refs::{ConflictEntry, head_commit, head_reference, reference_target, set_reference};
 use signing::{sign_with_git, signing_requested};
+pub use stage::{check_filters, check_index_writable, stage_ahead};
 
 /// Who the user is for git, if configured (`user.name`, `user.email`).
 #[derive(Debug, Clone, Default)]
@@ -31,7 +29,7 @@ pub struct GitUser {
 
 impl GitUser {
     pub fn from_config() -> GitUser {
-        let Ok(config) = git2::Config::open_default() else {
+        let Some(config) = identity::user_config() else {
             return GitUser::default();
         };
         let get = |key: &str| config.get_string(key).ok().filter(|v| !v.trim().is_empty());
@@ -76,6 +74,86 @@ pub fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
     repo.workdir().map(Path::to_path_buf)
 }
 
+/// The work tree of the repository that holds `path` (or its nearest
+/// existing ancestor), for a command about to write there: None only when
+/// git finds no repository. A repository libgit2 cannot open (sha256,
+/// reftable, another user's) and a `.git` at `path` that is not the
+/// repository found are errors, so that nothing ever builds a `.git`
+/// where the user has one.
+pub fn enclosing_repository(path: &Path) -> Result<Option<PathBuf>> {
+    let mut probe = path;
+    while !probe.exists() {
+        let Some(parent) = probe.parent() else {
+            return Ok(None);
+        };
+        probe = parent;
+    }
+    let own = probe.join(".git");
+    let has_own = std::fs::symlink_metadata(&own).is_ok();
+    match discover(probe) {
+        Ok(repo) => {
+            let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+                let path = repo.path().to_path_buf();
+                return Err(GitError::BareRepository { path }.into());
+            };
+            // libgit2 passes over a `.git` it cannot read and finds the
+            // repository above; git stops at it.
+            if has_own && !same_dir(&workdir, probe) {
+                return Err(GitError::BrokenGitDir { path: own }.into());
+            }
+            Ok(Some(workdir))
+        }
+        Err(e) if e.code() == git2::ErrorCode::NotFound && !has_own => Ok(None),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            Err(GitError::BrokenGitDir { path: own }.into())
+        }
+        Err(e) => Err(unreadable(probe, &e).into()),
+    }
+}
+
+/// The repository that holds `dir`; None when git finds none, an error
+/// when libgit2 cannot open the one git would (never "no repository").
+fn open_readable(dir: &Path) -> Result<Option<Repository>> {
+    match discover(dir) {
+        Ok(repo) => Ok(Some(repo)),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(unreadable(dir, &e).into()),
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The repository at or above `dir` that libgit2 refused, and why.
+fn unreadable(dir: &Path, error: &git2::Error) -> GitError {
+    let message = error.message().to_string();
+    let lower = message.to_ascii_lowercase();
+    let kind = if error.code() == git2::ErrorCode::Owner {
+        Unreadable::Owner
+    } else if lower.contains("objectformat") {
+        Unreadable::Sha256
+    } else if lower.contains("refstorage") {
+        Unreadable::Reftable
+    } else {
+        Unreadable::Other
+    };
+    // The nearest directory with a `.git`, which is what git would open.
+    let path = dir
+        .ancestors()
+        .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())
+        .unwrap_or(dir)
+        .to_path_buf();
+    GitError::Unreadable {
+        path,
+        kind,
+        reason: message,
+    }
+}
+
 /// The repository that holds `dir`. Not `Repository::discover`: it opens
 /// the git directory it found by path, which loses the work tree of a
 /// `.git` file (`git init --separate-git-dir`, worktrees, submodules).
@@ -90,105 +168,61 @@ fn discover(dir: &Path) -> std::result::Result<Repository, git2::Error> {
 const FALLBACK_NAME: &str = "cargo-nixcuda";
 const FALLBACK_EMAIL: &str = "cargo-nixcuda@localhost";
 
-/// Builds, at `git_dir`, the `.git` directory of a new repository whose
-/// first commit holds `files` (from memory: nothing is read from the work
-/// tree, which does not hold them yet), with its index, and the pristine
-/// render. `init` moves it into place in one rename, so no run leaves a
-/// repository without its commit.
-pub fn build_repository(
-    git_dir: &Path,
-    files: &Files,
-    executable: &std::collections::BTreeSet<PathBuf>,
-    message: &str,
-    pristine: Option<(&Files, &str)>,
-) -> Result<(VcsOutcome, Vec<String>)> {
-    let branch = default_branch();
-    let mut opts = RepositoryInitOptions::new();
-    opts.bare(true)
-        .initial_head(&branch)
-        .mkdir(true)
-        .external_template(false);
-    let repo = Repository::init_opts(git_dir, &opts).map_err(Error::git("create a repository"))?;
-    let mut objects = MemoryObjects::new()?;
-    let tree = objects.tree(
-        files
-            .iter()
-            .map(|(p, c)| (p.as_path(), c.as_slice(), executable.contains(p))),
-    )?;
-    let pristine_tree = match pristine {
-        Some((files, message)) => Some((objects.pristine_tree(files)?, message)),
-        None => None,
-    };
-    let first = objects::commit_first(
-        &repo,
-        git_dir,
-        &mut objects,
-        tree,
-        &branch,
-        message,
-        pristine_tree,
-    )?;
-    let tree = repo.find_tree(tree).map_err(Error::git("read a tree"))?;
-    let mut index =
-        git2::Index::open(&git_dir.join("index")).map_err(Error::git("open the index"))?;
-    index
-        .read_tree(&tree)
-        .map_err(Error::git("fill the index"))?;
-    index.write().map_err(Error::git("write the index"))?;
-    repo.config()
-        .and_then(|mut c| c.set_bool("core.bare", false))
-        .map_err(Error::git("configure the repository"))?;
-    Ok((
-        VcsOutcome::Initialized {
-            branch,
-            commit: first.commit.to_string(),
-            fallback_identity: first.fallback_identity,
-        },
-        first.warnings,
-    ))
-}
-
-fn default_branch() -> String {
-    git2::Config::open_default()
-        .ok()
+/// The branch a new repository starts on: `init.defaultBranch`, else
+/// main; refused where `git init -b` refuses it.
+fn default_branch() -> Result<String> {
+    let branch = identity::user_config()
         .and_then(|c| c.get_string("init.defaultBranch").ok())
         .filter(|b| !b.trim().is_empty())
-        .unwrap_or_else(|| "main".to_string())
+        .unwrap_or_else(|| "main".to_string());
+    let valid = git2::Reference::is_valid_name(&format!("refs/heads/{branch}"))
+        && branch != "HEAD"
+        && !branch.starts_with('-');
+    if !valid {
+        return Err(GitError::BadDefaultBranch { branch }.into());
+    }
+    Ok(branch)
 }
 
-/// The user's identity, else the fallback (true when it is the fallback).
-fn signature(repo: &Repository) -> Result<(Signature<'static>, bool)> {
-    match repo.signature() {
-        Ok(sig) => Ok((sig, false)),
-        Err(_) => Ok((
-            Signature::now(FALLBACK_NAME, FALLBACK_EMAIL)
-                .map_err(Error::git("make a signature"))?,
-            true,
-        )),
+/// Fails, before anything is written, where a new repository could not be
+/// made as the user's git config asks: another object format than sha1
+/// (`init.defaultObjectFormat`, `GIT_DEFAULT_HASH`), a branch name `git
+/// init` refuses, or no identity under `user.useConfigOnly`.
+pub fn check_new_repository() -> Result<()> {
+    default_branch()?;
+    let config = identity::user_config();
+    let configured = config
+        .as_ref()
+        .and_then(|c| c.get_string("init.defaultObjectFormat").ok())
+        .map(|f| (f, "init.defaultObjectFormat"));
+    let from_env = std::env::var("GIT_DEFAULT_HASH")
+        .ok()
+        .map(|f| (f, "GIT_DEFAULT_HASH"));
+    for (format, setting) in [from_env, configured].into_iter().flatten() {
+        if !format.trim().eq_ignore_ascii_case("sha1") {
+            return Err(GitError::ObjectFormat {
+                format: format.trim().to_string(),
+                setting: setting.to_string(),
+            }
+            .into());
+        }
     }
+    if let Some(config) = &config {
+        identity::identity_in(config)?;
+    }
+    Ok(())
 }
 
-/// Stages `files` (absolute paths inside `workdir`) in the repository there.
-pub fn stage_in(workdir: &Path, files: &[PathBuf]) -> Result<VcsOutcome> {
-    let repo = Repository::open(workdir).map_err(Error::git("open the enclosing repository"))?;
-    let mut index = repo.index().map_err(Error::git("open the index"))?;
-    let root = repo.workdir().unwrap_or(workdir).to_path_buf();
-    let root = root.canonicalize().unwrap_or(root);
-    // Path by path, never a pathspec: an empty list must stage nothing,
-    // and nothing but these paths (an untracked `.env` stays untracked).
-    for file in files {
-        let abs = file.canonicalize().unwrap_or_else(|_| file.clone());
-        let rel = abs.strip_prefix(&root).unwrap_or(&abs);
-        index.add_path(rel).map_err(Error::git("stage a file"))?;
-    }
-    index.write().map_err(Error::git("write the index"))?;
-    Ok(VcsOutcome::Staged { workdir: root })
+/// Who makes the pristine render's commits: the tool, not the user (they
+/// are not the user's work, and must not need an identity).
+fn pristine_signature() -> Result<Signature<'static>> {
+    Signature::now(FALLBACK_NAME, FALLBACK_EMAIL).map_err(Error::git("make a signature"))
 }
 
 /// Files with uncommitted changes (untracked included) under `dir`, relative
 /// to `dir`; None when `dir` is not in a git work tree.
 pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
-    let Ok(repo) = discover(dir) else {
+    let Some(repo) = open_readable(dir)? else {
         return Ok(None);
     };
     let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
@@ -219,65 +253,17 @@ pub fn git_dir(dir: &Path) -> Option<PathBuf> {
     discover(dir).ok().map(|repo| repo.path().to_path_buf())
 }
 
-/// Fails when git could not write the index of the repository holding
-/// `dir` (a leftover `index.lock`, no permission), before anything is
-/// written: staging afterwards must not be what fails.
-pub fn check_index_writable(dir: &Path) -> Result<()> {
-    let Ok(repo) = discover(dir) else {
-        return Ok(());
-    };
-    if repo.is_bare() {
-        return Ok(());
-    }
-    let lock = repo.path().join("index.lock");
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&lock)
-    {
-        Ok(_) => std::fs::remove_file(&lock).map_err(|e| Error::io("remove", &lock, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(Error::IndexLocked { lock }),
-        Err(e) => Err(Error::io("lock the git index at", &lock, e)),
-    }
-}
-
-/// Stages written (`false`) and deleted (`true`) files, given as absolute
-/// paths inside the work tree `root`, in `index` (not written).
-fn stage_into(index: &mut git2::Index, root: &Path, changes: &[(PathBuf, bool)]) -> Result<()> {
-    for (path, deleted) in changes {
-        let parent = path
-            .parent()
-            .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
-        let abs = match (parent, path.file_name()) {
-            (Some(p), Some(name)) => p.join(name),
-            _ => path.clone(),
-        };
-        let rel = abs.strip_prefix(root).unwrap_or(&abs);
-        if *deleted {
-            // Untracked files have no entry: nothing to remove.
-            let _ = index.remove_path(rel);
-        } else {
-            index.add_path(rel).map_err(Error::git("stage a file"))?;
-        }
-    }
-    Ok(())
-}
-
 /// Commits the index on top of HEAD.
 pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
     let repo = Repository::open(workdir).map_err(Error::git("open the repository"))?;
     let mut index = repo.index().map_err(Error::git("open the index"))?;
     let tree_id = index.write_tree().map_err(Error::git("write a tree"))?;
     let tree = repo.find_tree(tree_id).map_err(Error::git("read a tree"))?;
-    let signature = repo
-        .signature()
-        .or_else(|_| Signature::now(FALLBACK_NAME, FALLBACK_EMAIL))
-        .map_err(Error::git("make a signature"))?;
+    let who = identity::identity(&repo)?;
     let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
     if signing_requested(&repo) {
         let parents: Vec<git2::Oid> = parent.iter().map(|p| p.id()).collect();
-        let dir = repo.workdir().unwrap_or(workdir).to_path_buf();
-        let Some(id) = sign_with_git(&dir, tree_id, &parents, &signature, message)? else {
+        let Some(id) = sign_with_git(repo.path(), tree_id, &parents, &who, message)? else {
             return Err(Error::SigningFailed {
                 what: "update commit",
                 reason: "git is not on PATH; the update is staged: commit it with `git commit -S` once git is installed".into(),
@@ -292,8 +278,8 @@ pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
     let id = repo
         .commit(
             Some("HEAD"),
-            &signature,
-            &signature,
+            &who.author,
+            &who.committer,
             message,
             &tree,
             &parents,
@@ -321,25 +307,20 @@ pub const PRISTINE_REF: &str = "refs/nixcuda/pristine";
 pub type Files = std::collections::BTreeMap<PathBuf, Vec<u8>>;
 
 /// The git tree id of `files` as a pristine tree, computed in memory
-/// (nothing is written).
+/// (nothing is written): the tree `store_pristine` stores has this id.
 pub fn tree_id(files: &Files) -> Result<String> {
-    MemoryObjects::new()?
-        .pristine_tree(files)
-        .map(|id| id.to_string())
+    let repo = objects::memory_repository()?;
+    let (tree, _) = objects::write_tree(&repo, &objects::pristine_files(files), false)?;
+    Ok(tree.to_string())
 }
 
 /// Stores `files` as the newest pristine render in the repository that
 /// holds `dir`; returns the tree id (equal to `tree_id(files)`).
+/// The repository is opened here, for this alone: its object database
+/// gets a memory backend that no other write must go through.
 pub fn store_pristine(dir: &Path, files: &Files, message: &str) -> Result<String> {
     let repo = discover(dir).map_err(Error::git("open the repository"))?;
-    store_pristine_in(&repo, files, message)
-}
-
-fn store_pristine_in(repo: &Repository, files: &Files, message: &str) -> Result<String> {
-    let mut objects = MemoryObjects::new()?;
-    let tree = objects.pristine_tree(files)?;
-    objects.store_pristine(repo, tree, message)?;
-    Ok(tree.to_string())
+    objects::store_pristine(&repo, files, message)
 }
 
 /// The files of the pristine tree `id`, when the repository that holds

@@ -200,7 +200,7 @@ pub fn man(dir: Option<&Path>) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
     for (name, roff) in &pages {
         let path = dir.join(name);
-        std::fs::write(&path, roff).map_err(|e| Error::io("write", &path, e))?;
+        crate::fs::write_atomic(&path, roff)?;
     }
     Ok(())
 }

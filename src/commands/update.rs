@@ -25,6 +25,9 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let settings = UpdateSettings::resolve(args, &root)?;
+    for warning in &settings.scaffolds.warnings {
+        printer.warn(warning);
+    }
     let mut terminal = terminal_asker(settings.ask, printer);
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
     let plan =

@@ -1,10 +1,12 @@
 //! Every way the library can fail, each with a hint that says what to do next.
 
+mod git;
 mod host;
 mod source;
 
 use std::path::{Path, PathBuf};
 
+pub use git::{GitError, Unreadable};
 pub use host::HostError;
 pub use source::SourceError;
 
@@ -58,6 +60,16 @@ pub enum Error {
 
     #[error("{file}: {message}")]
     Render { file: String, message: String },
+
+    #[error(
+        "{file}: the template is {size} bytes; handlebars is given at most {limit} bytes ({} KiB) of template per file",
+        limit >> 10
+    )]
+    TemplateTooLarge {
+        file: String,
+        size: usize,
+        limit: usize,
+    },
 
     #[error("{file}: {message}")]
     AnswerPath { file: String, message: String },
@@ -187,6 +199,9 @@ pub enum Error {
 
     #[error(transparent)]
     Host(#[from] HostError),
+
+    #[error(transparent)]
+    Repository(#[from] GitError),
 }
 
 /// A value as error messages show it: whole when short, else its first 80
@@ -303,6 +318,9 @@ impl Error {
             Error::Manifest { .. } | Error::Render { .. } | Error::InvalidDefault { .. } => {
                 "this is a bug in the scaffold, not in your answers: report it to its authors with the command you ran (`cargo nixcuda scaffold check DIR` finds such problems in a template)".into()
             }
+            Error::TemplateTooLarge { .. } => {
+                "handlebars' compile time grows with the square of a template's size: split the file into several templates, or move text without `{{` into a file that is not rendered (no `.hbs` suffix, or listed under `verbatim:` in scaffold.yaml)".into()
+            }
             Error::AnswerPath { .. } => {
                 "this file name is made from your answers: choose answers that are not empty, `.`, `..` or `.git` and hold no `/` or `\\`".into()
             }
@@ -377,6 +395,7 @@ impl Error {
             Error::Abort(e) => e.hint(),
             Error::Source(e) => return e.hint(),
             Error::Host(e) => return e.hint(),
+            Error::Repository(e) => return e.hint(),
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()
             }

@@ -131,8 +131,9 @@ pub fn prepare<'a>(
     }
     let builtins = answers::builtins(scaffold, &project_name);
     let resolution = answers::resolve(&scaffold.manifest, builtins, &opts.defines, asker)?;
-    let mut files = render::render(scaffold, &resolution.context)?;
     let record = ProjectRecord::new(scaffold, &dest, &project_name, &resolution.answers);
+    record.check_size()?;
+    let mut files = render::render(scaffold, &resolution.context)?;
     files.retain(|f| f.path != Path::new(RECORD_FILE));
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let next_steps = next_steps::render(scaffold, &resolution.context, &opts.path, &files)?;
@@ -205,24 +206,28 @@ fn init_into(
         (Vcs::Git, None) => {
             // What the files hold afterwards: kept and merged ones are the
             // user's, so the commit matches the work tree.
-            let all: vcs::Files = prepared
+            let tracked: Vec<vcs::TreeFile> = prepared
                 .files
                 .iter()
                 .map(|f| {
                     let contents = plan.contents.get(&f.path).unwrap_or(&f.contents);
-                    (f.path.clone(), contents.clone())
+                    (f.path.as_path(), contents.as_slice(), f.executable)
                 })
-                .collect();
-            let executable = prepared
-                .files
-                .iter()
-                .filter(|f| f.executable)
-                .map(|f| f.path.clone())
                 .collect();
             let mut outcome = None;
             let mut build = |git_dir: &Path| {
-                let (built, signing) =
-                    vcs::build_repository(git_dir, &all, &executable, message, pristine)?;
+                // Never over a `.git` of any kind, even one made meanwhile.
+                let existing = dest.join(".git");
+                if std::fs::symlink_metadata(&existing).is_ok() {
+                    return Err(crate::error::GitError::BrokenGitDir { path: existing }.into());
+                }
+                let first = vcs::FirstCommit {
+                    files: &tracked,
+                    message,
+                    pristine,
+                    work_tree: None,
+                };
+                let (built, signing) = vcs::build_repository(git_dir, first)?;
                 outcome = Some(built);
                 report.warnings.extend(signing);
                 Ok(())
@@ -344,67 +349,59 @@ pub fn pristine_of(files: &[RenderedFile]) -> vcs::Files {
         .collect()
 }
 
-/// What a new repository's first commit is made of.
-struct FirstCommit<'a> {
-    message: &'a str,
-    objects: &'a mut vcs::MemoryObjects,
-    /// The pristine tree, already among `objects`, and its commit message.
-    pristine_tree: Option<(vcs::ObjectId, &'a str)>,
-}
-
 /// `new` into a directory that does not exist yet: the tree is built aside
 /// and moved into place whole, with its repository or, inside another
-/// repository, staged there after the move.
+/// repository, staged there just before the move (a flake only sees
+/// tracked files): a kill leaves the project staged or absent, never
+/// present but unstaged.
 fn create_new(
     prepared: &mut Prepared,
     opts: &GenerateOptions,
     enclosing: Option<PathBuf>,
-    commit: FirstCommit,
-    store_pristine: &dyn Fn(&Path) -> Result<()>,
+    message: &str,
+    pristine: Option<(&vcs::Files, &str)>,
 ) -> Result<VcsOutcome> {
-    let paths: Vec<PathBuf> = prepared.files.iter().map(|f| f.path.clone()).collect();
     let tracked: Vec<vcs::TreeFile> = prepared
         .files
         .iter()
         .map(|f| (f.path.as_path(), f.contents.as_slice(), f.executable))
         .collect();
-    let own_repository = opts.vcs == Vcs::Git && enclosing.is_none();
-    // The commit's objects are complete before a file is written: they
-    // deflate on other threads while the work tree is written.
-    let tree = if own_repository {
-        let tree = commit.objects.tree(tracked.iter().copied())?;
-        commit.objects.deflate_in_background()?;
-        Some(tree)
-    } else {
-        None
-    };
-    let (vcs, signing) =
-        write::create_tree(&prepared.dest, &prepared.files, |staging| match tree {
-            Some(tree) => vcs::create_repository(
-                staging,
-                vcs::InitialCommit {
-                    objects: commit.objects,
-                    tree,
+    let dest = prepared.dest.clone();
+    let mut staged = None;
+    let created = write::create_tree(&dest, &prepared.files, |staging| {
+        match (opts.vcs, &enclosing) {
+            (Vcs::None, _) => Ok((VcsOutcome::None, Vec::new())),
+            (Vcs::Git, Some(workdir)) => {
+                staged = Some(vcs::stage_ahead(workdir, &dest, &tracked)?);
+                if let Some((files, message)) = pristine {
+                    vcs::store_pristine(workdir, files, message)?;
+                }
+                let workdir = workdir.canonicalize().unwrap_or_else(|_| workdir.clone());
+                Ok((VcsOutcome::Staged { workdir }, Vec::new()))
+            }
+            (Vcs::Git, None) => {
+                let first = vcs::FirstCommit {
                     files: &tracked,
-                    message: commit.message,
-                    pristine: commit.pristine_tree,
-                },
-            ),
-            None => Ok((VcsOutcome::None, Vec::new())),
-        })?;
-    prepared.warnings.extend(signing);
-    Ok(match enclosing {
-        // Staged after the move: a flake only sees tracked files.
-        Some(workdir) => {
-            let abs: Vec<PathBuf> = paths.iter().map(|p| prepared.dest.join(p)).collect();
-            vcs::stage_in(&workdir, &abs)
-                .and_then(|outcome| store_pristine(&workdir).map(|()| outcome))
-                .inspect_err(|_| {
-                    let _ = std::fs::remove_dir_all(&prepared.dest);
-                })?
+                    message,
+                    pristine,
+                    work_tree: Some(staging),
+                };
+                vcs::build_repository(&staging.join(".git"), first)
+            }
         }
-        None => vcs,
-    })
+    });
+    let (vcs, signing) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            // The move failed after the staging: the index as it was.
+            if let Some(staged) = staged {
+                staged.undo()?;
+            }
+            return Err(e);
+        }
+    };
+    prepared.warnings.extend(signing);
+    Ok(vcs)
 }
 
 /// Removes what interrupted `new` runs beside the destination left, and
@@ -420,50 +417,55 @@ fn remove_orphans(prepared: &mut Prepared) {
     }
 }
 
-/// Writes a prepared project and records it in git.
-/// The objects `write` makes; when they go into a new repository of the
-/// project's own, they deflate for its pack as soon as they are hashed.
-fn new_objects(
-    prepared: &Prepared,
-    opts: &GenerateOptions,
-    no_enclosing: bool,
-) -> Result<vcs::MemoryObjects> {
-    let mut objects = vcs::MemoryObjects::new()?;
-    if opts.mode == Mode::New && opts.vcs == Vcs::Git && no_enclosing && !prepared.dest.is_dir() {
-        objects.for_new_repository();
+/// Before anything is written: a repository libgit2 can write to, an
+/// index that is not locked (a run killed here rolled back first: the lock
+/// it held is not another git's), no file a filter driver would clean.
+fn check_repository(prepared: &mut Prepared, kind: Vcs, enclosing: Option<&Path>) -> Result<()> {
+    match (kind, enclosing) {
+        (Vcs::Git, None) => vcs::check_new_repository()?,
+        (Vcs::Git, Some(workdir)) => {
+            // A run killed here is rolled back first: the index lock it
+            // held is not another git's.
+            if journal::has_pending(&prepared.dest, true) {
+                let lock = journal::lock(&prepared.dest)?;
+                let recovered = journal::recover(&prepared.dest, &lock)?;
+                prepared.warnings.extend(recovered);
+            }
+            vcs::check_index_writable(workdir)?;
+            let paths: Vec<PathBuf> = (prepared.files.iter())
+                .map(|f| prepared.dest.join(&f.path))
+                .collect();
+            vcs::check_filters(workdir, &paths)?;
+        }
+        (Vcs::None, _) => {}
     }
-    Ok(objects)
+    Ok(())
 }
 
+/// Writes a prepared project and records it in git.
 pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> {
     let message = format!(
         "Initial commit from cargo-nixcuda {}",
         prepared.scaffold.label()
     );
+    // Before anything is written: a repository here that libgit2 cannot
+    // open stops the command, never taken for "no repository".
     let enclosing = match opts.vcs {
-        Vcs::Git => vcs::enclosing_work_tree(&prepared.dest),
+        Vcs::Git => vcs::enclosing_repository(&prepared.dest)?,
         Vcs::None => None,
     };
+    check_repository(&mut prepared, opts.vcs, enclosing.as_deref())?;
     // The repository, the project's own or the enclosing one, keeps the
     // pristine render for `update`.
     let pristine = (opts.vcs == Vcs::Git).then(|| pristine_of(&prepared.files));
-    // The objects of a new repository, the pristine tree first: the record
-    // names it. Each file is hashed once, for both trees.
-    let mut objects = new_objects(&prepared, opts, enclosing.is_none())?;
-    let mut pristine_tree = None;
+    // The record names the pristine tree, computed before it is stored.
     if let Some(files) = &pristine {
-        let tree = objects.pristine_tree(files)?;
-        prepared.record.pristine = Some(tree.to_string());
-        pristine_tree = Some(tree);
+        prepared.record.pristine = Some(vcs::tree_id(files)?);
     }
     let pristine_message = format!("Pristine render of {}", prepared.scaffold.label());
     let pristine = pristine
         .as_ref()
         .map(|files| (files, pristine_message.as_str()));
-    let store_pristine = |dir: &Path| match pristine {
-        Some((files, message)) => vcs::store_pristine(dir, files, message).map(|_| ()),
-        None => Ok(()),
-    };
     prepared.files.push(RenderedFile {
         path: PathBuf::from(RECORD_FILE),
         contents: prepared.record.to_yaml().into_bytes(),
@@ -490,12 +492,7 @@ pub fn write(mut prepared: Prepared, opts: &GenerateOptions) -> Result<Outcome> 
                 prepared.warnings.extend(report.warnings);
                 (vcs, written, 0)
             } else {
-                let commit = FirstCommit {
-                    message: &message,
-                    objects: &mut objects,
-                    pristine_tree: pristine_tree.zip(pristine.map(|(_, m)| m)),
-                };
-                let vcs = create_new(&mut prepared, opts, enclosing, commit, &store_pristine)?;
+                let vcs = create_new(&mut prepared, opts, enclosing, &message, pristine)?;
                 (vcs, prepared.files.len(), 0)
             }
         }

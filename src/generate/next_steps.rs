@@ -24,7 +24,7 @@ pub fn render(
             ctx["path"] = Value::String(path);
             crate::scaffold::render::render_string(template, &ctx).map_err(|e| Error::Render {
                 file: format!("{}/scaffold.yaml (next_steps)", scaffold.origin),
-                message: crate::scaffold::render_error::describe(&e),
+                message: e,
             })?
         }
         None => from_files(&path, files),

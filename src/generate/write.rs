@@ -15,11 +15,6 @@ use crate::scaffold::render::RenderedFile;
 /// Set in tests to make the Nth file write fail, to prove that a failure in
 /// the middle of a write leaves nothing behind.
 const FAIL_AFTER_ENV: &str = crate::test_hooks::FAIL_AFTER_WRITES;
-/// Set in tests to SIGKILL the process at the Nth step (a write or a
-/// rename), to prove that a kill anywhere is recovered from; with
-/// `__CARGO_NIXCUDA_TEST_KILL_SIGNAL` (INT, TERM, HUP, QUIT, STOP) another signal.
-const KILL_AFTER_ENV: &str = crate::test_hooks::KILL_AFTER_STEPS;
-const KILL_SIGNAL_ENV: &str = crate::test_hooks::KILL_SIGNAL;
 
 /// Catches SIGINT/SIGTERM/SIGHUP/SIGQUIT while files are written, so an interrupt becomes
 /// an error that cleans up instead of a process killed halfway.
@@ -97,9 +92,7 @@ impl Drop for Undo {
 pub(crate) struct Writer {
     interrupt: InterruptGuard,
     fail_after: Option<usize>,
-    kill_after: Option<usize>,
     written: usize,
-    steps: usize,
 }
 
 impl Writer {
@@ -108,9 +101,7 @@ impl Writer {
         Writer {
             interrupt: InterruptGuard::install(),
             fail_after: number(FAIL_AFTER_ENV),
-            kill_after: number(KILL_AFTER_ENV),
             written: 0,
-            steps: 0,
         }
     }
 
@@ -118,22 +109,9 @@ impl Writer {
     /// die) where a test asked for it.
     pub(crate) fn before_step(&mut self, action: &'static str, path: &Path) -> Result<()> {
         self.interrupt.check()?;
-        if self.kill_after == Some(self.steps) {
-            use signal_hook::consts::{SIGHUP, SIGINT, SIGKILL, SIGQUIT, SIGSTOP, SIGTERM};
-            let signal = match std::env::var(KILL_SIGNAL_ENV).as_deref() {
-                // Stops here until SIGCONT: lets a test change the world
-                // in the middle of a run.
-                Ok("STOP") => SIGSTOP,
-                Ok("INT") => SIGINT,
-                Ok("TERM") => SIGTERM,
-                Ok("HUP") => SIGHUP,
-                Ok("QUIT") => SIGQUIT,
-                _ => SIGKILL,
-            };
-            let _ = signal_hook::low_level::raise(signal);
+        if crate::test_hooks::kill_point() {
             self.interrupt.check()?;
         }
-        self.steps += 1;
         if self.fail_after == Some(self.written) {
             return Err(Error::io(
                 action,

@@ -149,6 +149,10 @@ pub fn precondition(nix_fit: bool, has_flake: bool, has_lock: bool) -> Option<Ch
 }
 
 /// Asks Nix what `nix develop` in `root` would build, for at most `timeout`.
+/// The project may be a clone of anyone's: evaluating it must run nothing
+/// it chose, so import-from-derivation (which builds during evaluation) is
+/// off, and its `nixConfig` (which could turn it back on, or add
+/// substituters) is not accepted.
 pub fn ask(host: &Host, root: &Path, timeout: Duration) -> Bounded {
     let installable = format!("{}#devShells.{}.default", root.display(), nix_system());
     let args = [
@@ -157,6 +161,12 @@ pub fn ask(host: &Host, root: &Path, timeout: Duration) -> Bounded {
         "--no-write-lock-file",
         "--extra-experimental-features",
         "nix-command flakes",
+        "--option",
+        "allow-import-from-derivation",
+        "false",
+        "--option",
+        "accept-flake-config",
+        "false",
         installable.as_str(),
     ];
     host.run_bounded("nix", &args, timeout)

@@ -45,6 +45,14 @@ impl PciAddress {
         Some(address)
     }
 
+    /// The directory name under /sys/bus/pci/devices: `0000:c1:00.0`.
+    pub fn sysfs_name(&self) -> String {
+        format!(
+            "{:04x}:{:02x}:{:02x}.{:x}",
+            self.domain, self.bus, self.device, self.function
+        )
+    }
+
     /// NixOS's bus-ID form: decimal, the domain after the bus when non-zero
     /// (`c1:00.0` -> `PCI:193:0:0`, `0001:02:03.4` -> `PCI:2@1:3:4`).
     pub fn nixos_bus_id(&self) -> String {
@@ -79,8 +87,12 @@ pub struct Gpu {
     pub device_id: String,
     /// The PCI class, e.g. `0x030000` (VGA) or `0x030200` (3D controller).
     pub class: String,
-    /// Intel and AMD GPUs beside an NVIDIA one are taken as the integrated GPU.
+    /// The processor's own GPU beside an NVIDIA one: Intel's at 00:02.0, or
+    /// an AMD APU's (by device ID). A discrete Intel or AMD card is not.
     pub integrated: bool,
+    /// The firmware brought the display up on this GPU (`boot_vga`): the
+    /// monitor is connected to it.
+    pub boot_vga: bool,
     /// NVIDIA only: the generation from the device-ID table, when known.
     pub generation: Option<Generation>,
     #[serde(skip)]
@@ -180,6 +192,7 @@ impl Gpu {
             device_id: format!("{device:04x}"),
             class: format!("0x{class:06x}"),
             integrated: false,
+            boot_vga: false,
             generation: (vendor == NVIDIA)
                 .then(|| table.lookup(device).cloned())
                 .flatten(),
@@ -199,7 +212,17 @@ pub fn scan(host: &Host, table: &GpuTable) -> Vec<Gpu> {
         .collect();
     let has_nvidia = gpus.iter().any(Gpu::is_nvidia);
     for gpu in &mut gpus {
-        gpu.integrated = has_nvidia && matches!(gpu.vendor_code, INTEL | AMD);
+        let in_package = match gpu.vendor_code {
+            // Intel's processor graphics always sit at 00:02.0; its Arc
+            // cards are on a bus of their own.
+            INTEL => gpu.pci.domain == 0 && gpu.address == "00:02.0",
+            AMD => table.is_amd_integrated(gpu.device_code),
+            _ => false,
+        };
+        gpu.integrated = has_nvidia && in_package;
+        gpu.boot_vga = host
+            .read(&format!("{PCI_DEVICES}/{}/boot_vga", gpu.pci.sysfs_name()))
+            .is_some_and(|v| v.trim() == "1");
     }
     gpus
 }

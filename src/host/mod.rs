@@ -14,6 +14,7 @@
 
 pub mod build_plan;
 pub mod capability;
+pub mod chassis;
 pub mod data;
 pub mod doctor;
 pub mod gpu;

@@ -122,13 +122,18 @@ pub enum Bounded {
 
 impl Host {
     /// Like `run`, but kills the command once `limit` has passed: for
-    /// commands that may evaluate nixpkgs or download flake inputs.
+    /// commands that may evaluate nixpkgs or download flake inputs. The
+    /// command leads a process group of its own and the whole group is
+    /// killed: `nix` starts builders and helpers that would otherwise run
+    /// on, holding the output pipes open so that the wait never ends.
     pub fn run_bounded(&self, program: &str, args: &[&str], limit: Duration) -> Bounded {
+        use std::os::unix::process::CommandExt;
         let child = std::process::Command::new(program)
             .args(args.iter().map(OsString::from))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn();
         let Ok(mut child) = child else {
             return Bounded::NotFound;
@@ -164,7 +169,7 @@ impl Host {
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 _ => {
-                    let _ = child.kill();
+                    kill_group(child.id());
                     let _ = child.wait();
                     break None;
                 }
@@ -182,6 +187,17 @@ impl Host {
             }),
             None => Bounded::TimedOut,
         }
+    }
+}
+
+/// Sends SIGKILL to the process group `leader` leads.
+fn kill_group(leader: u32) {
+    let Ok(group) = libc::pid_t::try_from(leader) else {
+        return;
+    };
+    // SAFETY: kill(2) takes plain integers; a negative pid names the group.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
     }
 }
 
@@ -240,6 +256,17 @@ mod tests {
             Bounded::TimedOut
         ));
         assert!(started.elapsed() < second * 5);
+        // A grandchild that keeps the output pipe open is stopped too.
+        let started = Instant::now();
+        assert!(matches!(
+            host.run_bounded(
+                "sh",
+                &["-c", "sleep 60 & sleep 60"],
+                Duration::from_millis(300)
+            ),
+            Bounded::TimedOut
+        ));
+        assert!(started.elapsed() < second * 5, "{:?}", started.elapsed());
         assert!(matches!(
             host.run_bounded("cargo-nixcuda-no-such-program", &[], second),
             Bounded::NotFound

@@ -121,7 +121,7 @@ fn default_value(question: &Question, ctx: &Value) -> Result<Option<Value>> {
         (QuestionKind::Bool, serde_yaml::Value::Bool(b)) => Value::Bool(*b),
         (QuestionKind::String | QuestionKind::Choice, serde_yaml::Value::String(s)) => {
             Value::String(if s.contains("{{") {
-                render_string(s, ctx).map_err(|e| bad(super::render_error::describe(&e)))?
+                render_string(s, ctx).map_err(bad)?
             } else {
                 s.clone()
             })
@@ -319,9 +319,7 @@ fn derive(hb: &Handlebars, d: &Derived, ctx: &Value) -> Result<Value> {
         return condition(hb, expr, ctx).map(Value::Bool).map_err(bad);
     }
     if let Some(template) = &d.value {
-        return render_string(template, ctx)
-            .map(Value::String)
-            .map_err(|e| bad(super::render_error::describe(&e)));
+        return render_string(template, ctx).map(Value::String).map_err(bad);
     }
     if let (Some(from), Some(map)) = (&d.from, &d.map) {
         let key = text_of(from)?;

@@ -27,6 +27,7 @@ impl AnswersFile {
         };
         let text =
             std::fs::read_to_string(path).map_err(|e| bad(format!("cannot be read: {e}")))?;
+        crate::yaml::check_depth(&text).map_err(bad)?;
         let yaml: serde_yaml::Value =
             serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let mapping = match yaml {

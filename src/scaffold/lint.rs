@@ -11,7 +11,9 @@ use serde_json::{Map, Value};
 
 use super::Scaffold;
 use super::manifest::{Question, QuestionKind};
+use super::render::render_with;
 use super::source::read_disk;
+use super::template::Compiled;
 use crate::error::{Error, Result, SourceError};
 
 /// Above this many combinations, each value is tried at least once (and
@@ -93,6 +95,7 @@ fn check_scaffold(scaffold: &Scaffold, command: &str, report: &mut Report) {
         command,
         seen: BTreeSet::new(),
         parsed: BTreeSet::new(),
+        compiled: Compiled::default(),
     };
     for provided in &sets {
         report.combinations += 1;
@@ -147,11 +150,12 @@ fn check_static(scaffold: &Scaffold, report: &mut Report) -> bool {
 
 /// The problems found so far over the combinations: each reported once,
 /// with the first command that reproduces it; each distinct `.nix` output
-/// parsed once.
+/// parsed once; each template compiled once.
 struct Found<'a> {
     command: &'a str,
     seen: BTreeSet<String>,
     parsed: BTreeSet<(String, Vec<u8>)>,
+    compiled: Compiled,
 }
 
 impl Found<'_> {
@@ -180,7 +184,7 @@ impl Found<'_> {
                 return self.add(report, text, provided);
             }
         };
-        let files = match super::render::render(scaffold, &resolution.context) {
+        let files = match render_with(scaffold, &resolution.context, &self.compiled) {
             Ok(files) => files,
             Err(_) => {
                 return self.every_failing_file(scaffold, &resolution.context, provided, report);
@@ -210,7 +214,7 @@ impl Found<'_> {
                 files: vec![file.clone()],
                 source: scaffold.source.clone(),
             };
-            if let Err(e) = super::render::render(&one, context) {
+            if let Err(e) = render_with(&one, context, &self.compiled) {
                 let mut text = e.to_string();
                 if text.contains("not valid Nix") {
                     text.push_str("\n(put answers into Nix with {{nix_str ...}})");

@@ -275,6 +275,11 @@ pub const BUILTIN_KEYS: &[&str] = &[
 impl Manifest {
     /// Parses and validates `text`; `file` names the manifest in errors.
     pub fn parse(file: &str, text: &str) -> Result<Manifest> {
+        crate::yaml::check_depth(text).map_err(|message| Error::Manifest {
+            file: file.to_string(),
+            line: None,
+            message,
+        })?;
         let manifest = Manifest::parse_unchecked(file, text)?;
         manifest.validate(file, text)?;
         Ok(manifest)

@@ -2,7 +2,6 @@
 
 pub mod answers;
 pub mod answers_file;
-pub mod chunk;
 pub mod helpers;
 pub mod lint;
 pub mod manifest;
@@ -13,7 +12,7 @@ pub mod render_error;
 pub mod sample;
 pub mod source;
 pub mod starter;
-pub mod subset;
+pub mod template;
 
 use std::borrow::Cow;
 

@@ -1,131 +1,262 @@
-//! Partials a template may use: only inline ones it defines itself
-//! (`{{#*inline "name"}}`), called by literal name, without recursion and at
-//! most `MAX_DEPTH` deep. Handlebars itself has no bound: a partial that
-//! calls itself overflows the stack, and one that calls another twice per
-//! level doubles the output each level. Templates are untrusted, so this is
-//! checked before anything renders.
+//! Bounds on how a template renders, read from the template handlebars
+//! compiled (its elements), before anything renders. Handlebars itself has
+//! none: a partial that calls itself, or blocks nested a thousand deep,
+//! overflow the stack, and a partial that calls another twice per level
+//! doubles the output each level. Templates are untrusted, so:
+//! - partials are inline ones the template defines itself
+//!   (`{{#*inline "name"}}`; templates render with a registry that holds
+//!   none, so handlebars reports any other name as an unknown partial),
+//!   called by literal name, without cycles and at most `MAX_DEPTH` deep;
+//! - blocks, subexpressions and partial calls nest at most `MAX_NESTING`
+//!   deep, counted through the partials a template calls.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+
+use handlebars::JsonValue;
+use handlebars::template::{
+    DecoratorTemplate, HelperTemplate, Parameter, Template, TemplateElement,
+};
 
 /// How deep inline partials may call each other.
 pub const MAX_DEPTH: usize = 8;
 
+/// How deep blocks, subexpressions and partial calls may nest, all
+/// together: far beyond what a template needs, far below what overflows a
+/// render thread's stack.
+pub const MAX_NESTING: usize = 64;
+
 /// The partial the template body itself stands for.
 const ROOT: &str = "";
 
-pub fn check(source: &str) -> Result<(), String> {
-    let mut calls: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    calls.insert(ROOT.to_string(), BTreeSet::new());
-    let mut open: Vec<String> = Vec::new();
-    for tag in tags(source) {
-        let body = tag.trim_matches('~').trim();
-        if let Some(rest) = body.strip_prefix("#*inline") {
-            let name = literal_name(rest.trim()).ok_or_else(|| {
-                format!("`{{{{{body}}}}}`: an inline partial needs a quoted name")
-            })?;
-            calls.entry(name.clone()).or_default();
-            open.push(name);
-        } else if body.starts_with("/inline") {
-            open.pop();
-        } else if let Some(rest) = body.strip_prefix("#>").or_else(|| body.strip_prefix('>')) {
-            let rest = rest.trim();
-            if rest.starts_with('@') {
-                continue; // `@partial-block`: the caller's own block
-            }
-            let name = literal_name(rest).ok_or_else(|| {
-                format!("`{{{{{body}}}}}`: partials are called by literal name only")
-            })?;
-            let caller = open.last().map(String::as_str).unwrap_or(ROOT);
-            calls.entry(caller.to_string()).or_default().insert(name);
-        }
-    }
-    for (caller, callees) in &calls {
-        if let Some(unknown) = callees.iter().find(|c| !calls.contains_key(*c)) {
-            let place = if caller.is_empty() {
-                String::new()
-            } else {
-                format!(" (in `{caller}`)")
-            };
-            return Err(format!(
-                "partial `{unknown}`{place} is not defined here; a template may call only the inline partials it defines"
-            ));
-        }
-    }
-    depth(&calls, ROOT, &mut Vec::new()).map(|_| ())
+/// What partials handlebars would look up; handlebars resolves
+/// `@partial-block` to the caller's own block, never to a template.
+const PARTIAL_BLOCK: &str = "@partial-block";
+
+/// The template body or one inline partial.
+#[derive(Default)]
+struct Body {
+    /// The deepest nesting inside it, partial calls aside.
+    nesting: usize,
+    /// The partials it calls, each with the deepest nesting it is called at.
+    calls: BTreeMap<String, usize>,
 }
 
-/// The longest chain of calls from `name`, refusing cycles.
-fn depth<'a>(
-    calls: &'a BTreeMap<String, BTreeSet<String>>,
-    name: &'a str,
-    path: &mut Vec<&'a str>,
-) -> Result<usize, String> {
-    if path.contains(&name) {
-        path.push(name);
-        return Err(format!(
-            "partials call each other in a cycle: {}",
-            path[1..].join(" -> ")
-        ));
+/// How far rendering a body goes: partial calls, and nesting in all.
+#[derive(Clone, Copy)]
+struct Reach {
+    partials: usize,
+    nesting: usize,
+}
+
+pub fn check(template: &Template) -> Result<(), String> {
+    let mut bodies: BTreeMap<String, Body> = BTreeMap::new();
+    bodies.insert(ROOT.to_string(), Body::default());
+    collect(template, ROOT, 0, &mut bodies)?;
+    // Every partial, also one the body never calls: handlebars decides
+    // what is called, this check only what may be.
+    let mut known = BTreeMap::new();
+    for name in bodies.keys() {
+        reach(&bodies, name, &mut Vec::new(), &mut known)?;
     }
-    if path.len() > MAX_DEPTH {
+    let root = known[ROOT];
+    if root.partials > MAX_DEPTH {
+        let mut chain = Vec::new();
+        let mut at = ROOT;
+        while let Some(next) = bodies[at]
+            .calls
+            .keys()
+            .filter(|c| known.contains_key(c.as_str()))
+            .max_by_key(|c| known[c.as_str()].partials)
+        {
+            chain.push(next.as_str());
+            at = next;
+        }
         return Err(format!(
             "partials are nested more than {MAX_DEPTH} deep: {}",
-            path[1..].join(" -> ")
+            chain.join(" -> ")
         ));
     }
+    if root.nesting > MAX_NESTING {
+        return Err(format!(
+            "blocks, subexpressions and partial calls are nested {} deep; a template may nest them at most {MAX_NESTING} deep",
+            root.nesting
+        ));
+    }
+    Ok(())
+}
+
+/// Records the inline partials `template` defines, and for each (and the
+/// body, `caller`) how deep it nests and which partials it calls;
+/// `level` is the nesting `template` renders at within `caller`.
+fn collect(
+    template: &Template,
+    caller: &str,
+    level: usize,
+    bodies: &mut BTreeMap<String, Body>,
+) -> Result<(), String> {
+    let mut deepest = level;
+    for element in &template.elements {
+        match element {
+            TemplateElement::Expression(e) | TemplateElement::HtmlExpression(e) => {
+                deepest = deepest.max(level + helper_nesting(e));
+            }
+            TemplateElement::HelperBlock(block) => {
+                deepest = deepest.max(level + helper_nesting(block));
+                for inner in block.template.iter().chain(&block.inverse) {
+                    collect(inner, caller, level + 1, bodies)?;
+                }
+            }
+            TemplateElement::DecoratorBlock(d) if name_of(&d.name).as_deref() == Some("inline") => {
+                let name = match d.params.first() {
+                    Some(Parameter::Literal(JsonValue::String(name))) if !name.is_empty() => name,
+                    _ => return Err("an inline partial needs a quoted name".into()),
+                };
+                bodies.entry(name.clone()).or_default();
+                if let Some(body) = &d.template {
+                    collect(body, name, 0, bodies)?;
+                }
+            }
+            TemplateElement::DecoratorBlock(d) => {
+                if let Some(body) = &d.template {
+                    collect(body, caller, level + 1, bodies)?;
+                }
+            }
+            TemplateElement::PartialExpression(d) | TemplateElement::PartialBlock(d) => {
+                call(d, caller, level, bodies)?;
+            }
+            _ => {}
+        }
+    }
+    let body = bodies.entry(caller.to_string()).or_default();
+    body.nesting = body.nesting.max(deepest);
+    Ok(())
+}
+
+/// One `{{> name}}` or `{{#> name}}...{{/name}}` in `caller`.
+fn call(
+    d: &DecoratorTemplate,
+    caller: &str,
+    level: usize,
+    bodies: &mut BTreeMap<String, Body>,
+) -> Result<(), String> {
+    let name = name_of(&d.name).ok_or("partials are called by literal name only")?;
+    if name != PARTIAL_BLOCK {
+        let body = bodies.entry(caller.to_string()).or_default();
+        let at = body.calls.entry(name).or_default();
+        *at = (*at).max(level);
+    }
+    // The block of `{{#> name}}` renders in the caller.
+    if let Some(body) = &d.template {
+        collect(body, caller, level + 1, bodies)?;
+    }
+    Ok(())
+}
+
+/// How deep the subexpressions of a helper call nest.
+fn helper_nesting(helper: &HelperTemplate) -> usize {
+    std::iter::once(&helper.name)
+        .chain(&helper.params)
+        .chain(helper.hash.values())
+        .map(parameter_nesting)
+        .max()
+        .unwrap_or(0)
+}
+
+fn parameter_nesting(parameter: &Parameter) -> usize {
+    match parameter {
+        Parameter::Subexpression(sub) => match sub.element.as_ref() {
+            TemplateElement::Expression(e) | TemplateElement::HtmlExpression(e) => {
+                1 + helper_nesting(e)
+            }
+            _ => 1,
+        },
+        _ => 0,
+    }
+}
+
+/// The name handlebars looks a partial up by, when it does not depend on
+/// the answers (a subexpression does).
+fn name_of(parameter: &Parameter) -> Option<String> {
+    match parameter {
+        Parameter::Literal(JsonValue::String(name)) => Some(name.clone()),
+        other => other.as_name().map(str::to_string),
+    }
+}
+
+/// How far rendering `name` goes, refusing cycles; `known` holds what was
+/// found so far, so each partial is walked once.
+fn reach<'a>(
+    bodies: &'a BTreeMap<String, Body>,
+    name: &'a str,
+    path: &mut Vec<&'a str>,
+    known: &mut BTreeMap<&'a str, Reach>,
+) -> Result<Reach, String> {
+    if let Some(from) = path.iter().position(|n| *n == name) {
+        let mut cycle = path[from..].to_vec();
+        cycle.push(name);
+        return Err(format!(
+            "partials call each other in a cycle: {}",
+            cycle.join(" -> ")
+        ));
+    }
+    if let Some(reach) = known.get(name) {
+        return Ok(*reach);
+    }
     path.push(name);
-    let mut deepest = 0;
-    for callee in &calls[name] {
-        deepest = deepest.max(1 + depth(calls, callee, path)?);
+    let body = &bodies[name];
+    let mut found = Reach {
+        partials: 0,
+        nesting: body.nesting,
+    };
+    // A name no inline partial has is not looked up anywhere else (the
+    // registry holds no templates): handlebars reports it if it renders.
+    for (callee, at) in body.calls.iter().filter(|(c, _)| bodies.contains_key(*c)) {
+        let below = reach(bodies, callee, path, known)?;
+        found.partials = found.partials.max(1 + below.partials);
+        found.nesting = found.nesting.max(at + 1 + below.nesting);
     }
     path.pop();
-    Ok(deepest)
-}
-
-/// `"name"`, `'name'` or `name`, then the end or a space.
-fn literal_name(text: &str) -> Option<String> {
-    let name = match text.chars().next()? {
-        q @ ('"' | '\'') => text[1..].split(q).next()?,
-        '(' => return None,
-        _ => text.split_whitespace().next()?,
-    };
-    (!name.is_empty()).then(|| name.to_string())
-}
-
-/// The inside of every `{{ ... }}` tag, skipping `\{{` escapes.
-fn tags(source: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = source;
-    while let Some(start) = rest.find("{{") {
-        let escaped = rest[..start].ends_with('\\');
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        if !escaped {
-            out.push(after[..end].trim_start_matches('{'));
-        }
-        rest = &after[end + 2..];
-    }
-    out
+    known.insert(name, found);
+    Ok(found)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn check_source(source: &str) -> Result<(), String> {
+        check(&Template::compile(source).unwrap())
+    }
+
     #[test]
     fn defined_inline_partials_pass() {
         let ok = r#"{{#*inline "row"}}- {{this}}{{/inline}}{{#each xs}}{{> row}}{{/each}}"#;
-        assert_eq!(check(ok), Ok(()));
-        assert_eq!(check("plain {{name}} \\{{> not_a_call}}"), Ok(()));
+        assert_eq!(check_source(ok), Ok(()));
+        assert_eq!(check_source("plain {{name}} \\{{> not_a_call}}"), Ok(()));
+        // Defined on one line, called lines later, inside other blocks.
+        let later = "{{#*inline \"owner\"}}o{{/inline}}\n\n{{#if a}}\n{{> owner}}\n{{/if}}\n";
+        assert_eq!(check_source(later), Ok(()));
+        let block = r#"{{#*inline "p"}}[{{> @partial-block}}]{{/inline}}{{#> p}}x{{/p}}"#;
+        assert_eq!(check_source(block), Ok(()));
     }
 
     #[test]
     fn recursion_doubling_unknown_and_dynamic_partials_are_refused() {
         let recursive = r#"{{#*inline "p"}}x{{> p}}{{/inline}}{{> p}}"#;
-        assert!(check(recursive).unwrap_err().contains("cycle: p -> p"));
+        assert!(
+            check_source(recursive)
+                .unwrap_err()
+                .contains("cycle: p -> p")
+        );
+        let in_block = r#"{{#*inline "p"}}{{#if a}}{{#each b}}{{> p}}{{/each}}{{/if}}{{/inline}}"#;
+        assert!(
+            check_source(in_block)
+                .unwrap_err()
+                .contains("cycle: p -> p")
+        );
         let mutual =
             r#"{{#*inline "a"}}{{> b}}{{/inline}}{{#*inline "b"}}{{> a}}{{/inline}}{{> a}}"#;
-        assert!(check(mutual).unwrap_err().contains("cycle"));
+        assert!(check_source(mutual).unwrap_err().contains("cycle"));
         let mut doubling = String::from(r#"{{#*inline "p0"}}xx{{/inline}}"#);
         for i in 1..=20 {
             let prev = i - 1;
@@ -134,17 +265,44 @@ mod tests {
             ));
         }
         doubling.push_str("{{> p20}}");
-        assert!(check(&doubling).unwrap_err().contains("nested more than 8"));
-        // Another template's name (each chunk is registered as one).
         assert!(
-            check("{{> flake.nix.hbs#0}}")
+            check_source(&doubling)
                 .unwrap_err()
-                .contains("not defined")
+                .contains("nested more than 8")
         );
         assert!(
-            check("{{> (lookup . \"x\")}}")
+            check_source("{{> (which_partial a)}}")
                 .unwrap_err()
                 .contains("literal name")
         );
+        assert!(
+            check_source("{{#*inline name}}x{{/inline}}")
+                .unwrap_err()
+                .contains("quoted name")
+        );
+    }
+
+    fn nested(depth: usize, inside: &str) -> String {
+        format!(
+            "{}{inside}{}",
+            "{{#each (split (snake_case x) \",\")}}".repeat(depth),
+            "{{/each}}".repeat(depth)
+        )
+    }
+
+    #[test]
+    fn nesting_is_bounded_through_partials() {
+        // The innermost block's subexpressions are one level deeper still.
+        assert_eq!(check_source(&nested(MAX_NESTING - 1, "x")), Ok(()));
+        let err = check_source(&nested(MAX_NESTING, "x")).unwrap_err();
+        assert!(err.contains("nested 65 deep"), "{err}");
+        let inline = format!(
+            "{{{{#*inline \"p\"}}}}{}{{{{/inline}}}}",
+            nested(MAX_NESTING / 2 - 1, "x")
+        );
+        let call = |depth| format!("{inline}{}", nested(depth, "{{> p}}"));
+        assert_eq!(check_source(&call(MAX_NESTING / 2 - 1)), Ok(()));
+        let err = check_source(&call(MAX_NESTING / 2)).unwrap_err();
+        assert!(err.contains("nested 65 deep"), "{err}");
     }
 }

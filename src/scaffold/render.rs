@@ -10,14 +10,14 @@ use handlebars::{Context, Handlebars};
 use serde_json::Value;
 
 use super::Scaffold;
+use super::template::{Compiled, TemplateError, condition_in, render_template};
 use crate::error::{Error, Result};
 
-const TEMPLATE_SUFFIX: &str = ".hbs";
+pub use super::template::{
+    MAX_RENDERED_FILE, MAX_RENDERED_TOTAL, MAX_TEMPLATE_BYTES, condition, render_string,
+};
 
-/// Bounds on what rendering may produce: a template is untrusted, and a
-/// few kilobytes of handlebars can ask for gigabytes.
-pub const MAX_RENDERED_FILE: usize = 8 << 20;
-pub const MAX_RENDERED_TOTAL: usize = 64 << 20;
+const TEMPLATE_SUFFIX: &str = ".hbs";
 
 /// A file of the generated project; `path` is relative and checked safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,48 +35,6 @@ pub fn compile_glob(pattern: &str) -> std::result::Result<GlobMatcher, globset::
     Ok(glob(pattern)?.compile_matcher())
 }
 
-/// True when the handlebars expression `expr` (`notebook`,
-/// `(eq frameworks "torch")`, ...) is truthy in `ctx`.
-pub fn condition(hb: &Handlebars, expr: &str, ctx: &Value) -> std::result::Result<bool, String> {
-    match super::subset::condition(expr, ctx) {
-        Some(holds) => Ok(holds),
-        None => condition_by_handlebars(hb, expr, &Context::from(ctx.clone())),
-    }
-}
-
-/// A template string of the manifest (a default, a derived value, the next
-/// steps) rendered in `ctx`.
-pub fn render_string(
-    template: &str,
-    ctx: &Value,
-) -> std::result::Result<String, handlebars::RenderError> {
-    match super::subset::render(template, ctx, MAX_RENDERED_FILE) {
-        Some(text) => Ok(text),
-        None => super::helpers::registry().render_template(template, ctx),
-    }
-}
-
-/// `condition` in a context already made: handlebars copies a `Value` into
-/// a new context on every render, which cost more than the conditions.
-fn condition_in(hb: &Handlebars, expr: &str, ctx: &Context) -> std::result::Result<bool, String> {
-    match super::subset::condition(expr, ctx.data()) {
-        Some(holds) => Ok(holds),
-        None => condition_by_handlebars(hb, expr, ctx),
-    }
-}
-
-/// What `subset` leaves to handlebars: `{{#if expr}}` rendered there.
-fn condition_by_handlebars(
-    hb: &Handlebars,
-    expr: &str,
-    ctx: &Context,
-) -> std::result::Result<bool, String> {
-    let template = format!("{{{{#if {expr}}}}}1{{{{/if}}}}");
-    hb.render_template_with_context(&template, ctx)
-        .map(|out| out == "1")
-        .map_err(|e| format!("condition `{expr}`: {}", super::render_error::describe(&e)))
-}
-
 struct Rule {
     when: Option<String>,
     rename: Option<(String, String)>,
@@ -84,13 +42,23 @@ struct Rule {
 
 /// Renders every file of `scaffold` that its rules include.
 pub fn render(scaffold: &Scaffold, ctx: &Value) -> Result<Vec<RenderedFile>> {
+    render_with(scaffold, ctx, &Compiled::default())
+}
+
+/// `render`, with the templates `compiled` holds from earlier renders of
+/// the same scaffold.
+pub fn render_with(
+    scaffold: &Scaffold,
+    ctx: &Value,
+    compiled: &Compiled,
+) -> Result<Vec<RenderedFile>> {
     let hb = super::helpers::registry();
     let globs = Globs::of(scaffold)?;
     let ctx = &Context::from(ctx.clone());
     // Decide what to write (cheap), then render the contents in parallel:
     // compiling templates dominates the run time of `new`.
     let planned = plan(scaffold, &globs, &hb, ctx)?;
-    let mut files = produce_all(&planned, ctx)?;
+    let mut files = produce_all(&hb, compiled, &planned, ctx)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
@@ -145,7 +113,7 @@ impl Globs {
 fn plan<'a>(
     scaffold: &'a Scaffold,
     globs: &Globs,
-    hb: &Handlebars<'static>,
+    hb: &Handlebars,
     ctx: &Context,
 ) -> Result<Vec<Planned<'a>>> {
     let Globs {
@@ -244,19 +212,27 @@ fn plan<'a>(
 }
 
 /// The contents of every planned file, rendered by the calling thread and
-/// a few others, each taking the next file left. nixfmt costs most (on
-/// flake.nix, as much as rendering every other file), so the files it
-/// formats go first, the largest first.
-fn produce_all(planned: &[Planned], ctx: &Context) -> Result<Vec<RenderedFile>> {
+/// a few others, each taking the next file left, the costliest first: a
+/// template's compile grows with the square of its size, and nixfmt on a
+/// file costs about as much as compiling it again.
+fn produce_all(
+    hb: &Handlebars,
+    compiled: &Compiled,
+    planned: &[Planned],
+    ctx: &Context,
+) -> Result<Vec<RenderedFile>> {
     let budget = AtomicUsize::new(MAX_RENDERED_TOTAL);
     let mut order: Vec<usize> = (0..planned.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse((planned[i].format, planned[i].file.contents.len())));
+    order.sort_by_key(|&i| {
+        let p = &planned[i];
+        let compiled = usize::from(p.is_template) * p.file.contents.len();
+        std::cmp::Reverse(compiled * (1 + usize::from(p.format)))
+    });
     let next = AtomicUsize::new(0);
     let work = || {
-        let mut hb = None;
         let mut done = Vec::new();
         while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
-            done.push((i, produce(&mut hb, &planned[i], ctx, &budget)));
+            done.push((i, produce(hb, compiled, &planned[i], ctx, &budget)));
         }
         done
     };
@@ -288,7 +264,8 @@ struct Planned<'a> {
 }
 
 fn produce(
-    hb: &mut Option<Handlebars<'static>>,
+    hb: &Handlebars,
+    compiled: &Compiled,
     p: &Planned,
     ctx: &Context,
     budget: &AtomicUsize,
@@ -300,9 +277,19 @@ fn produce(
     let mut contents = if p.is_template {
         let source = std::str::from_utf8(&p.file.contents)
             .map_err(|_| render_error("a `.hbs` template must be UTF-8 text".into()))?;
-        super::partials::check(source).map_err(render_error)?;
-        render_text(hb, &p.file.path, source, ctx)
-            .map_err(render_error)?
+        compiled
+            .get(&p.file.path, source)
+            .and_then(|template| {
+                super::template::render_compiled(hb, &template, ctx, MAX_RENDERED_FILE)
+            })
+            .map_err(|e| match e {
+                TemplateError::TooLarge(size) => Error::TemplateTooLarge {
+                    file: p.where_.clone(),
+                    size,
+                    limit: MAX_TEMPLATE_BYTES,
+                },
+                TemplateError::Invalid(message) => render_error(message),
+            })?
             .into_bytes()
     } else {
         p.file.contents.to_vec()
@@ -336,15 +323,8 @@ fn render_path(
     let mut parts = Vec::new();
     for component in template_path.split('/') {
         let rendered = if component.contains("{{") {
-            super::subset::render(component, ctx.data(), MAX_RENDERED_FILE)
-                .map(Ok)
-                .unwrap_or_else(|| hb.render_template_with_context(component, ctx))
-                .map_err(|e| {
-                    format!(
-                        "file name `{component}`: {}",
-                        super::render_error::describe(&e)
-                    )
-                })?
+            render_template(hb, template_path, component, ctx, MAX_RENDERED_FILE)
+                .map_err(|e| format!("file name `{component}`: {e}"))?
         } else {
             component.to_string()
         };
@@ -418,159 +398,6 @@ fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, Str
         })
 }
 
-/// Renders `source` directly when `subset` knows all of it, otherwise with
-/// handlebars (`hb`, made on first need) chunk by chunk (see `chunk`),
-/// reporting lines of the whole template.
-fn render_text(
-    hb: &mut Option<Handlebars<'static>>,
-    name: &str,
-    source: &str,
-    ctx: &Context,
-) -> std::result::Result<String, String> {
-    match super::subset::render(source, ctx.data(), MAX_RENDERED_FILE) {
-        Some(text) => Ok(text),
-        None => render_chunked(
-            hb.get_or_insert_with(super::helpers::registry),
-            name,
-            source,
-            ctx,
-        ),
-    }
-}
-
-fn render_chunked(
-    hb: &mut Handlebars,
-    name: &str,
-    source: &str,
-    ctx: &Context,
-) -> std::result::Result<String, String> {
-    let mut out = String::with_capacity(source.len());
-    let compressible = !super::chunk::holds_marks(ctx.data());
-    for (index, chunk) in super::chunk::split(source).into_iter().enumerate() {
-        if chunk.literal {
-            out.push_str(chunk.text);
-            continue;
-        }
-        let key = format!("{name}#{index}");
-        let before = chunk.first_line - 1;
-        let (template, originals) = match compressible {
-            true => chunk.compress(),
-            false => (chunk.text.to_string(), Vec::new()),
-        };
-        hb.register_template_string(&key, &template)
-            .map_err(|e| match e.pos() {
-                Some((line, col)) => {
-                    format!("line {}, column {col}: {}", line + before, e.reason())
-                }
-                None => e.reason().to_string(),
-            })?;
-        let mut sink = Capped {
-            bytes: Vec::new(),
-            left: MAX_RENDERED_FILE.saturating_sub(out.len()),
-            overflowed: false,
-        };
-        let rendered = hb.render_with_context_to_write(&key, ctx, &mut sink);
-        hb.unregister_template(&key);
-        if sink.overflowed {
-            return Err(format!(
-                "renders to more than {} MiB; a rendered file may have at most that much",
-                MAX_RENDERED_FILE >> 20
-            ));
-        }
-        rendered.map_err(|e| {
-            let what = super::render_error::reason(e.reason());
-            match (e.line_no, e.column_no) {
-                (Some(line), Some(col)) => format!("line {}, column {col}: {what}", line + before),
-                _ => what,
-            }
-        })?;
-        let text = String::from_utf8(sink.bytes).expect("handlebars writes UTF-8");
-        out.push_str(&super::chunk::expand(&text, &originals));
-    }
-    Ok(out)
-}
-
-/// A render target that stops the render once it would overflow.
-struct Capped {
-    bytes: Vec<u8>,
-    left: usize,
-    overflowed: bool,
-}
-
-impl std::io::Write for Capped {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        if data.len() > self.left {
-            self.overflowed = true;
-            return Err(std::io::Error::other("rendered file too large"));
-        }
-        self.left -= data.len();
-        self.bytes.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 #[path = "render_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-mod chunk_equivalence {
-    use super::*;
-    use crate::scaffold::answers::resolve;
-    use crate::scaffold::registry::Registry;
-
-    /// Rendering chunk by chunk must equal rendering the whole template, for
-    /// every embedded template and several answer sets.
-    #[test]
-    fn chunked_rendering_equals_whole_rendering() {
-        let registry = Registry::embedded().unwrap();
-        for scaffold in registry.all() {
-            let answer_sets: Vec<Vec<(String, String)>> = std::iter::once(vec![])
-                .chain(scaffold.manifest.questions.iter().flat_map(|q| {
-                    q.choices
-                        .iter()
-                        .map(|c| vec![(q.key.clone(), c.value().to_string())])
-                }))
-                .collect();
-            for answers in answer_sets {
-                let mut builtins = serde_json::Map::new();
-                for key in crate::scaffold::manifest::BUILTIN_KEYS {
-                    builtins.insert(
-                        key.to_string(),
-                        Value::String(format!("x-{key}").replace('_', "-")),
-                    );
-                }
-                builtins.insert("project_name".into(), Value::String("demo-project".into()));
-                let provided = answers.into_iter().collect();
-                let ctx = resolve(&scaffold.manifest, builtins, &provided, None)
-                    .unwrap()
-                    .context;
-                let mut hb = super::super::helpers::registry();
-                for file in scaffold
-                    .files
-                    .iter()
-                    .filter(|f| f.path.ends_with(TEMPLATE_SUFFIX))
-                {
-                    let source = std::str::from_utf8(&file.contents).unwrap();
-                    let whole = hb.render_template(source, &ctx);
-                    let chunked =
-                        render_chunked(&mut hb, &file.path, source, &Context::from(ctx.clone()));
-                    match (whole, chunked) {
-                        (Ok(a), Ok(b)) => assert_eq!(a, b, "{}", file.path),
-                        (Err(_), Err(_)) => {}
-                        (a, b) => panic!(
-                            "{}: whole {:?} vs chunked {:?}",
-                            file.path,
-                            a.is_ok(),
-                            b.is_ok()
-                        ),
-                    }
-                }
-            }
-        }
-    }
-}

@@ -92,6 +92,15 @@ fn template_errors_name_file_and_line() {
     let s = scaffold("", &[("b.txt.hbs", "line1\n{{missing}}")]);
     let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
     assert!(err.contains("b.txt.hbs") && err.contains("line 2"), "{err}");
+    // No template but the file itself can be called as a partial.
+    for (file, expected) in [
+        ("c.txt.hbs", "Can not include current template"),
+        ("d.txt.hbs", "unknown partial `c.txt.hbs`"),
+    ] {
+        let s = scaffold("", &[(file, "{{> c.txt.hbs}}")]);
+        let err = render(&s, &serde_json::json!({})).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+    }
 }
 
 #[test]
@@ -110,21 +119,88 @@ fn nix_files_are_formatted_and_parse_errors_reported() {
     assert!(err.contains("not valid Nix"), "{err}");
 }
 
-/// The lines rendering stands in for with private-use placeholders come
-/// back only as themselves: an answer that holds those characters is
-/// copied as it is, not read as a placeholder.
+/// A template of `len` bytes, a tag on every line, like a long README.
+fn long_template(len: usize) -> String {
+    let line = "Some text of a long document, and the answer {{name}} in it.\n";
+    let mut text = line.repeat(len / line.len());
+    text.push_str(&"x".repeat(len - text.len()));
+    text
+}
+
 #[test]
-fn answers_holding_placeholder_characters_render_verbatim() {
-    let template =
-        "{{#if on}}\nA line long enough to be taken out while parsing.\n{{d}}\n{{/if}}\n";
-    let s = scaffold("", &[("a.txt.hbs", template)]);
-    for d in ["\u{E000}0\u{E001}", "x\u{E000}y", "\u{E001}"] {
-        let files = render(&s, &serde_json::json!({"on": true, "d": d})).unwrap();
-        let text = String::from_utf8(files[0].contents.clone()).unwrap();
+fn a_template_at_the_size_limit_renders_and_a_larger_one_is_refused() {
+    let at = long_template(MAX_TEMPLATE_BYTES);
+    let s = scaffold("", &[("README.md.hbs", &at)]);
+    let files = render(&s, &serde_json::json!({"name": "N"})).unwrap();
+    assert!(
+        files[0]
+            .contents
+            .starts_with(b"Some text of a long document, and the answer N in it.\n")
+    );
+    let over = long_template(MAX_TEMPLATE_BYTES + 1);
+    let s = scaffold("", &[("README.md.hbs", &over)]);
+    let err = render(&s, &serde_json::json!({"name": "N"})).unwrap_err();
+    assert!(matches!(err, Error::TemplateTooLarge { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("t/1.0.0/template/README.md.hbs"), "{text}");
+    assert!(
+        text.contains(&format!("is {} bytes", MAX_TEMPLATE_BYTES + 1)),
+        "{text}"
+    );
+    assert!(err.hint().unwrap().contains("split the file"), "{err:?}");
+    // A file copied as it is has no such limit.
+    let s = scaffold("", &[("README.md", &over)]);
+    assert!(render(&s, &serde_json::json!({})).is_ok());
+}
+
+/// What handlebars renders, whole: the cases a renderer of pieces got
+/// wrong or refused.
+#[test]
+fn templates_render_as_handlebars_renders_them_whole() {
+    let ctx = serde_json::json!({"x": "b", "a": true, "b": true});
+    for source in [
+        "a\n\n{{~x}}",
+        "{{#*inline \"owner\"}}o{{/inline}}\nline\n{{> owner}}\n",
+        "{{#if a}}\n\n{{ #if b}}\nyes\n{{/if}}\n{{/if}}\n",
+    ] {
+        let s = scaffold("", &[("f.txt.hbs", source)]);
+        let files = render(&s, &ctx).unwrap();
+        let expected = crate::scaffold::helpers::registry()
+            .render_template(source, &ctx)
+            .unwrap();
         assert_eq!(
-            text,
-            format!("A line long enough to be taken out while parsing.\n{d}\n"),
-            "{d:?}"
+            String::from_utf8_lossy(&files[0].contents),
+            expected,
+            "{source:?}"
         );
     }
+    let s = scaffold("", &[("f.txt.hbs", "a\n\n{{~x}}")]);
+    assert_eq!(render(&s, &ctx).unwrap()[0].contents, b"ab");
+}
+
+/// Conditions, defaults and file names take the same path, guards included.
+#[test]
+fn strings_of_the_manifest_are_guarded_too() {
+    let ctx = serde_json::json!({"a": true});
+    let hb = crate::scaffold::helpers::registry();
+    let recursive = r#"a}}{{/if}}{{#*inline "p"}}{{> p}}{{/inline}}{{> p}}{{#if a"#;
+    assert!(
+        condition(&hb, recursive, &ctx)
+            .unwrap_err()
+            .contains("cycle")
+    );
+    let huge = "{{a}}".repeat(MAX_TEMPLATE_BYTES / 5 + 1);
+    assert!(
+        render_string(&huge, &ctx)
+            .unwrap_err()
+            .contains("at most 65536")
+    );
+    assert_eq!(
+        condition(
+            &hb,
+            "(and a (not b))",
+            &serde_json::json!({"a": 1, "b": ""})
+        ),
+        Ok(true)
+    );
 }

@@ -24,6 +24,10 @@ pub fn apply(plan: &UpdatePlan, commit: bool, lock: &ProjectLock) -> Result<Reco
     let ops = plan.ops();
     check_changes(&plan.root, &ops)?;
     vcs::check_index_writable(&plan.root)?;
+    if let Some(workdir) = vcs::enclosing_work_tree(&plan.root) {
+        let paths: Vec<PathBuf> = ops.iter().map(|op| plan.root.join(op.path())).collect();
+        vcs::check_filters(&workdir, &paths)?;
+    }
     let label = format!("{} -> {}", plan.from, plan.to);
     abort::save(&plan.root, &ops, &label)?;
     // The pristine objects first: the record written next names them.

@@ -70,6 +70,7 @@ pub fn plan(
 
     let mut new_record =
         ProjectRecord::new(target, &root, &record.project_name, &resolution.answers);
+    new_record.check_size()?;
     let pristine = vcs::enclosing_work_tree(&root).map(|_| theirs.files);
     if let Some(files) = &pristine {
         new_record.pristine = Some(vcs::tree_id(files)?);

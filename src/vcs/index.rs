@@ -145,7 +145,7 @@ pub fn build_index(
         .map_err(Error::git("open the index"))?;
     let root = repo.workdir().unwrap_or(workdir).to_path_buf();
     let root = root.canonicalize().unwrap_or(root);
-    super::stage_into(&mut index, &root, clean)?;
+    super::stage::stage_into(&mut index, &root, clean)?;
     super::refs::record_conflicts(&repo, &mut index, &root, conflicts)?;
     index.write().map_err(Error::git("write the index"))
 }

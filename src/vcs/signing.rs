@@ -4,14 +4,14 @@
 
 use std::path::Path;
 
-use git2::{Repository, Signature};
+use git2::Repository;
 
-use super::{FALLBACK_EMAIL, FALLBACK_NAME};
+use super::identity::Identity;
 use crate::error::{Error, Result};
 
 /// True when the user's git configuration asks for signed commits.
 pub(super) fn signing_requested(repo: &Repository) -> bool {
-    repo.config()
+    super::identity::repository_config(repo)
         .and_then(|c| c.get_bool("commit.gpgsign"))
         .unwrap_or(false)
 }
@@ -24,12 +24,14 @@ pub(super) fn unsigned_warning(what: &str) -> String {
 
 /// A signed commit of `tree` made by `git commit-tree -S`, which honours the
 /// user's gpg.format, gpg.program and user.signingKey as `git commit` does.
-/// None when there is no git to run.
+/// `git_dir` is the repository's git directory (which, for a repository
+/// being built, has no work tree in place yet). None when there is no git
+/// to run.
 pub(super) fn sign_with_git(
-    dir: &Path,
+    git_dir: &Path,
     tree: git2::Oid,
     parents: &[git2::Oid],
-    signature: &Signature,
+    who: &Identity,
     message: &str,
 ) -> Result<Option<git2::Oid>> {
     let what = if parents.is_empty() {
@@ -37,22 +39,32 @@ pub(super) fn sign_with_git(
     } else {
         "commit"
     };
-    let name = signature.name().unwrap_or(FALLBACK_NAME);
-    let email = signature.email().unwrap_or(FALLBACK_EMAIL);
     let mut command = std::process::Command::new("git");
     command
-        .arg("-C")
-        .arg(dir)
+        .arg("--git-dir")
+        .arg(git_dir)
         .args(["commit-tree", "-S", "-m", message])
         .arg(tree.to_string());
     for parent in parents {
         command.arg("-p").arg(parent.to_string());
     }
+    for (role, person) in [("AUTHOR", &who.author), ("COMMITTER", &who.committer)] {
+        let when = person.when();
+        let offset = when.offset_minutes();
+        let sign = if offset < 0 { '-' } else { '+' };
+        let date = format!(
+            "@{} {sign}{:02}{:02}",
+            when.seconds(),
+            offset.abs() / 60,
+            offset.abs() % 60
+        );
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        command
+            .env(format!("GIT_{role}_NAME"), text(person.name_bytes()))
+            .env(format!("GIT_{role}_EMAIL"), text(person.email_bytes()))
+            .env(format!("GIT_{role}_DATE"), date);
+    }
     let output = command
-        .env("GIT_AUTHOR_NAME", name)
-        .env("GIT_AUTHOR_EMAIL", email)
-        .env("GIT_COMMITTER_NAME", name)
-        .env("GIT_COMMITTER_EMAIL", email)
         .stdin(std::process::Stdio::inherit())
         .stderr(std::process::Stdio::piped())
         .output();

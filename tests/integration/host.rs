@@ -13,6 +13,9 @@ use crate::support::{fixture, nixcheck, run};
 const SCENARIOS: &[&str] = &[
     "laptop-intel-nvidia",
     "desktop-nvidia",
+    "ryzen-desktop-rtx",
+    "intel-desktop-igpu",
+    "workstation-radeon-a6000",
     "non-nixos",
     "no-gpu",
     "broken",
@@ -40,6 +43,9 @@ const GENERATIONS: &[&str] = &[
 const WITH_NVIDIA: &[&str] = &[
     "laptop-intel-nvidia",
     "desktop-nvidia",
+    "ryzen-desktop-rtx",
+    "intel-desktop-igpu",
+    "workstation-radeon-a6000",
     "non-nixos",
     "broken",
     "pascal-gtx1080",

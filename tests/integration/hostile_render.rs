@@ -56,7 +56,7 @@ fn output_that_doubles_per_partial_level_stops_at_the_file_limit() {
     let env = Env::new();
     let mut text = format!(
         "{{{{#*inline \"p0\"}}}}{}{{{{/inline}}}}",
-        "x".repeat(80 << 10)
+        "x".repeat(40 << 10)
     );
     for i in 1..=7 {
         text.push_str(&format!(
@@ -64,9 +64,67 @@ fn output_that_doubles_per_partial_level_stops_at_the_file_limit() {
             p = i - 1
         ));
     }
-    text.push_str("{{> p7}}");
+    text.push_str("{{> p7}}{{> p7}}");
     let tpl = template_with(&env, "doubling", "big.txt.hbs", &text);
     assert_refused(&env, &tpl, "renders to more than 8 MiB");
+}
+
+/// `{{#each}}` over one item, `depth` deep: every level renders.
+fn nested(depth: usize, inside: &str) -> String {
+    let open = "{{#each (split (snake_case @root.project_name) \",\")}}";
+    format!(
+        "{}{inside}{}",
+        open.repeat(depth),
+        "{{/each}}".repeat(depth)
+    )
+}
+
+#[test]
+fn blocks_nest_as_deep_as_allowed_and_no_deeper() {
+    let env = Env::new();
+    // 64 levels, half of them in an inline partial: renders.
+    let inline = format!(
+        "{{{{#*inline \"p\"}}}}{}{{{{/inline}}}}",
+        nested(31, "{{this}}")
+    );
+    let tpl = template_with(
+        &env,
+        "deep",
+        "deep.txt.hbs",
+        &format!("{inline}{}", nested(31, "{{> p}}")),
+    );
+    env.ok(&[
+        "new",
+        "p",
+        "--yes",
+        "--vcs",
+        "none",
+        "--template",
+        tpl.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(env.path("p/deep.txt")).unwrap(),
+        "p"
+    );
+    std::fs::remove_dir_all(env.path("p")).unwrap();
+    let tpl = template_with(&env, "deeper", "deep.txt.hbs", &nested(400, "x"));
+    assert_refused(
+        &env,
+        &tpl,
+        "nested 401 deep; a template may nest them at most 64 deep",
+    );
+}
+
+#[test]
+fn a_template_over_the_size_limit_is_refused_naming_the_limit() {
+    let env = Env::new();
+    let text = "{{project_name}}\n".repeat((64 << 10) / 17 + 1);
+    let tpl = template_with(&env, "large", "large.txt.hbs", &text);
+    assert_refused(
+        &env,
+        &tpl,
+        "handlebars is given at most 65536 bytes (64 KiB)",
+    );
 }
 
 #[test]

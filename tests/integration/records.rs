@@ -199,3 +199,33 @@ fn long_refused_values_are_cut_in_messages() {
     );
     assert!(err.len() < 2000, "{} bytes of stderr", err.len());
 }
+
+#[test]
+fn answers_that_would_overflow_the_record_are_refused_before_writing() {
+    let env = Env::new();
+    // A free-text question of a team template, with no length rule.
+    let long = format!("color={}", "y".repeat(70_000));
+    let out = env
+        .cmd_with_scaffolds(
+            "updates",
+            &["new", "demo", "--yes", "--scaffold", "t@1.1.0", "-d", &long],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("`color`") && err.contains(".nixcuda.yaml"),
+        "{}",
+        &err[..err.len().min(600)]
+    );
+    assert!(!env.path("demo").exists(), "nothing is written");
+
+    // `update` refuses such an answer too, and the project stays as it was.
+    let p = updates_project(&env, "p", &[]);
+    let before = crate::support::tree(&p);
+    let out = run(&env, &p, &["update", "--yes", "-d", &long]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains(".nixcuda.yaml"));
+    assert_eq!(crate::support::tree(&p), before);
+}

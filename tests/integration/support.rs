@@ -171,11 +171,12 @@ pub fn prerequisite(name: &str, available: bool, how: &str) -> bool {
     available
 }
 
-/// The nixcheck script beside the repository (../shared/nixcheck/check).
+/// The project's Nix evaluation checker (tests/nixcheck/check, with its
+/// stub nixpkgs), when Nix is installed.
 pub fn nixcheck() -> Option<PathBuf> {
     let path = std::env::var_os("NIXCHECK")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/nixcheck/check"));
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/nixcheck/check"));
     let nix = std::process::Command::new("nix-instantiate")
         .arg("--version")
         .output()
@@ -183,7 +184,7 @@ pub fn nixcheck() -> Option<PathBuf> {
     let ok = prerequisite(
         "nixcheck and Nix",
         path.is_file() && nix,
-        "run `bash .ci/setup`; nixcheck lives in ../shared/nixcheck",
+        "run `bash .ci/setup` (it installs Nix)",
     );
     ok.then_some(path)
 }

@@ -64,3 +64,24 @@ fn config_without_a_file_shows_the_built_in_defaults() {
     assert!(text.contains("does not exist"), "{text}");
     assert!(text.contains("default_scaffold: ml  (built-in)"), "{text}");
 }
+
+#[test]
+fn a_config_default_the_question_refuses_is_named_not_dropped_silently() {
+    let env = Env::new();
+    let config = env.home.path().join(".config/cargo-nixcuda/config.yaml");
+    // A NUL in the description, which the question refuses; the author is fine.
+    write(
+        &config,
+        "defaults:\n  description: \"a\\0b\"\n  author: Grace Hopper\n",
+    );
+    let out = env.ok(&["new", "p", "--yes", "--vcs", "none"]);
+    let err = crate::support::stderr_of(&out);
+    assert!(
+        err.contains("`defaults.description`") && err.contains(&config.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains("defaults.author"), "{err}");
+    let record = read(&env.path("p/.nixcuda.yaml"));
+    assert!(record.contains("Grace Hopper"), "{record}");
+    assert!(!record.contains("a\\0b"), "{record}");
+}

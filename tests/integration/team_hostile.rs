@@ -422,3 +422,41 @@ fn init_with_a_hostile_template_keeps_git_intact() {
     assert!(err.contains(".git"), "{err}");
     assert_eq!(snapshot(&project), before, "init changed the project");
 }
+
+#[test]
+fn deeply_nested_yaml_is_refused_at_once() {
+    let env = Env::new();
+    // A manifest of 200,000 nested `[` (within the 1 MiB file limit): the
+    // YAML parser alone would take minutes to refuse it.
+    let tpl = hostile(&env, "tpl-nested", |d| {
+        let manifest = d.join("scaffold.yaml");
+        write(
+            &manifest,
+            &format!("{}extra: {}\n", read(&manifest), "[".repeat(200_000)),
+        );
+    });
+    let arena = Arena::new(&env, "nested");
+    let started = std::time::Instant::now();
+    let (success, err) = run_hostile(&env, &arena, tpl.spec(), &[]);
+    assert!(!success);
+    assert!(
+        err.contains("scaffold.yaml") && err.contains("nested more than 32 levels"),
+        "{err}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    // The same for an answers file.
+    let answers = env.path("answers.yaml");
+    write(&answers, &format!("a: {}\n", "{".repeat(200_000)));
+    let arena = Arena::new(&env, "nested-answers");
+    let started = std::time::Instant::now();
+    let (success, err) = run_hostile(
+        &env,
+        &arena,
+        TemplateRepo::basic(&env, "tpl-plain").spec(),
+        &["--answers-file", answers.to_str().unwrap()],
+    );
+    assert!(!success);
+    assert!(err.contains("nested more than 32 levels"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -118,11 +118,14 @@ struct GpuEntry {
 struct GpuFile {
     gpus: Vec<GpuEntry>,
     #[serde(default)]
-    nvswitches: Vec<NvSwitchEntry>,
+    nvswitches: Vec<NamedId>,
+    #[serde(default)]
+    amd_integrated: Vec<NamedId>,
 }
 
+/// A device ID with its name.
 #[derive(Debug, Deserialize)]
-struct NvSwitchEntry {
+struct NamedId {
     id: String,
     name: String,
 }
@@ -132,6 +135,7 @@ struct NvSwitchEntry {
 pub struct GpuTable {
     ranges: Vec<(u16, u16, Generation)>,
     nvswitch_names: BTreeMap<u16, String>,
+    amd_integrated: BTreeMap<u16, String>,
 }
 
 impl GpuTable {
@@ -158,21 +162,31 @@ impl GpuTable {
             }
             ranges.push((from, to, entry.generation));
         }
-        let mut nvswitch_names = BTreeMap::new();
-        for entry in parsed.nvswitches {
-            let id = u16::from_str_radix(&entry.id, 16)
-                .map_err(|_| bad(format!("`{}` is not a hex device ID", entry.id)))?;
-            nvswitch_names.insert(id, entry.name);
-        }
+        let by_id = |entries: Vec<NamedId>| {
+            entries
+                .into_iter()
+                .map(|entry| {
+                    let id = u16::from_str_radix(&entry.id, 16)
+                        .map_err(|_| bad(format!("`{}` is not a hex device ID", entry.id)))?;
+                    Ok((id, entry.name))
+                })
+                .collect::<Result<BTreeMap<u16, String>>>()
+        };
         Ok(GpuTable {
             ranges,
-            nvswitch_names,
+            nvswitch_names: by_id(parsed.nvswitches)?,
+            amd_integrated: by_id(parsed.amd_integrated)?,
         })
     }
 
     /// The name of a known NVSwitch device ID.
     pub fn nvswitch_name(&self, device_id: u16) -> Option<&str> {
         self.nvswitch_names.get(&device_id).map(String::as_str)
+    }
+
+    /// Whether an AMD (1002) device ID is a processor's integrated GPU.
+    pub fn is_amd_integrated(&self, device_id: u16) -> bool {
+        self.amd_integrated.contains_key(&device_id)
     }
 
     pub fn lookup(&self, device_id: u16) -> Option<&Generation> {

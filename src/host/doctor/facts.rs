@@ -374,12 +374,18 @@ fn recorded_cuda(root: &std::path::Path) -> Option<String> {
 }
 
 /// The cudarc features of rust/Cargo.toml, through `cargo metadata`.
+/// Cargo runs from `/`, not from the project: rustup takes the toolchain
+/// (`rust-toolchain.toml`, whose `path` may name any program) and cargo
+/// its configuration (`.cargo/config.toml`, which may name a `rustc`) from
+/// the directory it runs in, and a cloned project must not choose either.
 fn rust_crate(root: &std::path::Path) -> RustCrate {
     let manifest = root.join("rust/Cargo.toml");
     if !manifest.is_file() {
         return RustCrate::Missing;
     }
+    let manifest = std::path::absolute(&manifest).unwrap_or(manifest);
     let metadata = cargo_metadata::MetadataCommand::new()
+        .current_dir("/")
         .manifest_path(&manifest)
         .no_deps()
         .other_options(vec!["--offline".to_string()])

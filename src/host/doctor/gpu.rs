@@ -114,7 +114,7 @@ fn describe_gpus(facts: &Facts, nvidia: &[&Gpu]) -> String {
     let mut message = parts.join("; ");
     if !integrated.is_empty() {
         message.push_str(&format!(
-            "; integrated: {} (PRIME offload)",
+            "; integrated: {} (the processor's own GPU)",
             integrated.join(", ")
         ));
     }

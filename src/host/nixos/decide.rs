@@ -30,6 +30,9 @@ pub struct ModulePlan {
     /// GPUs the cached CUDA packages have no kernels for (comment lines).
     pub cuda_note: Vec<String>,
     pub prime: Option<Prime>,
+    /// PRIME left off beside an integrated GPU: why (comment lines), and
+    /// the offload block the module shows commented out.
+    pub prime_off: Option<PrimeOff>,
     /// `powerManagement.enable` and `.finegrained` (PRIME offload laptops).
     pub power_management: bool,
     pub persistenced: bool,
@@ -38,6 +41,9 @@ pub struct ModulePlan {
     /// Things the user asked for, or the machine has, that will not work well.
     pub warnings: Vec<String>,
 }
+
+/// PRIME left off: the reason as comment lines, and the offload block.
+pub type PrimeOff = (Vec<String>, Prime);
 
 /// Which driver a GPU needs; an unknown GPU is taken as newer than the table.
 fn kind_of(g: &Gpu) -> DriverKind {
@@ -99,10 +105,16 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
         open_modules(primary, legacy, open_only, datacenter, opts, &mut warnings);
     let cuda_note = cuda_note(&nvidia, facts, &mut warnings);
     let integrated = machine.gpus.iter().find(|g| g.integrated);
-    let prime = prime(opts.prime, integrated, primary)?.filter(|_| !datacenter);
-    // Fine-grained power management (RTD3) needs offload and Turing or newer.
+    let laptop = machine.chassis.is_laptop();
+    let (prime, prime_off) = if datacenter {
+        (None, None)
+    } else {
+        prime(opts.prime, integrated, primary, machine)?
+    };
+    // Fine-grained power management (RTD3) is a notebook feature; it needs
+    // offload and Turing or newer.
     let power_management =
-        prime.as_ref().is_some_and(|p| p.mode == "offload") && !is_legacy(primary);
+        laptop && prime.as_ref().is_some_and(|p| p.mode == "offload") && !is_legacy(primary);
     Ok(ModulePlan {
         gpus: machine.gpus.clone(),
         nvswitches: machine.nvswitches.clone(),
@@ -115,9 +127,10 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
         package_reason: package_reason(package),
         cuda_note,
         prime,
+        prime_off,
         power_management,
         // A laptop's GPU should sleep; only desktops and servers keep it awake.
-        persistenced: integrated.is_none(),
+        persistenced: !laptop,
         container_toolkit: opts.container_toolkit,
         caches: facts.caches.clone(),
         warnings,
@@ -312,26 +325,34 @@ fn cuda_note(nvidia: &[&Gpu], facts: &HostFacts, warnings: &mut Vec<String>) -> 
     note
 }
 
-/// PRIME between the integrated GPU and the primary NVIDIA one: offload by
-/// default when there is an integrated GPU; asking for a mode without one
-/// is an error.
-fn prime(choice: PrimeChoice, integrated: Option<&Gpu>, primary: &Gpu) -> Result<Option<Prime>> {
-    let mode = match (choice, integrated) {
-        (PrimeChoice::None, _) | (PrimeChoice::Auto, None) => return Ok(None),
-        (PrimeChoice::Auto | PrimeChoice::Offload, Some(_)) => "offload",
-        (PrimeChoice::Sync, Some(_)) => "sync",
-        (PrimeChoice::Offload, None) => {
-            return Err(Error::from(HostError::PrimeNeedsIntegratedGpu {
-                mode: "offload".into(),
-            }));
-        }
-        (PrimeChoice::Sync, None) => {
-            return Err(Error::from(HostError::PrimeNeedsIntegratedGpu {
-                mode: "sync".into(),
-            }));
-        }
+/// PRIME between the integrated GPU and the primary NVIDIA one. By default
+/// offload, on a laptop whose screen is on the integrated GPU; on a desktop,
+/// or when the monitor is on the NVIDIA GPU (`boot_vga`), it stays off and
+/// the module shows the block commented out with the reason. A mode asked
+/// for is written as asked; asking for one without an integrated GPU is an
+/// error.
+fn prime(
+    choice: PrimeChoice,
+    integrated: Option<&Gpu>,
+    primary: &Gpu,
+    machine: &Machine,
+) -> Result<(Option<Prime>, Option<PrimeOff>)> {
+    let Some(igpu) = integrated else {
+        return match choice {
+            PrimeChoice::None | PrimeChoice::Auto => Ok((None, None)),
+            PrimeChoice::Offload | PrimeChoice::Sync => {
+                Err(Error::from(HostError::PrimeNeedsIntegratedGpu {
+                    mode: if choice == PrimeChoice::Sync {
+                        "sync"
+                    } else {
+                        "offload"
+                    }
+                    .into(),
+                }))
+            }
+        };
     };
-    Ok(integrated.map(|igpu| Prime {
+    let pair = |mode| Prime {
         mode,
         igpu_option: if igpu.vendor_code == gpu::AMD {
             "amdgpuBusId"
@@ -342,5 +363,30 @@ fn prime(choice: PrimeChoice, integrated: Option<&Gpu>, primary: &Gpu) -> Result
         nvidia_bus_id: primary.bus_id.clone(),
         igpu_address: igpu.address.clone(),
         nvidia_address: primary.address.clone(),
-    }))
+    };
+    let off_because = if primary.boot_vga {
+        Some(format!(
+            "the monitor is on the NVIDIA GPU ({}: the firmware showed its boot screen there), and with offload NixOS would make the integrated GPU ({}), which has no monitor, the display device.",
+            primary.address, igpu.address
+        ))
+    } else if !machine.chassis.is_laptop() {
+        Some(format!(
+            "this is not a laptop ({}). PRIME offload and its power management are notebook features; here the NVIDIA GPU stays awake and drives its own outputs.",
+            machine.chassis.reason()
+        ))
+    } else {
+        None
+    };
+    Ok(match (choice, off_because) {
+        (PrimeChoice::None, _) => (None, None),
+        (PrimeChoice::Offload, _) => (Some(pair("offload")), None),
+        (PrimeChoice::Sync, _) => (Some(pair("sync")), None),
+        (PrimeChoice::Auto, None) => (Some(pair("offload")), None),
+        (PrimeChoice::Auto, Some(reason)) => {
+            let text = format!(
+                "PRIME is off: {reason} If your monitor is connected to the processor's graphics output and the NVIDIA GPU should only compute, uncomment this block (or run `cargo nixcuda nixos --prime offload`):"
+            );
+            (None, Some((wrap(&text), pair("offload"))))
+        }
+    })
 }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::chassis::{self, Chassis};
 use super::data::{GpuTable, HostFacts};
 use super::gpu::{self, Gpu, NvSwitch};
 use super::probe::Host;
@@ -22,7 +23,7 @@ pub use render::render;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrimeChoice {
-    /// Offload when an integrated GPU is present, else none.
+    /// Offload on a laptop whose screen is on an integrated GPU, else none.
     Auto,
     Offload,
     Sync,
@@ -45,6 +46,9 @@ pub struct Machine {
     pub nvswitches: Vec<NvSwitch>,
     /// Where the GPUs were looked for, for the error when none is NVIDIA.
     pub pci_dir: PathBuf,
+    /// Laptop or not: PRIME offload and fine-grained power management are
+    /// for laptops.
+    pub chassis: Chassis,
 }
 
 impl Machine {
@@ -53,6 +57,7 @@ impl Machine {
             gpus: gpu::scan(host, table),
             nvswitches: gpu::nvswitches(host, table),
             pci_dir: host.path(gpu::PCI_DEVICES),
+            chassis: chassis::detect(host),
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct HostModule {
     /// `stable`, `legacy_580`, `legacy_470` or `dc`.
     pub package: &'static str,
     pub prime: Option<Prime>,
+    /// Laptop or desktop, and why.
+    pub chassis: Chassis,
     /// `powerManagement.enable` and `.finegrained` (PRIME offload laptops).
     pub power_management: bool,
     pub persistenced: bool,
@@ -101,6 +108,7 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
     let machine = Machine::scan(host, &GpuTable::embedded()?);
     let plan = decide(&machine, &facts, opts)?;
     let text = render(&plan)?;
+    let chassis = machine.chassis;
     Ok(HostModule {
         gpus: plan.gpus,
         nvswitches: plan.nvswitches,
@@ -109,6 +117,7 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
         open_reason: plan.open_reason,
         package: plan.package,
         prime: plan.prime,
+        chassis,
         power_management: plan.power_management,
         persistenced: plan.persistenced,
         container_toolkit: plan.container_toolkit,
@@ -129,8 +138,10 @@ pub enum WriteOutcome {
     },
 }
 
-/// Writes `text` to `path`, unless a different file is there and `force` is
-/// not set (then returns its unified diff).
+/// Writes `text` to `path` atomically (a kill or a full disk leaves the old
+/// module whole, never half a new one, in the system's configuration),
+/// unless a different file is there and `force` is not set (then returns
+/// its unified diff).
 pub fn write_module(path: &Path, text: &str, force: bool) -> Result<WriteOutcome> {
     match std::fs::read(path) {
         Ok(old) if old == text.as_bytes() => return Ok(WriteOutcome::Unchanged),
@@ -147,6 +158,6 @@ pub fn write_module(path: &Path, text: &str, force: bool) -> Result<WriteOutcome
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("read", path, e)),
     }
-    std::fs::write(path, text).map_err(|e| Error::io("write", path, e))?;
+    crate::fs::write_atomic(path, text.as_bytes())?;
     Ok(WriteOutcome::Written)
 }

@@ -11,9 +11,11 @@ pub fn render(plan: &ModulePlan) -> Result<String> {
         file: MODULE_TEMPLATE.path.to_string(),
         message,
     };
-    let rendered = crate::scaffold::helpers::registry()
-        .render_template(MODULE_TEMPLATE.text, &template_data(plan))
-        .map_err(|e| render_error(e.to_string()))?;
+    // The scaffolds' one render path, with its guards, for the tool's own
+    // template too.
+    let rendered =
+        crate::scaffold::template::render_string(MODULE_TEMPLATE.text, &template_data(plan))
+            .map_err(render_error)?;
     nixfmt_rs::format(&rendered).map_err(|e| {
         render_error(format!(
             "the rendered module is not valid Nix:\n{}",
@@ -37,7 +39,7 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
             })
         })
         .collect();
-    let prime = plan.prime.as_ref().map(|p| {
+    let prime_json = |p: &super::Prime| {
         json!({
             "offload": p.mode == "offload",
             "igpu_option": p.igpu_option,
@@ -46,6 +48,12 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
             "igpu_address": p.igpu_address,
             "nvidia_address": p.nvidia_address,
         })
+    };
+    let prime = plan.prime.as_ref().map(prime_json);
+    let prime_off = plan.prime_off.as_ref().map(|(reason, p)| {
+        let mut block = prime_json(p);
+        block["reason"] = json!(reason);
+        block
     });
     let caches: Vec<_> = plan
         .caches
@@ -78,6 +86,7 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
         "power_management": plan.power_management,
         "persistenced": plan.persistenced,
         "prime": prime,
+        "prime_off": prime_off,
         "container_toolkit": plan.container_toolkit,
         "caches": caches,
     })

@@ -16,6 +16,13 @@ fn machine(devices: &[(&str, &str, &str)]) -> tempfile::TempDir {
     dir
 }
 
+/// Makes the fake machine in `root` a laptop (its DMI chassis type).
+fn laptop(root: &Path) {
+    let dmi = root.join("sys/class/dmi/id");
+    std::fs::create_dir_all(&dmi).unwrap();
+    std::fs::write(dmi.join("chassis_type"), "10\n").unwrap();
+}
+
 fn opts() -> NixosOptions {
     NixosOptions {
         open: None,
@@ -57,6 +64,7 @@ fn prime_needs_an_integrated_gpu() {
         ("0000:c1:00.0", "10de", "28a0"),
         ("0000:05:00.0", "1002", "15bf"),
     ]);
+    laptop(dir.path());
     let m = generate(&Host::at(dir.path()), &opts()).unwrap();
     let p = m.prime.unwrap();
     assert_eq!(
@@ -171,6 +179,7 @@ fn laptops_power_the_gpu_down_and_desktops_keep_it_up() {
         ("0000:00:02.0", "8086", "9bc4"),
         ("0000:01:00.0", "10de", "1f15"),
     ]);
+    laptop(dir.path());
     let m = generate(&Host::at(dir.path()), &opts()).unwrap();
     assert!(m.power_management && !m.persistenced);
     assert!(m.text.contains("powerManagement.finegrained = true;"));
@@ -187,6 +196,7 @@ fn laptops_power_the_gpu_down_and_desktops_keep_it_up() {
         ("0000:00:02.0", "8086", "9bc4"),
         ("0000:01:00.0", "10de", "1c8d"),
     ]);
+    laptop(dir.path());
     let m = generate(&Host::at(dir.path()), &opts()).unwrap();
     assert!(!m.power_management && !m.persistenced);
     // A desktop.
@@ -266,6 +276,8 @@ struct Expected {
     open: bool,
     /// PRIME mode and the two bus IDs.
     prime: Option<(&'static str, &'static str, &'static str)>,
+    /// The reason PRIME is off beside an integrated GPU holds this word.
+    prime_off: Option<&'static str>,
     power_management: bool,
     persistenced: bool,
     /// The reason lines of `open` begin so.
@@ -280,6 +292,7 @@ const fn plain(package: &'static str, open: bool, open_reason: &'static str) -> 
         package,
         open,
         prime: None,
+        prime_off: None,
         power_management: false,
         persistenced: true,
         open_reason,
@@ -287,8 +300,8 @@ const fn plain(package: &'static str, open: bool, open_reason: &'static str) -> 
     }
 }
 
-#[test]
-fn decide_on_each_fixture_machine() {
+/// What each fixture machine under tests/fixtures/hosts gets.
+fn fixture_table() -> Vec<(&'static str, Expected)> {
     const TURING: &str = "Open kernel modules: the";
     const OFFLOAD: Expected = Expected {
         prime: Some(("offload", "PCI:0:2:0", "PCI:1:0:0")),
@@ -296,10 +309,28 @@ fn decide_on_each_fixture_machine() {
         persistenced: false,
         ..plain("stable", true, TURING)
     };
-    let table: &[(&str, Expected)] = &[
+    vec![
         ("laptop-intel-nvidia", OFFLOAD),
         ("laptop-turing-intel", OFFLOAD),
         ("desktop-nvidia", plain("stable", true, TURING)),
+        // The monitor on the RTX 4080, Raphael's iGPU on as it ships.
+        (
+            "ryzen-desktop-rtx",
+            Expected {
+                prime_off: Some("the monitor is on the NVIDIA GPU"),
+                ..plain("stable", true, TURING)
+            },
+        ),
+        // The monitor on the iGPU, but a desktop.
+        (
+            "intel-desktop-igpu",
+            Expected {
+                prime_off: Some("not a laptop (DMI chassis type 3"),
+                ..plain("stable", true, TURING)
+            },
+        ),
+        // A Radeon card for the display is no integrated GPU.
+        ("workstation-radeon-a6000", plain("stable", true, TURING)),
         ("non-nixos", plain("stable", true, TURING)),
         ("broken", plain("stable", true, TURING)),
         (
@@ -332,11 +363,16 @@ fn decide_on_each_fixture_machine() {
             "unknown-nvidia",
             plain("stable", true, "Open kernel modules: the NVIDIA GPU"),
         ),
-    ];
+    ]
+}
+
+#[test]
+fn decide_on_each_fixture_machine() {
+    let table = fixture_table();
     let facts = HostFacts::embedded().unwrap();
     let gpu_table = GpuTable::embedded().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
-    for (name, want) in table {
+    for (name, want) in &table {
         let machine = Machine::scan(&Host::at(&fixtures.join(name).join("root")), &gpu_table);
         let plan = decide(&machine, &facts, &opts()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let prime = plan
@@ -353,6 +389,12 @@ fn decide_on_each_fixture_machine() {
             (want.power_management, want.persistenced),
             "{name}"
         );
+        let off = plan.prime_off.as_ref().map(|(reason, _)| reason.join(" "));
+        match (&off, want.prime_off) {
+            (None, None) => {}
+            (Some(reason), Some(word)) => assert!(reason.contains(word), "{name}: {reason}"),
+            _ => panic!("{name}: PRIME off: {off:?}, expected {:?}", want.prime_off),
+        }
         assert!(
             plan.open_reason[0].starts_with(want.open_reason),
             "{name}: {:?}",
@@ -384,4 +426,81 @@ fn decide_on_each_fixture_machine() {
         decide(&no_gpu, &facts, &opts()),
         Err(Error::Host(HostError::NoNvidiaGpu { .. }))
     ));
+}
+
+#[test]
+fn desktops_keep_prime_off_and_show_the_block_commented_out() {
+    // A Ryzen 7000 desktop: Raphael's iGPU beside an RTX 4080, no laptop.
+    let dir = machine(&[
+        ("0000:01:00.0", "10de", "2704"),
+        ("0000:0e:00.0", "1002", "164e"),
+    ]);
+    let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+    assert!(m.prime.is_none() && !m.power_management && m.persistenced);
+    assert!(!m.chassis.is_laptop());
+    let code: Vec<&str> = m
+        .text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !code
+            .iter()
+            .any(|l| l.contains("prime") || l.contains("finegrained")),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains("# PRIME is off: this is not a laptop"),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text.contains("#   amdgpuBusId = \"PCI:14:0:0\";"),
+        "{}",
+        m.text
+    );
+    // Asked for, offload is written as asked.
+    let asked = NixosOptions {
+        prime: PrimeChoice::Offload,
+        ..opts()
+    };
+    let m = generate(&Host::at(dir.path()), &asked).unwrap();
+    assert_eq!(m.prime.unwrap().mode, "offload");
+    assert!(
+        !m.power_management,
+        "fine-grained power management is for laptops"
+    );
+
+    // A laptop whose MUX switch gives the screen to the NVIDIA GPU.
+    let dir = machine(&[
+        ("0000:01:00.0", "10de", "28e0"),
+        ("0000:00:02.0", "8086", "a7a0"),
+    ]);
+    laptop(dir.path());
+    std::fs::write(
+        dir.path().join("sys/bus/pci/devices/0000:01:00.0/boot_vga"),
+        "1\n",
+    )
+    .unwrap();
+    let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+    assert!(m.prime.is_none(), "{}", m.text);
+    assert!(
+        m.text.contains("the monitor is on the NVIDIA GPU"),
+        "{}",
+        m.text
+    );
+
+    // An Intel GPU that is not at 00:02.0 is a discrete card (Arc).
+    let dir = machine(&[
+        ("0000:01:00.0", "10de", "2684"),
+        ("0000:03:00.0", "8086", "56a0"),
+    ]);
+    laptop(dir.path());
+    let m = generate(&Host::at(dir.path()), &opts()).unwrap();
+    assert!(
+        m.prime.is_none() && !m.text.contains("PRIME is off"),
+        "{}",
+        m.text
+    );
 }

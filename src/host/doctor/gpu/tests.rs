@@ -88,7 +88,7 @@ fn the_gpu_is_named_and_its_capability_checked() {
                 "laptop",
                 with_gpus(&[(NVIDIA, 0x1f15), INTEL_IGPU]),
                 Ok,
-                "integrated: Intel GPU at 02:00.0 (PRIME offload)",
+                "integrated: Intel GPU at 02:00.0 (the processor's own GPU)",
             ),
             ("hgx", hgx, Ok, "1 NVSwitch(es), NVSwitch: an HGX board"),
             ("pascal", with_gpus(&[(NVIDIA, 0x1b80)]), Warn, "below 7.5"),
