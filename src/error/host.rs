@@ -11,6 +11,11 @@ pub enum HostError {
     #[error("no NVIDIA GPU found in `{}`", sys_dir.display())]
     NoNvidiaGpu { sys_dir: PathBuf },
 
+    #[error(
+        "{model} is an NVIDIA Jetson: its GPU is part of the Tegra chip, which NixOS' `hardware.nvidia` does not drive"
+    )]
+    Jetson { model: String },
+
     #[error("`--prime {mode}` needs an integrated Intel or AMD GPU; none was found")]
     PrimeNeedsIntegratedGpu { mode: String },
 
@@ -27,6 +32,9 @@ impl HostError {
             }
             HostError::NoNvidiaGpu { .. } => {
                 "run this on the machine with the NVIDIA GPU (`lspci -d 10de::03xx` lists it); CUDA needs one".into()
+            }
+            HostError::Jetson { .. } => {
+                "use jetpack-nixos (https://github.com/anduril/jetpack-nixos): `hardware.nvidia-jetpack.enable = true;` with your `som` and `carrierBoard`; its CUDA packages are built for the Jetson (none of them is in the CUDA caches)".into()
             }
             HostError::PrimeNeedsIntegratedGpu { .. } => {
                 "leave out `--prime` (or pass `--prime none`) on a machine with only NVIDIA graphics".into()

@@ -9,6 +9,7 @@ mod exit_codes;
 mod first_commit;
 mod generate;
 mod host;
+mod host_platforms;
 mod host_untrusted;
 mod hostile_render;
 mod merge_base;

@@ -300,6 +300,55 @@ const fn plain(package: &'static str, open: bool, open_reason: &'static str) -> 
     }
 }
 
+/// `plan`, decided for the fixture machine `name`, against `want`.
+fn assert_plan(name: &str, plan: &ModulePlan, want: &Expected) {
+    let prime = plan
+        .prime
+        .as_ref()
+        .map(|p| (p.mode, p.igpu_bus_id.as_str(), p.nvidia_bus_id.as_str()));
+    assert_eq!(
+        (plan.datacenter, plan.package, plan.open, prime),
+        (want.datacenter, want.package, want.open, want.prime),
+        "{name}"
+    );
+    assert_eq!(
+        (plan.power_management, plan.persistenced),
+        (want.power_management, want.persistenced),
+        "{name}"
+    );
+    let off = plan.prime_off.as_ref().map(|(reason, _)| reason.join(" "));
+    match (&off, want.prime_off) {
+        (None, None) => {}
+        (Some(reason), Some(word)) => assert!(reason.contains(word), "{name}: {reason}"),
+        _ => panic!("{name}: PRIME off: {off:?}, expected {:?}", want.prime_off),
+    }
+    assert!(
+        plan.open_reason[0].starts_with(want.open_reason),
+        "{name}: {:?}",
+        plan.open_reason
+    );
+    assert_eq!(
+        plan.warnings.len(),
+        want.warnings.len(),
+        "{name}: {:?}",
+        plan.warnings
+    );
+    for (warning, word) in plan.warnings.iter().zip(want.warnings.iter()) {
+        assert!(warning.contains(word), "{name}: {warning}");
+    }
+    // The data-centre driver comes with its reason, the normal one without.
+    assert_eq!(
+        !plan.datacenter_reason.is_empty(),
+        plan.datacenter,
+        "{name}"
+    );
+    assert!(
+        render(plan)
+            .unwrap()
+            .contains(&format!("open = {};", plan.open))
+    );
+}
+
 #[test]
 fn decide_on_each_fixture_machine() {
     const TURING: &str = "Open kernel modules: the";
@@ -370,51 +419,7 @@ fn decide_on_each_fixture_machine() {
     for (name, want) in table {
         let machine = Machine::scan(&Host::at(&fixtures.join(name).join("root")), &gpu_table);
         let plan = decide(&machine, &facts, &opts()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let prime = plan
-            .prime
-            .as_ref()
-            .map(|p| (p.mode, p.igpu_bus_id.as_str(), p.nvidia_bus_id.as_str()));
-        assert_eq!(
-            (plan.datacenter, plan.package, plan.open, prime),
-            (want.datacenter, want.package, want.open, want.prime),
-            "{name}"
-        );
-        assert_eq!(
-            (plan.power_management, plan.persistenced),
-            (want.power_management, want.persistenced),
-            "{name}"
-        );
-        let off = plan.prime_off.as_ref().map(|(reason, _)| reason.join(" "));
-        match (&off, want.prime_off) {
-            (None, None) => {}
-            (Some(reason), Some(word)) => assert!(reason.contains(word), "{name}: {reason}"),
-            _ => panic!("{name}: PRIME off: {off:?}, expected {:?}", want.prime_off),
-        }
-        assert!(
-            plan.open_reason[0].starts_with(want.open_reason),
-            "{name}: {:?}",
-            plan.open_reason
-        );
-        assert_eq!(
-            plan.warnings.len(),
-            want.warnings.len(),
-            "{name}: {:?}",
-            plan.warnings
-        );
-        for (warning, word) in plan.warnings.iter().zip(want.warnings.iter()) {
-            assert!(warning.contains(word), "{name}: {warning}");
-        }
-        // The data-centre driver comes with its reason, the normal one without.
-        assert_eq!(
-            !plan.datacenter_reason.is_empty(),
-            plan.datacenter,
-            "{name}"
-        );
-        assert!(
-            render(&plan)
-                .unwrap()
-                .contains(&format!("open = {};", plan.open))
-        );
+        assert_plan(name, &plan, want);
     }
     let no_gpu = Machine::scan(&Host::at(&fixtures.join("no-gpu/root")), &gpu_table);
     assert!(matches!(
