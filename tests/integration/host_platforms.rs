@@ -146,3 +146,32 @@ fn the_home_manager_hint_names_the_nvidia_options() {
         "{hint}"
     );
 }
+
+#[test]
+fn the_local_build_advice_for_old_gpus_is_for_torch_projects() {
+    let work = TempDir::new().unwrap();
+    let doctor_in = |frameworks: &str| {
+        let project = work.path().join(frameworks);
+        crate::support::copy_dir(&crate::host::scenario("project"), &project);
+        let record = project.join(".nixcuda.yaml");
+        let text = std::fs::read_to_string(&record).unwrap();
+        std::fs::write(
+            &record,
+            text.replace("frameworks: torch", &format!("frameworks: {frameworks}")),
+        )
+        .unwrap();
+        doctor_json("pascal-gtx1080", &project).0
+    };
+    let tf = doctor_in("tensorflow");
+    assert_eq!(status_of(&tf, "gpu"), "ok", "{tf:#}");
+    assert!(text_of(&tf, "gpu", "message").contains("uses no torch"));
+    let torch = doctor_in("torch");
+    assert_eq!(status_of(&torch, "gpu"), "warn", "{torch:#}");
+    assert!(
+        text_of(&torch, "gpu", "hint")
+            .starts_with("this project uses torch: set `cudaCapabilities")
+    );
+    // Outside a project the advice says that it is torch's.
+    let (outside, _) = doctor_json("pascal-gtx1080", work.path());
+    assert!(text_of(&outside, "gpu", "hint").starts_with("for torch: set"));
+}
