@@ -18,6 +18,7 @@ use super::DoctorOptions;
 use crate::error::Result;
 use crate::update::CheckReport;
 
+mod daemon;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -78,6 +79,9 @@ pub struct Nix {
     /// The daemon's own settings: /etc/nix/nix.conf (and what it includes),
     /// which the daemon reads when it starts.
     pub daemon_settings: NixSettings,
+    /// The running nix-daemon's pid when /etc/nix/nix.conf changed after it
+    /// started (it still runs on the old settings).
+    pub daemon_predates_conf: Option<u32>,
 }
 
 /// What the store (the daemon, normally) says about this client.
@@ -304,6 +308,7 @@ fn gather_nix(host: &Host) -> Option<Nix> {
         settings: nix_settings(host),
         store: store_info(host),
         daemon_settings: daemon_settings(host),
+        daemon_predates_conf: daemon::started_before_conf(host),
     })
 }
 

@@ -180,7 +180,29 @@ pub fn cache(facts: &Facts) -> Check {
     let Some(nix) = &facts.nix else {
         return Check::skip("nix-cache", "no `nix` on PATH");
     };
-    let check = cache_for_x86(facts, nix);
+    let view = daemon_view(facts, nix);
+    let mut check = cache_for_x86(facts, nix, &view);
+    if let (false, Some(pid)) = (view.trusted, nix.daemon_predates_conf) {
+        // An untrusted user gets the daemon's settings, and the daemon
+        // reads them only when it starts.
+        let restart = "restart the daemon so that it reads /etc/nix/nix.conf again: `sudo systemctl restart nix-daemon` (on NixOS `nixos-rebuild switch` does it when nix.conf changes)";
+        check = Check::with_hint(
+            "nix-cache",
+            if check.status == Status::Fail {
+                Status::Fail
+            } else {
+                Status::Warn
+            },
+            format!(
+                "{}; but nix-daemon (pid {pid}) started before /etc/nix/nix.conf last changed, so it still runs on the settings it read then",
+                check.message
+            ),
+            match check.hint {
+                Some(hint) => format!("{restart}; then: {hint}"),
+                None => restart.to_string(),
+            },
+        );
+    }
     if facts.arch != "aarch64" {
         return check;
     }
@@ -196,8 +218,7 @@ pub fn cache(facts: &Facts) -> Check {
     )
 }
 
-fn cache_for_x86(facts: &Facts, nix: &Nix) -> Check {
-    let view = daemon_view(facts, nix);
+fn cache_for_x86(facts: &Facts, nix: &Nix, view: &DaemonView) -> Check {
     let user = facts.user.as_deref().unwrap_or("this user");
     let in_list = |list: &[String], url: &str| list.iter().any(|s| norm(s) == norm(url));
     let caches = &facts.data.caches;
@@ -248,7 +269,7 @@ fn cache_for_x86(facts: &Facts, nix: &Nix) -> Check {
             cache_setup_hint(facts),
         );
     }
-    no_cache(facts, nix, &view, user)
+    no_cache(facts, nix, view, user)
 }
 
 /// No CUDA cache among what the daemon uses: a trusted user may still get

@@ -61,6 +61,7 @@ pub fn machine() -> Facts {
                 trusted: Some(true),
             }),
             daemon_settings: daemon_settings(NIX_CONF),
+            daemon_predates_conf: None,
         }),
         nix_elsewhere: None,
         nixos: true,

@@ -207,6 +207,31 @@ fn an_untrusted_user_gets_only_what_the_daemon_allows() {
 }
 
 #[test]
+fn a_daemon_that_predates_its_nix_conf_is_named() {
+    let both = format!("{CACHE}{KEY}");
+    let stale = |trusted| {
+        let mut facts = cache_case("ada", &both, &both, Some(trusted));
+        facts.nix.as_mut().unwrap().daemon_predates_conf = Some(812);
+        facts
+    };
+    let check = cache(&stale(false));
+    assert_eq!(check.status, Warn, "{}", check.message);
+    assert!(
+        check
+            .message
+            .contains("nix-daemon (pid 812) started before")
+    );
+    assert!(
+        check
+            .hint
+            .unwrap()
+            .contains("sudo systemctl restart nix-daemon")
+    );
+    // A trusted user's client sends its own settings.
+    assert_eq!(cache(&stale(true)).status, Ok);
+}
+
+#[test]
 fn a_trusted_user_with_accept_flake_config_gets_the_flakes_cache() {
     let with_flake = |conf: &str| {
         let mut facts = cache_case("ada", conf, "", Some(true));
