@@ -45,6 +45,8 @@ pub struct CudaTarget<'a> {
     /// does not say). Only torch needs kernels built for the GPU: TensorFlow's
     /// wheel and NVIDIA's CUDA libraries run below the default floor too.
     pub torch: Option<bool>,
+    /// An HGX board, which keeps the data-centre driver whatever the GPU.
+    pub datacenter: bool,
 }
 
 /// How one GPU fares with a CUDA target.
@@ -169,8 +171,13 @@ fn assess_bounds(
             target.version, target.source
         ),
         hint: format!(
-            "{whose}set {} in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours{also}; keep the driver at `nvidiaPackages.legacy_580` (the 580 series is NVIDIA's last for this GPU; `cargo nixcuda nixos` writes it); CUDA 13 (`cudaPackages_13`) does not support this GPU at all; {cpu_shell}",
-            capability_list(shown)
+            "{whose}set {} in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours{also}; {}; CUDA 13 (`cudaPackages_13`) does not support this GPU at all; {cpu_shell}",
+            capability_list(shown),
+            if target.datacenter {
+                "keep the data-centre driver (`nvidiaPackages.dc`, the 580 series, with fabric manager; `cargo nixcuda nixos` writes it)"
+            } else {
+                "keep the driver at `nvidiaPackages.legacy_580` (the 580 series is NVIDIA's last for this GPU; `cargo nixcuda nixos` writes it)"
+            }
         ),
     }
 }
@@ -250,6 +257,7 @@ mod tests {
             source: "the project's cudaPackages_13",
             explicit: None,
             torch: None,
+            datacenter: false,
         };
         let s = summarize(&[("01:00.0", "8.9"), ("02:00.0", "6.1")], &cuda13, &facts);
         let (status, message, _) = s.worst.unwrap();
@@ -283,6 +291,7 @@ mod tests {
             source: "the default cudaPackages",
             explicit: None,
             torch: None,
+            datacenter: false,
         };
         assert_eq!(assess("8.9", &cuda12, &facts).unwrap(), Verdict::Cached);
         assert_eq!(assess("7.5", &cuda12, &facts).unwrap(), Verdict::Cached);
@@ -331,6 +340,7 @@ mod tests {
             source: "the project's cudaPackages_13",
             explicit: Some(&listed),
             torch: None,
+            datacenter: false,
         };
         let Verdict::Below { status, hint, .. } = assess("6.1", &cuda13, &facts).unwrap() else {
             panic!("CUDA 13 does not support 6.1");
@@ -367,6 +377,7 @@ mod tests {
             source: "the project's cudaPackages",
             explicit: None,
             torch,
+            datacenter: false,
         };
         assert_eq!(
             assess("6.1", &target(Some(false)), &facts),
@@ -383,6 +394,17 @@ mod tests {
             "{anyone}"
         );
         assert!(anyone.contains("TensorFlow's wheel"), "{anyone}");
+        let hgx = CudaTarget {
+            datacenter: true,
+            ..target(Some(true))
+        };
+        let Some(Verdict::Below { hint, .. }) = assess("7.0", &hgx, &facts) else {
+            panic!("Volta is below the default floor");
+        };
+        assert!(
+            hint.contains("nvidiaPackages.dc") && !hint.contains("legacy_580"),
+            "{hint}"
+        );
         // CUDA 13 supports nothing below 7.5, torch or not.
         let cuda13 = CudaTarget {
             version: "13.2",

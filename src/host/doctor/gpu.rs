@@ -84,6 +84,7 @@ pub fn gpu(facts: &Facts) -> Check {
         source: &source,
         explicit: facts.capabilities(),
         torch: facts.uses_torch(),
+        datacenter: datacenter(facts),
     };
     // The capability each GPU reports, else the one its PCI ID implies.
     let shown: Vec<(&str, &str)> = nvidia

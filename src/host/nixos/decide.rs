@@ -164,7 +164,7 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
     };
     let (open, open_reason) =
         open_modules(primary, legacy, open_only, datacenter, opts, &mut warnings);
-    let cuda_note = cuda_note(&nvidia, facts, &mut warnings);
+    let cuda_note = cuda_note(&nvidia, facts, datacenter, &mut warnings);
     let integrated = machine.gpus.iter().find(|g| g.integrated);
     let laptop = machine.chassis.is_laptop();
     let (prime, prime_off) = if datacenter {
@@ -345,12 +345,18 @@ fn package_reason(package: &str) -> Vec<String> {
 
 /// GPUs the binary caches' CUDA packages have no kernels for: a comment
 /// each, and a warning.
-fn cuda_note(nvidia: &[&Gpu], facts: &HostFacts, warnings: &mut Vec<String>) -> Vec<String> {
+fn cuda_note(
+    nvidia: &[&Gpu],
+    facts: &HostFacts,
+    datacenter: bool,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
     let target = CudaTarget {
         version: &facts.default_cuda,
         source: "the default cudaPackages",
         explicit: None,
         torch: None,
+        datacenter,
     };
     let floor = facts
         .cuda_capabilities
