@@ -396,7 +396,11 @@ pub fn libcuda(facts: &Facts) -> Check {
         return wsl_libcuda(facts);
     }
     if facts.nvidia().is_empty() {
-        return Check::skip("libcuda", "no NVIDIA GPU");
+        let why = match facts.jetson {
+            Some(_) => "a Jetson: jetpack-nixos provides its libcuda",
+            None => "no NVIDIA GPU",
+        };
+        return Check::skip("libcuda", why);
     }
     let dir = OPENGL_DRIVER_LIB;
     if !facts.libcuda.is_empty() {

@@ -129,7 +129,10 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
             model: model.clone(),
         }));
     }
-    if nvidia.is_empty() && machine.wsl.as_ref().is_some_and(|w| w.has_gpu()) {
+    if let (true, Some(wsl)) = (nvidia.is_empty(), &machine.wsl) {
+        if !wsl.has_gpu() {
+            return Err(Error::from(HostError::WslWithoutGpu));
+        }
         return Ok(wsl_plan(machine, facts, opts));
     }
     let Some(&primary) = nvidia.first() else {

@@ -504,3 +504,53 @@ fn desktops_keep_prime_off_and_show_the_block_commented_out() {
         m.text
     );
 }
+
+#[test]
+fn wsl2_gets_the_windows_driver_and_a_jetson_jetpack_nixos() {
+    let dir = machine(&[("0000:00:00.0", "1414", "008e")]);
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+    std::fs::write(
+        root.join("proc/sys/kernel/osrelease"),
+        "6.6.87.2-microsoft-standard-WSL2\n",
+    )
+    .unwrap();
+    let err = generate(&Host::at(root), &opts()).unwrap_err();
+    assert!(
+        matches!(err, Error::Host(HostError::WslWithoutGpu)),
+        "{err}"
+    );
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    std::fs::write(root.join("dev/dxg"), "").unwrap();
+    let m = generate(&Host::at(root), &opts()).unwrap();
+    assert!(m.wsl && m.prime.is_none() && !m.persistenced);
+    assert!(
+        m.text.contains("wsl.useWindowsDriver = true;"),
+        "{}",
+        m.text
+    );
+    let code: Vec<&str> = m
+        .text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !code.iter().any(|l| l.contains("hardware.nvidia")),
+        "{}",
+        m.text
+    );
+    assert!(m.text.contains("wsl --shutdown"), "{}", m.text);
+
+    std::fs::create_dir_all(root.join("proc/device-tree")).unwrap();
+    std::fs::write(
+        root.join("proc/device-tree/compatible"),
+        "nvidia,p3768-0000+p3767-0005\0nvidia,tegra234\0",
+    )
+    .unwrap();
+    let err = generate(&Host::at(root), &opts()).unwrap_err();
+    assert!(
+        matches!(err, Error::Host(HostError::Jetson { .. })),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("jetpack-nixos"));
+}
