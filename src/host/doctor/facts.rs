@@ -195,6 +195,8 @@ impl Facts {
             os_release.get("ID").is_some_and(|id| id == "nixos") || host.exists("/etc/NIXOS");
         let gpus = gpu::scan(host, &table);
         let any_nvidia = gpus.iter().any(Gpu::is_nvidia);
+        let wsl = platform::wsl(host);
+        let wsl_gpu = !any_nvidia && wsl.as_ref().is_some_and(Wsl::has_gpu);
         let nix = gather_nix(host);
         let nix_elsewhere = match nix {
             Some(_) => None,
@@ -214,7 +216,7 @@ impl Facts {
         Ok(Facts {
             nix,
             nix_elsewhere,
-            wsl: platform::wsl(host),
+            wsl,
             jetson: platform::jetson(host),
             arch: platform::arch(host),
             nixos,
@@ -222,8 +224,8 @@ impl Facts {
             user: host.user().map(str::to_string),
             groups: host.read("/etc/group").unwrap_or_default(),
             nvswitches: gpu::nvswitches(host, &table),
-            smi: if any_nvidia {
-                nvidia_smi(host)
+            smi: if any_nvidia || wsl_gpu {
+                nvidia_smi(host, wsl_gpu)
             } else {
                 Vec::new()
             },
@@ -532,11 +534,16 @@ fn rust_crate(root: &std::path::Path) -> RustCrate {
     }
 }
 
-fn nvidia_smi(host: &Host) -> Vec<SmiGpu> {
-    match host.run(
-        "nvidia-smi",
-        &["--query-gpu=name,compute_cap", "--format=csv,noheader"],
-    ) {
+/// `nvidia-smi` on PATH; on WSL2 also the Windows driver's, which WSL puts
+/// beside its libcuda rather than on PATH.
+fn nvidia_smi(host: &Host, wsl: bool) -> Vec<SmiGpu> {
+    let args = ["--query-gpu=name,compute_cap", "--format=csv,noheader"];
+    let wsl_smi = host.path(&format!("{}/nvidia-smi", platform::WSL_LIB));
+    let out = host.run("nvidia-smi", &args).or_else(|| {
+        wsl.then(|| host.run(&wsl_smi.to_string_lossy(), &args))
+            .flatten()
+    });
+    match out {
         Some(out) if out.success => parse_smi(&out.stdout),
         _ => Vec::new(),
     }

@@ -40,17 +40,73 @@ fn gpu_elsewhere(facts: &Facts) -> Option<Check> {
     } else {
         format!("no {WSL_DXG}")
     };
-    Some(Check::ok(
-        "gpu",
-        format!(
-            "WSL2: the GPU is paravirtualised ({passthrough}; {} in {WSL_LIB}), run by the Windows NVIDIA driver",
-            if wsl.libcuda.is_empty() {
-                "no libcuda".to_string()
-            } else {
-                wsl.libcuda.join(", ")
-            }
-        ),
-    ))
+    let names: Vec<String> = facts
+        .smi
+        .iter()
+        .map(|s| {
+            format!(
+                "{}, compute capability {} (nvidia-smi)",
+                s.name, s.compute_cap
+            )
+        })
+        .collect();
+    let message = format!(
+        "WSL2: {} paravirtualised ({passthrough}; {} in {WSL_LIB}), run by the Windows NVIDIA driver",
+        if names.is_empty() {
+            "the GPU is".to_string()
+        } else {
+            format!("{} is", names.join("; "))
+        },
+        if wsl.libcuda.is_empty() {
+            "no libcuda".to_string()
+        } else {
+            wsl.libcuda.join(", ")
+        }
+    );
+    let shown: Vec<(&str, &str)> = facts
+        .smi
+        .iter()
+        .map(|s| ("WSL2", s.compute_cap.as_str()))
+        .collect();
+    Some(match judge(facts, message, &shown) {
+        Ok(message) => Check::ok("gpu", message),
+        Err(check) => check,
+    })
+}
+
+/// The GPUs' capabilities, as (where, capability shown), against the CUDA
+/// in use: the check when one falls short, else `message` with what the
+/// project builds for itself or does without.
+fn judge(facts: &Facts, mut message: String, shown: &[(&str, &str)]) -> Result<String, Check> {
+    let (version, source) = facts.cuda_target();
+    let target = CudaTarget {
+        version: &version,
+        source: &source,
+        explicit: facts.capabilities(),
+        torch: facts.uses_torch(),
+        datacenter: datacenter(facts),
+    };
+    let summary = capability::summarize(shown, &target, &facts.data);
+    if let Some((status, reason, hint)) = summary.worst {
+        let message = format!("{message}: {reason}");
+        return Err(match status {
+            Status::Fail => Check::fail("gpu", message, hint),
+            _ => Check::warn("gpu", message, hint),
+        });
+    }
+    if !summary.built_by_project.is_empty() {
+        message.push_str(&format!(
+            "; the project builds its CUDA packages for compute capability {} itself (cudaCapabilities)",
+            summary.built_by_project.join(", ")
+        ));
+    }
+    if !summary.no_torch.is_empty() {
+        message.push_str(&format!(
+            "; compute capability {} is below what nixpkgs' torch is built for, but this project uses no torch: TensorFlow's wheel and NVIDIA's CUDA libraries run on it",
+            summary.no_torch.join(", ")
+        ));
+    }
+    Ok(message)
 }
 
 pub fn gpu(facts: &Facts) -> Check {
@@ -77,15 +133,7 @@ pub fn gpu(facts: &Facts) -> Check {
             "use the CPU shell (`nix develop .#cpu`; the GPU tests skip), or work on a machine with an NVIDIA GPU",
         );
     }
-    let mut message = describe_gpus(facts, &nvidia);
-    let (version, source) = facts.cuda_target();
-    let target = CudaTarget {
-        version: &version,
-        source: &source,
-        explicit: facts.capabilities(),
-        torch: facts.uses_torch(),
-        datacenter: datacenter(facts),
-    };
+    let message = describe_gpus(facts, &nvidia);
     // The capability each GPU reports, else the one its PCI ID implies.
     let shown: Vec<(&str, &str)> = nvidia
         .iter()
@@ -104,26 +152,10 @@ pub fn gpu(facts: &Facts) -> Check {
             Some((g.address.as_str(), cc))
         })
         .collect();
-    let summary = capability::summarize(&shown, &target, &facts.data);
-    if let Some((status, reason, hint)) = summary.worst {
-        let message = format!("{message}: {reason}");
-        return match status {
-            Status::Fail => Check::fail("gpu", message, hint),
-            _ => Check::warn("gpu", message, hint),
-        };
-    }
-    if !summary.built_by_project.is_empty() {
-        message.push_str(&format!(
-            "; the project builds its CUDA packages for compute capability {} itself (cudaCapabilities)",
-            summary.built_by_project.join(", ")
-        ));
-    }
-    if !summary.no_torch.is_empty() {
-        message.push_str(&format!(
-            "; compute capability {} is below what nixpkgs' torch is built for, but this project uses no torch: TensorFlow's wheel and NVIDIA's CUDA libraries run on it",
-            summary.no_torch.join(", ")
-        ));
-    }
+    let message = match judge(facts, message, &shown) {
+        Ok(message) => message,
+        Err(check) => return check,
+    };
     if let Some(unknown) = nvidia.iter().find(|g| g.generation.is_none()) {
         return Check::warn(
             "gpu",

@@ -348,6 +348,24 @@ fn wsl2_runs_cuda_through_the_windows_driver() {
             ),
         ],
     );
+    // nvidia-smi of the Windows driver names the GPU, whose capability is
+    // checked as anywhere else.
+    let pascal = Facts {
+        smi: vec![SmiGpu {
+            name: "NVIDIA GeForce GTX 1080".into(),
+            compute_cap: "6.1".into(),
+        }],
+        ..on_wsl(true, true)
+    };
+    let c = gpu(&pascal);
+    assert_eq!(c.status, Warn, "{}", c.message);
+    assert!(
+        c.message
+            .contains("WSL2: NVIDIA GeForce GTX 1080, compute capability 6.1")
+            && c.message.contains("below 7.5"),
+        "{}",
+        c.message
+    );
     for check in [driver, driver_cuda, uvm] {
         let c = check(&on_wsl(true, true));
         assert_eq!(c.status, Skip, "{}", c.message);
