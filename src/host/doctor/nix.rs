@@ -150,6 +150,12 @@ fn daemon_view(facts: &Facts, nix: &Nix) -> DaemonView {
             trusted: Some(t), ..
         }) => (*t, "`nix store info`"),
         Some(info) if info.url == "local" => (true, "a store without daemon"),
+        // trusted-users counts only in the daemon's nix.conf: a user's own
+        // file may name the user, and `nix config show` then shows it.
+        _ if !nix.daemon_settings.values.is_empty() => (
+            user_is_trusted(facts, &nix.daemon_settings),
+            "trusted-users of /etc/nix/nix.conf",
+        ),
         _ => (user_is_trusted(facts, client), "trusted-users"),
     };
     let client_subs = client.get("substituters").iter().map(|s| norm(s));

@@ -207,6 +207,28 @@ fn an_untrusted_user_gets_only_what_the_daemon_allows() {
 }
 
 #[test]
+fn without_the_stores_answer_trusted_users_count_from_the_daemons_file() {
+    // ~/.config/nix/nix.conf says `trusted-users = ada`; the daemon's does not.
+    let own_claim = cache_case(
+        "ada",
+        "trusted-users = ada\n",
+        "trusted-users = root\n",
+        None,
+    );
+    let check = cache(&own_claim);
+    assert_eq!(check.status, Fail, "{}", check.message);
+    assert!(
+        check
+            .message
+            .contains("not a trusted user (trusted-users of /etc/nix/nix.conf"),
+        "{}",
+        check.message
+    );
+    let listed = cache_case("ada", "", "trusted-users = root @wheel\n", None);
+    assert_eq!(cache(&listed).status, Warn);
+}
+
+#[test]
 fn a_daemon_that_predates_its_nix_conf_is_named() {
     let both = format!("{CACHE}{KEY}");
     let stale = |trusted| {
