@@ -86,7 +86,7 @@ fn a_flakes_nix_config_counts_with_url_and_key() {
         "{{ nixConfig = {{ extra-substituters = [ \"{}\" ]; extra-trusted-public-keys = [ \"{}\" ]; }}; }}",
         cache.url, cache.key
     );
-    assert_eq!(flake_caches(&flake, &data), [cache.url.clone()]);
+    assert_eq!(flake_caches(&flake, &data), vec![cache.url.as_str()]);
     let no_key = format!(
         "{{ nixConfig.extra-substituters = [ \"{}\" ]; }}",
         cache.url
