@@ -122,6 +122,9 @@ def report(mode, runs, extra, name, times, floor, cpu):
 
 
 def main() -> None:
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__.strip())
+        return
     mode, runs, binaries, extra = parse(sys.argv[1:])
     if not binaries:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)

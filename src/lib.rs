@@ -22,6 +22,7 @@ mod prompt;
 pub mod record;
 pub mod scaffold;
 mod settings;
+mod shell;
 mod test_hooks;
 pub mod update;
 mod vcs;

@@ -2,7 +2,6 @@
 //! It is the input of a later `cargo nixcuda update`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub const RECORD_FILE: &str = ".nixcuda.yaml";
 
@@ -61,35 +60,6 @@ fn embedded_source() -> String {
 }
 
 impl ProjectRecord {
-    /// The record of a project rendered from `scaffold`: the one place a
-    /// scaffold's source and commit become what the project records.
-    pub fn new(
-        scaffold: &crate::scaffold::Scaffold,
-        root: &std::path::Path,
-        project_name: &str,
-        answers: &[(String, Value)],
-    ) -> Self {
-        let answers = answers
-            .iter()
-            .map(|(k, v)| {
-                let value = serde_yaml::to_value(v).expect("JSON values convert to YAML");
-                (serde_yaml::Value::String(k.clone()), value)
-            })
-            .collect();
-        ProjectRecord {
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            scaffold: ScaffoldRef {
-                id: scaffold.manifest.id.clone(),
-                version: scaffold.manifest.version.to_string(),
-                source: scaffold.source.template.record_string_at(root),
-                commit: scaffold.source.commit.clone(),
-            },
-            pristine: None,
-            project_name: project_name.to_string(),
-            answers,
-        }
-    }
-
     pub fn to_yaml(&self) -> String {
         let body = serde_yaml::to_string(self).expect("a record always serializes");
         format!(
@@ -132,6 +102,7 @@ impl ProjectRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn a_record_over_the_limit_is_refused_naming_the_longest_answer() {
@@ -143,10 +114,10 @@ mod tests {
                 ("description".to_string(), Value::String("d".repeat(n))),
             ]
         };
-        let fits = ProjectRecord::new(scaffold, std::path::Path::new("/d"), "d", &answers(60_000));
+        let fits = scaffold.project_record(std::path::Path::new("/d"), "d", &answers(60_000));
         fits.check_size().unwrap();
         let limit = MAX_RECORD_BYTES as usize;
-        let over = ProjectRecord::new(scaffold, std::path::Path::new("/d"), "d", &answers(limit));
+        let over = scaffold.project_record(std::path::Path::new("/d"), "d", &answers(limit));
         match over.check_size() {
             Err(crate::error::Error::InvalidAnswer { key, reason, .. }) => {
                 assert_eq!(key, "description");
@@ -168,7 +139,7 @@ mod tests {
         ];
         let registry = crate::scaffold::registry::Registry::embedded().unwrap();
         let scaffold = registry.resolve("ml@1.0.0").unwrap();
-        let record = ProjectRecord::new(scaffold, std::path::Path::new("/demo"), "demo", &answers);
+        let record = scaffold.project_record(std::path::Path::new("/demo"), "demo", &answers);
         assert_eq!(record.scaffold.source, "embedded");
         let text = record.to_yaml();
         assert_eq!(ProjectRecord::from_yaml(&text).unwrap(), record);

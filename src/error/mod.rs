@@ -1,11 +1,13 @@
 //! Every way the library can fail, each with a hint that says what to do next.
 
+mod abort;
 mod git;
 mod host;
 mod source;
 
 use std::path::{Path, PathBuf};
 
+pub use abort::AbortError;
 pub use git::{GitError, Unreadable};
 pub use host::HostError;
 pub use source::SourceError;
@@ -192,7 +194,7 @@ pub enum Error {
     Usage(Box<Error>),
 
     #[error(transparent)]
-    Abort(#[from] crate::update::AbortError),
+    Abort(#[from] AbortError),
 
     #[error(transparent)]
     Source(#[from] SourceError),

@@ -131,7 +131,7 @@ pub fn prepare<'a>(
     }
     let builtins = answers::builtins(scaffold, &project_name);
     let resolution = answers::resolve(&scaffold.manifest, builtins, &opts.defines, asker)?;
-    let record = ProjectRecord::new(scaffold, &dest, &project_name, &resolution.answers);
+    let record = scaffold.project_record(&dest, &project_name, &resolution.answers);
     record.check_size()?;
     let mut files = render::render(scaffold, &resolution.context)?;
     files.retain(|f| f.path != Path::new(RECORD_FILE));

@@ -17,7 +17,7 @@ pub fn render(
     dir: &Path,
     files: &[RenderedFile],
 ) -> Result<String> {
-    let path = shell_quote(&dir.display().to_string());
+    let path = crate::shell::quote(&dir.display().to_string());
     let text = match &scaffold.manifest.next_steps {
         Some(template) => {
             let mut ctx = ctx.clone();
@@ -72,17 +72,6 @@ fn from_files(path: &str, files: &[RenderedFile]) -> String {
     steps.join("\n")
 }
 
-/// `text` as one word for a POSIX shell: as it is when it is made of safe
-/// characters only, else in single quotes.
-pub fn shell_quote(text: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "_-.,/:=@+%^".contains(c);
-    if !text.is_empty() && text.chars().all(safe) {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,13 +96,5 @@ mod tests {
         assert!(nix.contains("direnv allow"), "{nix}");
         assert!(nix.contains("flake.lock"), "{nix}");
         assert!(!nix.contains("README"), "{nix}");
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(shell_quote("my-proj/x"), "my-proj/x");
-        assert_eq!(shell_quote("my proj"), "'my proj'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
     }
 }

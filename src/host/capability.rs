@@ -41,6 +41,12 @@ pub struct CudaTarget<'a> {
     /// `the default cudaPackages`, `the project's cudaPackages_13`.
     pub source: &'a str,
     pub explicit: Option<&'a [String]>,
+    /// Whether the project uses torch (`None`: no project, or its record
+    /// does not say). Only torch needs kernels built for the GPU: TensorFlow's
+    /// wheel and NVIDIA's CUDA libraries run below the default floor too.
+    pub torch: Option<bool>,
+    /// An HGX board, which keeps the data-centre driver whatever the GPU.
+    pub datacenter: bool,
 }
 
 /// How one GPU fares with a CUDA target.
@@ -50,6 +56,9 @@ pub enum Verdict {
     Cached,
     /// Below the default floor, but the project lists its capability.
     BuiltByProject,
+    /// Below the default floor, in a project without torch: what it uses
+    /// runs there.
+    NoTorch,
     /// Below a floor: what is wrong and what to do.
     Below {
         status: Status,
@@ -145,15 +154,30 @@ fn assess_bounds(
     if target.explicit.is_some_and(|caps| caps.iter().any(listed)) {
         return Verdict::BuiltByProject;
     }
+    if target.torch == Some(false) {
+        return Verdict::NoTorch;
+    }
+    let (whose, also) = match target.torch {
+        Some(_) => ("this project uses torch: ", ""),
+        None => (
+            "for torch: ",
+            " (TensorFlow's wheel and NVIDIA's CUDA libraries run on this GPU as they are)",
+        ),
+    };
     Verdict::Below {
         status: Status::Warn,
         message: format!(
-            "below {default_min}, the lowest compute capability that nixpkgs builds CUDA {} for by default ({}): the binary caches' torch and CUDA libraries have no kernels for it, and CUDA code fails with \"no kernel image is available\"",
+            "below {default_min}, the lowest compute capability that nixpkgs builds CUDA {} for by default ({}): the binary caches' torch has no kernels for it and fails with \"no kernel image is available\"",
             target.version, target.source
         ),
         hint: format!(
-            "set {} in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours; keep the driver at `nvidiaPackages.legacy_580` (the 580 series is NVIDIA's last for this GPU; `cargo nixcuda nixos` writes it); CUDA 13 (`cudaPackages_13`) does not support this GPU at all; {cpu_shell}",
-            capability_list(shown)
+            "{whose}set {} in the project's nixpkgs config (flake.nix): every CUDA package then compiles locally, for hours{also}; {}; CUDA 13 (`cudaPackages_13`) does not support this GPU at all; {cpu_shell}",
+            capability_list(shown),
+            if target.datacenter {
+                "keep the data-centre driver (`nvidiaPackages.dc`, the 580 series, with fabric manager; `cargo nixcuda nixos` writes it)"
+            } else {
+                "keep the driver at `nvidiaPackages.legacy_580` (the 580 series is NVIDIA's last for this GPU; `cargo nixcuda nixos` writes it)"
+            }
         ),
     }
 }
@@ -165,16 +189,20 @@ pub struct Summary {
     pub worst: Option<(Status, String, String)>,
     /// Capabilities below the default floor that the project builds for.
     pub built_by_project: Vec<String>,
+    /// Capabilities below the default floor in a project without torch.
+    pub no_torch: Vec<String>,
 }
 
 /// Each GPU, as (address, capability shown), against `target`.
 pub fn summarize(gpus: &[(&str, &str)], target: &CudaTarget, facts: &HostFacts) -> Summary {
     let mut below: Vec<(Status, String, String)> = Vec::new();
     let mut built_by_project: Vec<String> = Vec::new();
+    let mut no_torch: Vec<String> = Vec::new();
     for (address, shown) in gpus {
         match assess(shown, target, facts) {
             None | Some(Verdict::Cached) => {}
             Some(Verdict::BuiltByProject) => built_by_project.push(shown.to_string()),
+            Some(Verdict::NoTorch) => no_torch.push(shown.to_string()),
             Some(Verdict::Below {
                 status,
                 message,
@@ -190,6 +218,7 @@ pub fn summarize(gpus: &[(&str, &str)], target: &CudaTarget, facts: &HostFacts) 
         }
     }
     built_by_project.dedup();
+    no_torch.dedup();
     below.sort_by_key(|(status, _, _)| *status != Status::Fail);
     let worst = below.first().map(|(status, _, hint)| {
         let reasons: Vec<&str> = below.iter().map(|(_, m, _)| m.as_str()).collect();
@@ -198,6 +227,7 @@ pub fn summarize(gpus: &[(&str, &str)], target: &CudaTarget, facts: &HostFacts) 
     Summary {
         worst,
         built_by_project,
+        no_torch,
     }
 }
 
@@ -226,6 +256,8 @@ mod tests {
             version: "13.2",
             source: "the project's cudaPackages_13",
             explicit: None,
+            torch: None,
+            datacenter: false,
         };
         let s = summarize(&[("01:00.0", "8.9"), ("02:00.0", "6.1")], &cuda13, &facts);
         let (status, message, _) = s.worst.unwrap();
@@ -258,6 +290,8 @@ mod tests {
             version: "12.9",
             source: "the default cudaPackages",
             explicit: None,
+            torch: None,
+            datacenter: false,
         };
         assert_eq!(assess("8.9", &cuda12, &facts).unwrap(), Verdict::Cached);
         assert_eq!(assess("7.5", &cuda12, &facts).unwrap(), Verdict::Cached);
@@ -305,6 +339,8 @@ mod tests {
             version: "13.2",
             source: "the project's cudaPackages_13",
             explicit: Some(&listed),
+            torch: None,
+            datacenter: false,
         };
         let Verdict::Below { status, hint, .. } = assess("6.1", &cuda13, &facts).unwrap() else {
             panic!("CUDA 13 does not support 6.1");
@@ -331,5 +367,55 @@ mod tests {
             Some(Verdict::BuiltByProject)
         );
         assert_eq!(assess("n/a", &cuda12, &facts), None);
+    }
+
+    #[test]
+    fn the_local_build_advice_is_for_torch_projects_only() {
+        let facts = HostFacts::embedded().unwrap();
+        let target = |torch| CudaTarget {
+            version: "12.9",
+            source: "the project's cudaPackages",
+            explicit: None,
+            torch,
+            datacenter: false,
+        };
+        assert_eq!(
+            assess("6.1", &target(Some(false)), &facts),
+            Some(Verdict::NoTorch)
+        );
+        let hint = |torch| match assess("6.1", &target(torch), &facts) {
+            Some(Verdict::Below { hint, .. }) => hint,
+            other => panic!("{other:?}"),
+        };
+        assert!(hint(Some(true)).starts_with("this project uses torch: set `cudaCapabilities"));
+        let anyone = hint(None);
+        assert!(
+            anyone.starts_with("for torch: set `cudaCapabilities"),
+            "{anyone}"
+        );
+        assert!(anyone.contains("TensorFlow's wheel"), "{anyone}");
+        let hgx = CudaTarget {
+            datacenter: true,
+            ..target(Some(true))
+        };
+        let Some(Verdict::Below { hint, .. }) = assess("7.0", &hgx, &facts) else {
+            panic!("Volta is below the default floor");
+        };
+        assert!(
+            hint.contains("nvidiaPackages.dc") && !hint.contains("legacy_580"),
+            "{hint}"
+        );
+        // CUDA 13 supports nothing below 7.5, torch or not.
+        let cuda13 = CudaTarget {
+            version: "13.2",
+            ..target(Some(false))
+        };
+        assert!(matches!(
+            assess("6.1", &cuda13, &facts),
+            Some(Verdict::Below {
+                status: Status::Fail,
+                ..
+            })
+        ));
     }
 }

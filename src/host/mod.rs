@@ -7,6 +7,7 @@
 //! (`src/host/data/`); `gpu` turns
 //! PCI devices into GPUs, NVSwitches, bus IDs and generations; `capability`
 //! compares compute capabilities with what nixpkgs' CUDA builds for;
+//! `platform` tells WSL2, Jetson and the architecture;
 //! `doctor` (facts gathered once, then a table of pure checks; `build_plan`
 //! is its `nix build --dry-run` check) and `nixos` (decide, then render)
 //! build their results without printing; `commands::{doctor, nixos}` print
@@ -19,4 +20,5 @@ pub mod data;
 pub mod doctor;
 pub mod gpu;
 pub mod nixos;
+pub mod platform;
 pub mod probe;

@@ -46,7 +46,7 @@ pub struct Report {
 pub fn check_dir(dir: &Path) -> Result<Report> {
     let command = format!(
         "cargo nixcuda new lint-demo --template {} --yes",
-        crate::generate::next_steps::shell_quote(&dir.display().to_string())
+        crate::shell::quote(&dir.display().to_string())
     );
     let mut report = Report::default();
     if !dir.is_dir() {
@@ -269,9 +269,7 @@ fn describe(command: &str, answers: &BTreeMap<String, String>) -> String {
     let mut line = command.to_string();
     for (k, v) in answers {
         line.push_str(" -d ");
-        line.push_str(&crate::generate::next_steps::shell_quote(&format!(
-            "{k}={v}"
-        )));
+        line.push_str(&crate::shell::quote(&format!("{k}={v}")));
     }
     line
 }

@@ -16,6 +16,8 @@ pub mod template;
 
 use std::borrow::Cow;
 
+use crate::record::{ProjectRecord, ScaffoldRef};
+
 pub use manifest::Manifest;
 
 /// One file of a scaffold's `template/` tree; `path` uses `/` separators.
@@ -61,5 +63,34 @@ impl Scaffold {
     /// `ml@1.0.0`
     pub fn label(&self) -> String {
         format!("{}@{}", self.manifest.id, self.manifest.version)
+    }
+
+    /// The record of a project rendered from this scaffold: the one place a
+    /// scaffold's source and commit become what the project records.
+    pub fn project_record(
+        &self,
+        root: &std::path::Path,
+        project_name: &str,
+        answers: &[(String, serde_json::Value)],
+    ) -> ProjectRecord {
+        let answers = answers
+            .iter()
+            .map(|(k, v)| {
+                let value = serde_yaml::to_value(v).expect("JSON values convert to YAML");
+                (serde_yaml::Value::String(k.clone()), value)
+            })
+            .collect();
+        ProjectRecord {
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            scaffold: ScaffoldRef {
+                id: self.manifest.id.clone(),
+                version: self.manifest.version.to_string(),
+                source: self.source.template.record_string_at(root),
+                commit: self.source.commit.clone(),
+            },
+            pristine: None,
+            project_name: project_name.to_string(),
+            answers,
+        }
     }
 }

@@ -21,7 +21,7 @@ mod plan;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use abort::{AbortError, abort};
+pub use abort::abort;
 pub use apply::{Recorded, apply};
 pub use check::{CheckReport, check};
 pub use decide::{Change, Decision, FileAction};

@@ -68,8 +68,7 @@ pub fn plan(
     )?;
     let decisions = decide_all(&root, &base, &theirs, &migration.renames, &target.label())?;
 
-    let mut new_record =
-        ProjectRecord::new(target, &root, &record.project_name, &resolution.answers);
+    let mut new_record = target.project_record(&root, &record.project_name, &resolution.answers);
     new_record.check_size()?;
     let pristine = vcs::enclosing_work_tree(&root).map(|_| theirs.files);
     if let Some(files) = &pristine {

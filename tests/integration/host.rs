@@ -26,6 +26,10 @@ const SCENARIOS: &[&str] = &[
     "hgx-h100",
     "pcie-l40s",
     "unknown-nvidia",
+    "untrusted-user-cache",
+    "wsl2-nixos",
+    "jetson-orin",
+    "gh200-aarch64",
 ];
 
 /// One machine per GPU generation and kind (see tests/fixtures/hosts/README.md).
@@ -37,6 +41,8 @@ const GENERATIONS: &[&str] = &[
     "hgx-h100",
     "pcie-l40s",
     "unknown-nvidia",
+    "untrusted-user-cache",
+    "gh200-aarch64",
 ];
 
 /// The scenarios with an NVIDIA GPU, for which `nixos` writes a module.
@@ -55,15 +61,17 @@ const WITH_NVIDIA: &[&str] = &[
     "hgx-h100",
     "pcie-l40s",
     "unknown-nvidia",
+    "untrusted-user-cache",
+    "gh200-aarch64",
 ];
 
-fn scenario(name: &str) -> PathBuf {
+pub(crate) fn scenario(name: &str) -> PathBuf {
     fixture(&format!("hosts/{name}"))
 }
 
 /// `cargo-nixcuda nixcuda ARGS` on the machine `name`, run in `cwd`, with
 /// nothing of the real machine's environment.
-fn on_host(name: &str, cwd: &Path, args: &[&str]) -> Command {
+pub(crate) fn on_host(name: &str, cwd: &Path, args: &[&str]) -> Command {
     let dir = scenario(name);
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("cargo-nixcuda"));
     cmd.env_clear()
@@ -80,7 +88,7 @@ fn on_host(name: &str, cwd: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn doctor_json(name: &str, cwd: &Path) -> (Value, Option<i32>) {
+pub(crate) fn doctor_json(name: &str, cwd: &Path) -> (Value, Option<i32>) {
     let out = on_host(name, cwd, &["doctor", "--json"]).output().unwrap();
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -91,7 +99,7 @@ fn doctor_json(name: &str, cwd: &Path) -> (Value, Option<i32>) {
     (json, out.status.code())
 }
 
-fn check_of<'a>(report: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn check_of<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["checks"]
         .as_array()
         .unwrap()
@@ -100,11 +108,11 @@ fn check_of<'a>(report: &'a Value, id: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no check `{id}` in {report:#}"))
 }
 
-fn status_of<'a>(report: &'a Value, id: &str) -> &'a str {
+pub(crate) fn status_of<'a>(report: &'a Value, id: &str) -> &'a str {
     check_of(report, id)["status"].as_str().unwrap()
 }
 
-fn text_of<'a>(report: &'a Value, id: &str, field: &str) -> &'a str {
+pub(crate) fn text_of<'a>(report: &'a Value, id: &str, field: &str) -> &'a str {
     check_of(report, id)[field].as_str().unwrap_or_default()
 }
 

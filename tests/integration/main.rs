@@ -12,6 +12,7 @@ mod git_conventions;
 mod git_integrity;
 mod git_repositories;
 mod host;
+mod host_platforms;
 mod host_untrusted;
 mod hostile_render;
 mod journal_trust;

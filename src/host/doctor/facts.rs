@@ -12,18 +12,20 @@ use super::super::build_plan;
 use super::super::capability;
 use super::super::data::{GpuTable, HostFacts};
 use super::super::gpu::{self, Gpu, NvSwitch};
+use super::super::platform::{self, Wsl};
 use super::super::probe::{Bounded, Host};
 use super::DoctorOptions;
 use crate::error::Result;
 use crate::update::CheckReport;
 
+mod daemon;
 mod parse;
 #[cfg(test)]
 mod tests;
 
 pub use parse::{
     NixSettings, cuda_set, first_version, parse_driver, parse_os_release, parse_smi,
-    version_at_least,
+    parse_store_info, version_at_least,
 };
 
 /// Where NixOS puts the driver's user-space libraries for Nix-built programs.
@@ -34,6 +36,9 @@ pub struct Facts {
     pub data: HostFacts,
     /// `None`: no `nix` on PATH.
     pub nix: Option<Nix>,
+    /// A `nix` that is installed but not on PATH (the profile's or the
+    /// system's), when `nix` is not on PATH.
+    pub nix_elsewhere: Option<String>,
     pub nixos: bool,
     /// /etc/os-release.
     pub os_release: BTreeMap<String, String>,
@@ -55,6 +60,12 @@ pub struct Facts {
     pub direnv: Option<Direnv>,
     /// `None`: not inside a generated project.
     pub project: Option<Project>,
+    /// `Some` on a WSL2 kernel.
+    pub wsl: Option<Wsl>,
+    /// The model of an NVIDIA Jetson (Tegra SoC), if this is one.
+    pub jetson: Option<String>,
+    /// `x86_64`, `aarch64`, ...
+    pub arch: String,
 }
 
 pub struct Nix {
@@ -63,6 +74,24 @@ pub struct Nix {
     /// The version in it, when there is one.
     pub version: Option<String>,
     pub settings: NixSettings,
+    /// `nix store info --json` (or `nix store ping --json`), when it answers.
+    pub store: Option<StoreInfo>,
+    /// The daemon's own settings: /etc/nix/nix.conf (and what it includes),
+    /// which the daemon reads when it starts.
+    pub daemon_settings: NixSettings,
+    /// The running nix-daemon's pid when /etc/nix/nix.conf changed after it
+    /// started (it still runs on the old settings).
+    pub daemon_predates_conf: Option<u32>,
+}
+
+/// What the store (the daemon, normally) says about this client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// `daemon`, `local`, `unix://...`.
+    pub url: String,
+    /// Whether the daemon takes this user as trusted; `None` when it does
+    /// not say (Nix before 2.19, or a store without a daemon).
+    pub trusted: Option<bool>,
 }
 
 /// One GPU as `nvidia-smi --query-gpu=name,compute_cap` reports it.
@@ -107,6 +136,11 @@ pub struct Project {
     pub cuda: CudaSet,
     /// The flake's explicit `cudaCapabilities`, if it sets them.
     pub capabilities: Option<Vec<String>>,
+    /// The record's `frameworks` answer (`torch`, `tensorflow`, `both`,
+    /// `none`); `None` when the record has none.
+    pub frameworks: Option<String>,
+    /// The CUDA caches (of the host data) that the flake's `nixConfig` names.
+    pub flake_caches: Vec<String>,
     pub rust: RustCrate,
     /// `cargo nixcuda check`'s answer, or its error's message and hint.
     pub scaffold: std::result::Result<CheckReport, Problem>,
@@ -161,7 +195,16 @@ impl Facts {
             os_release.get("ID").is_some_and(|id| id == "nixos") || host.exists("/etc/NIXOS");
         let gpus = gpu::scan(host, &table);
         let any_nvidia = gpus.iter().any(Gpu::is_nvidia);
+        let wsl = platform::wsl(host);
+        let wsl_gpu = !any_nvidia && wsl.as_ref().is_some_and(Wsl::has_gpu);
         let nix = gather_nix(host);
+        let nix_elsewhere = match nix {
+            Some(_) => None,
+            None => NIX_ELSEWHERE
+                .iter()
+                .find(|p| host.exists(p))
+                .map(|p| p.to_string()),
+        };
         let nix_fit = nix_is_fit(nix.as_ref(), &data);
         let project = crate::update::find_project(&opts.start)
             .ok()
@@ -172,13 +215,17 @@ impl Facts {
         };
         Ok(Facts {
             nix,
+            nix_elsewhere,
+            wsl,
+            jetson: platform::jetson(host),
+            arch: platform::arch(host),
             nixos,
             os_release,
             user: host.user().map(str::to_string),
             groups: host.read("/etc/group").unwrap_or_default(),
             nvswitches: gpu::nvswitches(host, &table),
-            smi: if any_nvidia {
-                nvidia_smi(host)
+            smi: if any_nvidia || wsl_gpu {
+                nvidia_smi(host, wsl_gpu)
             } else {
                 Vec::new()
             },
@@ -230,6 +277,13 @@ impl Facts {
         }
     }
 
+    /// Whether the project uses torch: `None` outside a project, or when its
+    /// record does not say.
+    pub fn uses_torch(&self) -> Option<bool> {
+        let frameworks = self.project.as_ref()?.frameworks.as_deref()?;
+        Some(matches!(frameworks, "torch" | "both"))
+    }
+
     /// The project's explicit `cudaCapabilities`, if any.
     pub fn capabilities(&self) -> Option<&[String]> {
         self.project.as_ref()?.capabilities.as_deref()
@@ -241,13 +295,72 @@ fn nix_is_fit(nix: Option<&Nix>, data: &HostFacts) -> bool {
         .is_some_and(|v| version_at_least(v, &data.min_nix_version))
 }
 
+/// Where Nix lives when installed but not on PATH: the multi-user
+/// installer's default profile, a single-user profile, NixOS' system.
+const NIX_ELSEWHERE: &[&str] = &[
+    "/nix/var/nix/profiles/default/bin/nix",
+    "/run/current-system/sw/bin/nix",
+];
+
 fn gather_nix(host: &Host) -> Option<Nix> {
     let out = host.run("nix", &["--version"])?;
     Some(Nix {
         version: first_version(&out.stdout),
         version_output: out.stdout,
         settings: nix_settings(host),
+        store: store_info(host),
+        daemon_settings: daemon_settings(host),
+        daemon_predates_conf: daemon::started_before_conf(host),
     })
+}
+
+/// `nix store info --json`, or `nix store ping --json` before Nix 2.19.
+fn store_info(host: &Host) -> Option<StoreInfo> {
+    ["info", "ping"].iter().find_map(|sub| {
+        let out = host.run("nix", &["store", sub, "--json"])?;
+        if !out.success {
+            return None;
+        }
+        parse_store_info(&out.stdout)
+    })
+}
+
+/// The daemon's nix.conf, with the files it includes (`include` and
+/// `!include`, relative to /etc/nix), in the order Nix reads them.
+fn daemon_settings(host: &Host) -> NixSettings {
+    let mut settings = NixSettings::default();
+    let mut pending = vec!["/etc/nix/nix.conf".to_string()];
+    let mut read = Vec::new();
+    while let Some(file) = pending.pop() {
+        if read.contains(&file) || read.len() > 16 {
+            continue;
+        }
+        let Some(text) = host.read(&file) else {
+            continue;
+        };
+        settings.apply(&text);
+        read.push(file);
+        for line in text.lines().rev() {
+            let line = line.trim();
+            if let Some(included) = line
+                .strip_prefix("!include ")
+                .or_else(|| line.strip_prefix("include "))
+            {
+                let included = included.trim();
+                pending.push(if included.starts_with('/') {
+                    included.to_string()
+                } else {
+                    format!("/etc/nix/{included}")
+                });
+            }
+        }
+    }
+    settings.source = if read.is_empty() {
+        "no /etc/nix/nix.conf".into()
+    } else {
+        read.join(" and ")
+    };
+    settings
 }
 
 fn nix_settings(host: &Host) -> NixSettings {
@@ -350,8 +463,10 @@ fn gather_project(
         hint: e.hint(),
     });
     Project {
-        cuda: cuda_set(&flake, || recorded_cuda(&root), data),
+        cuda: cuda_set(&flake, || recorded_answer(&root, "cuda"), data),
         capabilities: capability::explicit_capabilities(&flake),
+        frameworks: recorded_answer(&root, "frameworks"),
+        flake_caches: flake_caches(&flake, data),
         rust: rust_crate(&root),
         envrc: read(".envrc"),
         scaffold,
@@ -363,12 +478,26 @@ fn gather_project(
     }
 }
 
-/// The record's `cuda` answer, when the record reads.
-fn recorded_cuda(root: &std::path::Path) -> Option<String> {
+/// The CUDA caches of the host data that the flake's `nixConfig` names
+/// (which serve a trusted user with `accept-flake-config`).
+fn flake_caches(flake: &str, data: &HostFacts) -> Vec<String> {
+    let Some(at) = flake.find("nixConfig") else {
+        return Vec::new();
+    };
+    let config = &flake[at..];
+    data.caches
+        .iter()
+        .filter(|c| config.contains(c.url.as_str()) && config.contains(c.key.as_str()))
+        .map(|c| c.url.clone())
+        .collect()
+}
+
+/// A string answer of the record, when the record reads.
+fn recorded_answer(root: &std::path::Path, key: &str) -> Option<String> {
     let record = crate::update::read_record(root).ok()?;
     record
         .answers
-        .get(serde_yaml::Value::String("cuda".into()))
+        .get(serde_yaml::Value::String(key.into()))
         .and_then(|v| v.as_str())
         .map(str::to_string)
 }
@@ -405,11 +534,16 @@ fn rust_crate(root: &std::path::Path) -> RustCrate {
     }
 }
 
-fn nvidia_smi(host: &Host) -> Vec<SmiGpu> {
-    match host.run(
-        "nvidia-smi",
-        &["--query-gpu=name,compute_cap", "--format=csv,noheader"],
-    ) {
+/// `nvidia-smi` on PATH; on WSL2 also the Windows driver's, which WSL puts
+/// beside its libcuda rather than on PATH.
+fn nvidia_smi(host: &Host, wsl: bool) -> Vec<SmiGpu> {
+    let args = ["--query-gpu=name,compute_cap", "--format=csv,noheader"];
+    let wsl_smi = host.path(&format!("{}/nvidia-smi", platform::WSL_LIB));
+    let out = host.run("nvidia-smi", &args).or_else(|| {
+        wsl.then(|| host.run(&wsl_smi.to_string_lossy(), &args))
+            .flatten()
+    });
+    match out {
         Some(out) if out.success => parse_smi(&out.stdout),
         _ => Vec::new(),
     }

@@ -2,14 +2,120 @@
 //! `nvidia-uvm`.
 
 use super::super::capability::{self, Capability, CudaTarget};
-use super::super::data::{DriverKind, HostFacts};
+use super::super::data::{DriverKind, Form, HostFacts};
 use super::super::gpu::Gpu;
+use super::super::platform::{WSL_DXG, WSL_LIB};
 use super::facts::{DriverState, Facts, OPENGL_DRIVER_LIB, version_at_least};
-use super::nix::NON_NIXOS_HINT;
+use super::nix::non_nixos_hint;
 use super::{Check, Status};
+
+/// jetpack-nixos: NixOS modules, kernel and CUDA packages for Jetson.
+const JETPACK_NIXOS: &str = "https://github.com/anduril/jetpack-nixos";
+
+/// Where the GPU is not an NVIDIA PCI device: WSL2 and Jetson.
+fn gpu_elsewhere(facts: &Facts) -> Option<Check> {
+    if let Some(model) = &facts.jetson {
+        return Some(Check::warn(
+            "gpu",
+            format!(
+                "{model}: a Jetson, whose GPU is part of its Tegra chip (not a PCI device); nixpkgs' CUDA packages and the binary caches are for discrete GPUs, and the Jetson's CUDA comes with NVIDIA's JetPack"
+            ),
+            format!(
+                "use jetpack-nixos ({JETPACK_NIXOS}): `hardware.nvidia-jetpack.enable = true;` with your `som` and `carrierBoard`, and its CUDA packages (built for the Jetson's capability; nothing of them is in the CUDA caches)"
+            ),
+        ));
+    }
+    let wsl = facts.wsl.as_ref()?;
+    if !wsl.has_gpu() {
+        return Some(Check::warn(
+            "gpu",
+            format!(
+                "WSL2 without a GPU: neither {WSL_DXG} nor {WSL_LIB}/libcuda.so.1 exists, so CUDA cannot run here"
+            ),
+            "install NVIDIA's Windows driver (its WSL2 support comes with it; no Linux driver goes inside WSL), run `wsl --update` in Windows, then `wsl --shutdown` and start the distribution again",
+        ));
+    }
+    let passthrough = if wsl.dxg {
+        WSL_DXG.to_string()
+    } else {
+        format!("no {WSL_DXG}")
+    };
+    let names: Vec<String> = facts
+        .smi
+        .iter()
+        .map(|s| {
+            format!(
+                "{}, compute capability {} (nvidia-smi)",
+                s.name, s.compute_cap
+            )
+        })
+        .collect();
+    let message = format!(
+        "WSL2: {} paravirtualised ({passthrough}; {} in {WSL_LIB}), run by the Windows NVIDIA driver",
+        if names.is_empty() {
+            "the GPU is".to_string()
+        } else {
+            format!("{} is", names.join("; "))
+        },
+        if wsl.libcuda.is_empty() {
+            "no libcuda".to_string()
+        } else {
+            wsl.libcuda.join(", ")
+        }
+    );
+    let shown: Vec<(&str, &str)> = facts
+        .smi
+        .iter()
+        .map(|s| ("WSL2", s.compute_cap.as_str()))
+        .collect();
+    Some(match judge(facts, message, &shown) {
+        Ok(message) => Check::ok("gpu", message),
+        Err(check) => check,
+    })
+}
+
+/// The GPUs' capabilities, as (where, capability shown), against the CUDA
+/// in use: the check when one falls short, else `message` with what the
+/// project builds for itself or does without.
+fn judge(facts: &Facts, mut message: String, shown: &[(&str, &str)]) -> Result<String, Check> {
+    let (version, source) = facts.cuda_target();
+    let target = CudaTarget {
+        version: &version,
+        source: &source,
+        explicit: facts.capabilities(),
+        torch: facts.uses_torch(),
+        datacenter: datacenter(facts),
+    };
+    let summary = capability::summarize(shown, &target, &facts.data);
+    if let Some((status, reason, hint)) = summary.worst {
+        let message = format!("{message}: {reason}");
+        return Err(match status {
+            Status::Fail => Check::fail("gpu", message, hint),
+            _ => Check::warn("gpu", message, hint),
+        });
+    }
+    if !summary.built_by_project.is_empty() {
+        message.push_str(&format!(
+            "; the project builds its CUDA packages for compute capability {} itself (cudaCapabilities)",
+            summary.built_by_project.join(", ")
+        ));
+    }
+    if !summary.no_torch.is_empty() {
+        message.push_str(&format!(
+            "; compute capability {} is below what nixpkgs' torch is built for, but this project uses no torch: TensorFlow's wheel and NVIDIA's CUDA libraries run on it",
+            summary.no_torch.join(", ")
+        ));
+    }
+    Ok(message)
+}
 
 pub fn gpu(facts: &Facts) -> Check {
     let nvidia = facts.nvidia();
+    if nvidia.is_empty()
+        && let Some(check) = gpu_elsewhere(facts)
+    {
+        return check;
+    }
     if nvidia.is_empty() {
         let others: Vec<String> = facts
             .gpus
@@ -27,13 +133,7 @@ pub fn gpu(facts: &Facts) -> Check {
             "use the CPU shell (`nix develop .#cpu`; the GPU tests skip), or work on a machine with an NVIDIA GPU",
         );
     }
-    let mut message = describe_gpus(facts, &nvidia);
-    let (version, source) = facts.cuda_target();
-    let target = CudaTarget {
-        version: &version,
-        source: &source,
-        explicit: facts.capabilities(),
-    };
+    let message = describe_gpus(facts, &nvidia);
     // The capability each GPU reports, else the one its PCI ID implies.
     let shown: Vec<(&str, &str)> = nvidia
         .iter()
@@ -52,20 +152,10 @@ pub fn gpu(facts: &Facts) -> Check {
             Some((g.address.as_str(), cc))
         })
         .collect();
-    let summary = capability::summarize(&shown, &target, &facts.data);
-    if let Some((status, reason, hint)) = summary.worst {
-        let message = format!("{message}: {reason}");
-        return match status {
-            Status::Fail => Check::fail("gpu", message, hint),
-            _ => Check::warn("gpu", message, hint),
-        };
-    }
-    if !summary.built_by_project.is_empty() {
-        message.push_str(&format!(
-            "; the project builds its CUDA packages for compute capability {} itself (cudaCapabilities)",
-            summary.built_by_project.join(", ")
-        ));
-    }
+    let message = match judge(facts, message, &shown) {
+        Ok(message) => message,
+        Err(check) => return check,
+    };
     if let Some(unknown) = nvidia.iter().find(|g| g.generation.is_none()) {
         return Check::warn(
             "gpu",
@@ -135,8 +225,24 @@ fn describe_gpus(facts: &Facts, nvidia: &[&Gpu]) -> String {
     message
 }
 
+/// Why a driver check does not apply on WSL2 or a Jetson.
+fn no_linux_driver(facts: &Facts) -> Option<&'static str> {
+    if facts.jetson.is_some() {
+        Some("a Jetson: JetPack's (L4T) driver, not the desktop one")
+    } else if facts.wsl.as_ref().is_some_and(|w| w.has_gpu()) {
+        Some(
+            "WSL2: the Windows NVIDIA driver runs the GPU; no Linux kernel driver belongs inside WSL (`nvidia-smi` in Windows shows its version)",
+        )
+    } else {
+        None
+    }
+}
+
 pub fn driver(facts: &Facts) -> Check {
     let nvidia = facts.nvidia();
+    if let Some(why) = no_linux_driver(facts).filter(|_| nvidia.is_empty()) {
+        return Check::skip("driver", why);
+    }
     if nvidia.is_empty() {
         return Check::skip("driver", "no NVIDIA GPU");
     }
@@ -190,12 +296,21 @@ pub fn driver(facts: &Facts) -> Check {
 
 pub fn driver_cuda(facts: &Facts) -> Check {
     let Some(driver) = facts.loaded_driver() else {
-        return Check::skip("driver-cuda", "no NVIDIA driver loaded");
+        let why = no_linux_driver(facts).unwrap_or("no NVIDIA driver loaded");
+        return Check::skip("driver-cuda", why);
     };
     let (version, source) = &facts.cuda_target();
     let data = &facts.data;
     let major = version.split('.').next().unwrap_or_default();
-    let update_hint = "update the driver: on NixOS a newer nixpkgs (`nvidiaPackages.stable`) and `sudo nixos-rebuild switch`, then reboot; elsewhere your distribution's newer driver";
+    // A board with fabric manager stays on the data-centre series.
+    let series = if datacenter(facts) {
+        "`nvidiaPackages.dc`, the data-centre series with fabric manager"
+    } else {
+        "`nvidiaPackages.stable`"
+    };
+    let update_hint = format!(
+        "update the driver: on NixOS a newer nixpkgs ({series}) and `sudo nixos-rebuild switch`, then reboot; elsewhere your distribution's newer driver"
+    );
     let exact = data.cuda_drivers.get(version);
     let family = data.cuda_family_drivers.get(major);
     let runs = newest_cuda_for(&driver.version, data)
@@ -206,7 +321,7 @@ pub fn driver_cuda(facts: &Facts) -> Check {
             "{update_hint}; or keep the project on CUDA 12 (`cudaPackages`, which this driver may run)"
         )
     } else {
-        update_hint.to_string()
+        update_hint
     };
     match (exact, family) {
         (Some(min), _) if version_at_least(&driver.version, min) => Check::ok(
@@ -253,6 +368,17 @@ pub fn driver_cuda(facts: &Facts) -> Check {
     }
 }
 
+/// An HGX board: NVSwitches on PCI, or a B200-class module (whose switches
+/// are not), as `cargo nixcuda nixos` decides it.
+fn datacenter(facts: &Facts) -> bool {
+    !facts.nvswitches.is_empty()
+        || facts.nvidia().iter().any(|g| {
+            g.generation
+                .as_ref()
+                .is_some_and(|generation| generation.form == Some(Form::SxmNvlink5))
+        })
+}
+
 /// The newest CUDA release in the host data whose minimum driver `driver`
 /// meets: what the loaded driver supports, as far as cargo-nixcuda knows.
 pub(super) fn newest_cuda_for<'a>(driver: &str, data: &'a HostFacts) -> Option<&'a str> {
@@ -267,9 +393,46 @@ pub(super) fn newest_cuda_for<'a>(driver: &str, data: &'a HostFacts) -> Option<&
         })
 }
 
+/// WSL2: the Windows driver's libcuda must be linked into
+/// /run/opengl-driver/lib, which NixOS-WSL's `wsl.useWindowsDriver` does.
+fn wsl_libcuda(facts: &Facts) -> Check {
+    let dir = OPENGL_DRIVER_LIB;
+    if !facts.libcuda.is_empty() {
+        return Check::ok(
+            "libcuda",
+            format!(
+                "{} in {dir} (the Windows driver's, from {WSL_LIB})",
+                facts.libcuda.join(", ")
+            ),
+        );
+    }
+    if facts.nixos {
+        Check::fail(
+            "libcuda",
+            format!(
+                "no libcuda.so* in {dir}: the Windows driver's is in {WSL_LIB}, where Nix-built CUDA programs do not look"
+            ),
+            "set `wsl.useWindowsDriver = true;` (NixOS-WSL; it links the WSL libraries into /run/opengl-driver/lib, and `cargo nixcuda nixos` writes it), run `sudo nixos-rebuild switch`, then `wsl --shutdown` in Windows and start the distribution again",
+        )
+    } else {
+        Check::warn(
+            "libcuda",
+            format!("no libcuda.so* in {dir} (normal outside NixOS; WSL's is in {WSL_LIB})"),
+            "link the WSL libraries where Nix-built programs look: `sudo mkdir -p /run/opengl-driver/lib && sudo ln -sf /usr/lib/wsl/lib/libcuda.so* /run/opengl-driver/lib/` (again after each start of WSL: /run is a tmpfs), or run the programs through nix-gl-host (`nixglhost <program>`)",
+        )
+    }
+}
+
 pub fn libcuda(facts: &Facts) -> Check {
+    if facts.nvidia().is_empty() && facts.wsl.as_ref().is_some_and(|w| w.has_gpu()) {
+        return wsl_libcuda(facts);
+    }
     if facts.nvidia().is_empty() {
-        return Check::skip("libcuda", "no NVIDIA GPU");
+        let why = match facts.jetson {
+            Some(_) => "a Jetson: jetpack-nixos provides its libcuda",
+            None => "no NVIDIA GPU",
+        };
+        return Check::skip("libcuda", why);
     }
     let dir = OPENGL_DRIVER_LIB;
     if !facts.libcuda.is_empty() {
@@ -285,14 +448,15 @@ pub fn libcuda(facts: &Facts) -> Check {
         Check::warn(
             "libcuda",
             format!("no libcuda.so* in {dir} (normal outside NixOS)"),
-            NON_NIXOS_HINT,
+            non_nixos_hint(facts),
         )
     }
 }
 
 pub fn uvm(facts: &Facts) -> Check {
     if facts.loaded_driver().is_none() {
-        return Check::skip("nvidia-uvm", "no NVIDIA driver loaded");
+        let why = no_linux_driver(facts).unwrap_or("no NVIDIA driver loaded");
+        return Check::skip("nvidia-uvm", why);
     }
     if facts.uvm_loaded {
         Check::ok("nvidia-uvm", "the nvidia_uvm kernel module is loaded")

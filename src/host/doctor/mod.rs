@@ -87,7 +87,12 @@ impl Check {
     ) -> Check {
         Check::with_hint(id, Status::Fail, message.into(), hint.into())
     }
-    fn with_hint(id: &'static str, status: Status, message: String, hint: String) -> Check {
+    pub(crate) fn with_hint(
+        id: &'static str,
+        status: Status,
+        message: String,
+        hint: String,
+    ) -> Check {
         Check {
             id,
             status,

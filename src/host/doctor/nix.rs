@@ -1,13 +1,31 @@
 //! Nix and the operating system: `nix`, `nix-features`, `nix-cache`, `os`.
 
-use super::Check;
-use super::facts::{Facts, NixSettings, version_at_least};
+use super::facts::{Facts, Nix, NixSettings, StoreInfo, version_at_least};
+use super::{Check, Status};
+use crate::host::platform::AARCH64_CACHE;
 
-pub(super) const NON_NIXOS_HINT: &str = "Nix-built CUDA programs look for libcuda in /run/opengl-driver/lib, which only NixOS fills: run them through nix-gl-host (`nixglhost <program>`, https://github.com/numtide/nix-gl-host) or nixGL, or with home-manager set `targets.genericLinux.gpu.enable`";
+/// Outside NixOS: how Nix-built programs get the driver's libraries, with
+/// home-manager's NVIDIA options for the loaded driver when it is known.
+pub(super) fn non_nixos_hint(facts: &Facts) -> String {
+    let version = facts
+        .loaded_driver()
+        .map_or("DRIVER", |d| d.version.as_str());
+    format!(
+        "Nix-built CUDA programs look for libcuda in /run/opengl-driver/lib, which only NixOS fills. With home-manager: `targets.genericLinux.enable = true; targets.genericLinux.gpu.nvidia = {{ enable = true; version = \"{version}\"; sha256 = \"...\"; }};` (version: exactly the loaded driver's; sha256: what `nix store prefetch-file https://download.nvidia.com/XFree86/Linux-{arch}/{version}/NVIDIA-Linux-{arch}-{version}.run` prints), `home-manager switch`, then once, and after each driver update, the `sudo .../bin/non-nixos-gpu-setup` it prints (it links /run/opengl-driver); or run the programs through nix-gl-host (`nixglhost <program>`, https://github.com/numtide/nix-gl-host) or nixGL",
+        arch = facts.arch
+    )
+}
 
 pub fn nix(facts: &Facts) -> Check {
     let min = &facts.data.min_nix_version;
     let Some(nix) = &facts.nix else {
+        if let Some(found) = &facts.nix_elsewhere {
+            return Check::fail(
+                "nix",
+                format!("Nix is installed ({found}), but `nix` is not on PATH"),
+                "open a new login shell (the Nix installer's profile script puts it on PATH), or run `. /nix/var/nix/profiles/default/etc/profile.d/nix-daemon.sh` in this one",
+            );
+        }
         return Check::fail(
             "nix",
             "Nix is not installed (no `nix` on PATH)",
@@ -108,57 +126,196 @@ fn cache_setup_hint(facts: &Facts) -> String {
     )
 }
 
-pub fn cache(facts: &Facts) -> Check {
-    let Some(nix) = &facts.nix else {
-        return Check::skip("nix-cache", "no Nix");
+/// What the daemon will use for this user: for a trusted user the
+/// client's settings; otherwise only those substituters of the client that
+/// the daemon's nix.conf lists in `substituters` or `trusted-substituters`
+/// (it drops the others: "ignoring untrusted substituter"), and only the
+/// daemon's own keys.
+struct DaemonView {
+    trusted: bool,
+    /// How `trusted` was learnt.
+    told_by: &'static str,
+    substituters: Vec<String>,
+    keys: Vec<String>,
+}
+
+fn norm(url: &str) -> String {
+    url.trim_end_matches('/').to_string()
+}
+
+fn daemon_view(facts: &Facts, nix: &Nix) -> DaemonView {
+    let client = &nix.settings;
+    let (trusted, told_by) = match &nix.store {
+        Some(StoreInfo {
+            trusted: Some(t), ..
+        }) => (*t, "`nix store info`"),
+        Some(info) if info.url == "local" => (true, "a store without daemon"),
+        // trusted-users counts only in the daemon's nix.conf: a user's own
+        // file may name the user, and `nix config show` then shows it.
+        _ if !nix.daemon_settings.values.is_empty() => (
+            user_is_trusted(facts, &nix.daemon_settings),
+            "trusted-users of /etc/nix/nix.conf",
+        ),
+        _ => (user_is_trusted(facts, client), "trusted-users"),
     };
-    let settings = &nix.settings;
-    let norm = |u: &str| u.trim_end_matches('/').to_string();
-    let substituters: Vec<String> = settings
+    let client_subs = client.get("substituters").iter().map(|s| norm(s));
+    if trusted {
+        return DaemonView {
+            trusted,
+            told_by,
+            substituters: client_subs.collect(),
+            keys: client.get("trusted-public-keys").to_vec(),
+        };
+    }
+    let daemon = &nix.daemon_settings;
+    let allowed: Vec<String> = daemon
         .get("substituters")
         .iter()
+        .chain(daemon.get("trusted-substituters"))
         .map(|s| norm(s))
         .collect();
-    let keys = settings.get("trusted-public-keys");
-    let configured: Vec<_> = facts
-        .data
-        .caches
-        .iter()
-        .filter(|c| substituters.contains(&norm(&c.url)))
-        .collect();
-    if let Some(cache) = configured.iter().find(|c| keys.contains(&c.key)) {
-        return Check::ok(
+    DaemonView {
+        trusted,
+        told_by,
+        substituters: client_subs.filter(|s| allowed.contains(s)).collect(),
+        keys: daemon.get("trusted-public-keys").to_vec(),
+    }
+}
+
+pub fn cache(facts: &Facts) -> Check {
+    let Some(nix) = &facts.nix else {
+        return Check::skip("nix-cache", "no `nix` on PATH");
+    };
+    let view = daemon_view(facts, nix);
+    let mut check = cache_for_x86(facts, nix, &view);
+    if let (false, Some(pid)) = (view.trusted, nix.daemon_predates_conf) {
+        // An untrusted user gets the daemon's settings, and the daemon
+        // reads them only when it starts.
+        let restart = "restart the daemon so that it reads /etc/nix/nix.conf again: `sudo systemctl restart nix-daemon` (on NixOS `nixos-rebuild switch` does it when nix.conf changes)";
+        check = Check::with_hint(
             "nix-cache",
-            format!("{} is a substituter, with its key", cache.url),
+            if check.status == Status::Fail {
+                Status::Fail
+            } else {
+                Status::Warn
+            },
+            format!(
+                "{}; but nix-daemon (pid {pid}) started before /etc/nix/nix.conf last changed, so it still runs on the settings it read then",
+                check.message
+            ),
+            match check.hint {
+                Some(hint) => format!("{restart}; then: {hint}"),
+                None => restart.to_string(),
+            },
         );
     }
-    if let Some(cache) = configured.first() {
+    if facts.arch != "aarch64" {
+        return check;
+    }
+    // The caches' CUDA builds are x86_64 ones: on ARM a configured cache
+    // does not save the local builds.
+    Check::warn(
+        "nix-cache",
+        format!("{}; but {AARCH64_CACHE}", check.message),
+        match check.hint {
+            Some(hint) if check.status == Status::Fail => hint,
+            _ => "plan for the local builds (a many-core machine, a night): build the dev shell once and push it to a cache of your own (`nix copy --to`), or train on an x86_64 machine".to_string(),
+        },
+    )
+}
+
+fn cache_for_x86(facts: &Facts, nix: &Nix, view: &DaemonView) -> Check {
+    let user = facts.user.as_deref().unwrap_or("this user");
+    let in_list = |list: &[String], url: &str| list.iter().any(|s| norm(s) == norm(url));
+    let caches = &facts.data.caches;
+    let used: Vec<_> = caches
+        .iter()
+        .filter(|c| in_list(&view.substituters, &c.url))
+        .collect();
+    let whose = if view.trusted {
+        format!("{user} is a trusted user ({})", view.told_by)
+    } else {
+        format!(
+            "{user} is not a trusted user ({}), so the daemon's own settings count ({})",
+            view.told_by, nix.daemon_settings.source
+        )
+    };
+    if let Some(cache) = used.iter().find(|c| view.keys.contains(&c.key)) {
+        return Check::ok(
+            "nix-cache",
+            format!("{} is a substituter, with its key; {whose}", cache.url),
+        );
+    }
+    if let Some(cache) = used.first() {
+        let hint = if view.trusted {
+            format!("add `{}` to trusted-public-keys", cache.key)
+        } else {
+            format!(
+                "add `{}` to the daemon's trusted-public-keys (/etc/nix/nix.conf; on NixOS `nix.settings.trusted-public-keys`), then restart nix-daemon",
+                cache.key
+            )
+        };
         return Check::fail(
             "nix-cache",
             format!(
-                "{} is a substituter but its key is not trusted: Nix ignores its packages",
+                "{} is a substituter but its key is not trusted: Nix ignores its packages; {whose}",
                 cache.url
             ),
-            format!("add `{}` to trusted-public-keys", cache.key),
+            hint,
         );
     }
-    let user = facts.user.as_deref().unwrap_or("this user");
-    if user_is_trusted(facts, settings) {
-        Check::warn(
+    let client_subs = nix.settings.get("substituters");
+    if let Some(dropped) = caches.iter().find(|c| in_list(client_subs, &c.url)) {
+        return Check::fail(
             "nix-cache",
             format!(
-                "no CUDA binary cache among the substituters; {user} is a trusted user, so a flake's nixConfig could add one, but only with accept-flake-config (direnv never asks)"
+                "{} is in your Nix settings ({}), but the daemon ignores it (\"ignoring untrusted substituter\"): {user} is not a trusted user ({}), and the daemon's nix.conf ({}) lists it neither in substituters nor in trusted-substituters; torch and the CUDA libraries would compile locally, for hours",
+                dropped.url, nix.settings.source, view.told_by, nix.daemon_settings.source
             ),
             cache_setup_hint(facts),
-        )
-    } else {
-        Check::fail(
+        );
+    }
+    no_cache(facts, nix, view, user)
+}
+
+/// No CUDA cache among what the daemon uses: a trusted user may still get
+/// one from the project's flake.
+fn no_cache(facts: &Facts, nix: &Nix, view: &DaemonView, user: &str) -> Check {
+    if !view.trusted {
+        return Check::fail(
             "nix-cache",
             format!(
-                "no CUDA binary cache among the substituters, and {user} is not a trusted user (so a flake's nixConfig cannot add one): torch and the CUDA libraries would compile locally, for hours"
+                "no CUDA binary cache among the substituters, and {user} is not a trusted user ({}; so a flake's nixConfig cannot add one): torch and the CUDA libraries would compile locally, for hours",
+                view.told_by
             ),
             cache_setup_hint(facts),
-        )
+        );
+    }
+    let from_flake = facts
+        .project
+        .as_ref()
+        .map(|p| p.flake_caches.clone())
+        .unwrap_or_default();
+    let accepts = nix
+        .settings
+        .get("accept-flake-config")
+        .first()
+        .is_some_and(|v| v == "true");
+    match from_flake.first() {
+        Some(url) if accepts => Check::ok(
+            "nix-cache",
+            format!(
+                "the project's flake.nix adds {url} (nixConfig, with its key): {user} is a trusted user and accept-flake-config is on"
+            ),
+        ),
+        _ => Check::warn(
+            "nix-cache",
+            format!(
+                "no CUDA binary cache among the substituters; {user} is a trusted user ({}), so a flake's nixConfig could add one, but only with accept-flake-config (direnv never asks)",
+                view.told_by
+            ),
+            cache_setup_hint(facts),
+        ),
     }
 }
 
@@ -172,178 +329,9 @@ pub fn os(facts: &Facts) -> Check {
     if facts.nixos {
         Check::ok("os", name)
     } else {
-        Check::warn("os", format!("{name}: not NixOS"), NON_NIXOS_HINT)
+        Check::warn("os", format!("{name}: not NixOS"), non_nixos_hint(facts))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::Status::{Fail, Ok, Skip, Warn};
-    use super::super::testing::{machine, run_cases, settings};
-    use super::*;
-
-    fn with_nix(version_output: &str, conf: &str) -> Facts {
-        let mut facts = machine();
-        let nix = facts.nix.as_mut().unwrap();
-        nix.version_output = version_output.to_string();
-        nix.version = super::super::facts::first_version(version_output);
-        nix.settings = settings(conf);
-        facts
-    }
-
-    const CACHE: &str = "substituters = https://cache.nixos-cuda.org/\n";
-    const KEY: &str =
-        "trusted-public-keys = cache.nixos-cuda.org:74DUi4Ye579gUqzH4ziL9IyiJBlDpMRn9MBN8oNan9M=\n";
-
-    #[test]
-    fn nix_needs_a_recent_version() {
-        let no_nix = Facts {
-            nix: None,
-            ..machine()
-        };
-        run_cases(
-            nix,
-            vec![
-                ("current", machine(), Ok, "Nix 2.31.2"),
-                ("missing", no_nix, Fail, "not installed"),
-                (
-                    "old",
-                    with_nix("nix (Nix) 2.8.0", ""),
-                    Fail,
-                    "older than 2.18",
-                ),
-                (
-                    "lix",
-                    with_nix("nix (Lix, like Nix) 2.91.1", ""),
-                    Ok,
-                    "2.91.1",
-                ),
-                ("unreadable", with_nix("nix: hello", ""), Warn, "nix: hello"),
-            ],
-        );
-    }
-
-    #[test]
-    fn features_need_flakes_and_nix_command() {
-        let off = |nixos| Facts {
-            nixos,
-            ..with_nix("nix 2.31", "experimental-features = nix-command\n")
-        };
-        run_cases(
-            features,
-            vec![
-                ("both", machine(), Ok, "enabled"),
-                (
-                    "no nix",
-                    Facts {
-                        nix: None,
-                        ..machine()
-                    },
-                    Skip,
-                    "no Nix",
-                ),
-                ("flakes off", off(true), Fail, "not enabled: flakes"),
-                ("source named", off(false), Fail, "`nix config show`"),
-            ],
-        );
-        let hint = |nixos| features(&off(nixos)).hint.unwrap();
-        assert!(hint(true).contains("nix.settings.experimental-features"));
-        assert!(hint(false).contains("~/.config/nix/nix.conf"));
-    }
-
-    #[test]
-    fn the_cuda_cache_needs_its_key_or_a_trusted_user() {
-        let user = |name: &str, conf: &str| Facts {
-            user: Some(name.to_string()),
-            ..with_nix("nix 2.31", conf)
-        };
-        run_cases(
-            cache,
-            vec![
-                (
-                    "with key",
-                    with_nix("nix 2.31", &format!("{CACHE}{KEY}")),
-                    Ok,
-                    "with its key",
-                ),
-                (
-                    "extra-",
-                    with_nix("nix 2.31", &format!("extra-{CACHE}extra-{KEY}")),
-                    Ok,
-                    "with its key",
-                ),
-                (
-                    "no key",
-                    with_nix("nix 2.31", CACHE),
-                    Fail,
-                    "key is not trusted",
-                ),
-                ("root", user("root", ""), Warn, "root is a trusted user"),
-                (
-                    "listed",
-                    user("ada", "trusted-users = ada\n"),
-                    Warn,
-                    "trusted user",
-                ),
-                (
-                    "group",
-                    user("ada", "trusted-users = @wheel\n"),
-                    Warn,
-                    "trusted user",
-                ),
-                (
-                    "other group",
-                    user("bob", "trusted-users = @wheel\n"),
-                    Fail,
-                    "bob is not a trusted user",
-                ),
-                ("untrusted", user("ada", ""), Fail, "not a trusted user"),
-                (
-                    "no nix",
-                    Facts {
-                        nix: None,
-                        ..machine()
-                    },
-                    Skip,
-                    "no Nix",
-                ),
-            ],
-        );
-        let hint = |nixos| {
-            cache(&Facts {
-                nixos,
-                ..user("ada", "")
-            })
-            .hint
-            .unwrap()
-        };
-        assert!(hint(true).contains("cargo nixcuda nixos --output"));
-        assert!(
-            hint(false).contains(
-                "extra-substituters = https://cache.nixos-cuda.org https://cache.flox.dev"
-            )
-        );
-    }
-
-    #[test]
-    fn os_is_nixos_or_told_what_to_use() {
-        let ubuntu = Facts {
-            nixos: false,
-            os_release: [("NAME".to_string(), "Ubuntu".to_string())].into(),
-            ..machine()
-        };
-        let unknown = Facts {
-            nixos: false,
-            os_release: Default::default(),
-            ..machine()
-        };
-        run_cases(
-            os,
-            vec![
-                ("nixos", machine(), Ok, "NixOS 25.11"),
-                ("ubuntu", ubuntu, Warn, "Ubuntu: not NixOS"),
-                ("no os-release", unknown, Warn, "an unknown Linux"),
-            ],
-        );
-    }
-}
+mod tests;

@@ -9,6 +9,7 @@ use super::super::data::{GpuTable, HostFacts};
 use super::super::gpu::{Gpu, INTEL, NVIDIA, PciAddress};
 use super::facts::{
     CudaSet, Direnv, Driver, DriverState, Facts, Nix, NixSettings, Project, ProjectCuda, RustCrate,
+    StoreInfo,
 };
 use super::{Check, Status};
 use crate::update::CheckReport;
@@ -34,7 +35,18 @@ pub fn settings(text: &str) -> NixSettings {
     settings
 }
 
-/// NixOS with Nix 2.31 (flakes, the CUDA cache), an RTX 4090 on driver
+const NIX_CONF: &str = "experimental-features = nix-command flakes\nsubstituters = https://cache.nixos.org https://cache.nixos-cuda.org\ntrusted-public-keys = cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY= cache.nixos-cuda.org:74DUi4Ye579gUqzH4ziL9IyiJBlDpMRn9MBN8oNan9M=\n";
+
+/// The daemon's own settings, as read from /etc/nix/nix.conf.
+pub fn daemon_settings(text: &str) -> NixSettings {
+    let mut settings = NixSettings::default();
+    settings.apply(text);
+    settings.source = "/etc/nix/nix.conf".into();
+    settings
+}
+
+/// NixOS with Nix 2.31 (flakes, the CUDA cache in the daemon's nix.conf, a
+/// trusted user), x86_64, an RTX 4090 on driver
 /// 580.95.05 (open), libcuda, nvidia_uvm, direnv hooked with nix-direnv;
 /// not in a project.
 pub fn machine() -> Facts {
@@ -43,10 +55,15 @@ pub fn machine() -> Facts {
         nix: Some(Nix {
             version_output: "nix (Nix) 2.31.2\n".into(),
             version: Some("2.31.2".into()),
-            settings: settings(
-                "experimental-features = nix-command flakes\nsubstituters = https://cache.nixos.org https://cache.nixos-cuda.org\ntrusted-public-keys = cache.nixos-cuda.org:74DUi4Ye579gUqzH4ziL9IyiJBlDpMRn9MBN8oNan9M=\n",
-            ),
+            settings: settings(NIX_CONF),
+            store: Some(StoreInfo {
+                url: "daemon".into(),
+                trusted: Some(true),
+            }),
+            daemon_settings: daemon_settings(NIX_CONF),
+            daemon_predates_conf: None,
         }),
+        nix_elsewhere: None,
         nixos: true,
         os_release: BTreeMap::from([
             ("ID".to_string(), "nixos".to_string()),
@@ -73,6 +90,9 @@ pub fn machine() -> Facts {
             direnvrc: vec!["source /run/current-system/sw/share/nix-direnv/direnvrc\n".into()],
         }),
         project: None,
+        wsl: None,
+        jetson: None,
+        arch: "x86_64".into(),
     }
 }
 
@@ -90,6 +110,8 @@ pub fn project() -> Project {
             source: "flake.nix".into(),
         }),
         capabilities: None,
+        frameworks: Some("torch".into()),
+        flake_caches: Vec::new(),
         rust: RustCrate::Read {
             cudarc: Some(vec!["std".into(), "cuda-12080".into()]),
         },

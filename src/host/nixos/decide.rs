@@ -5,6 +5,7 @@ use super::super::capability::{self, CudaTarget, Verdict};
 use super::super::data::{Cache, DriverKind, Form, HostFacts};
 use super::super::doctor::Status;
 use super::super::gpu::{self, Gpu, NvSwitch};
+use super::super::platform::AARCH64_CACHE;
 use super::render::wrap;
 use super::{Machine, NixosOptions, Prime, PrimeChoice};
 use crate::error::{Error, HostError, Result};
@@ -38,6 +39,11 @@ pub struct ModulePlan {
     pub persistenced: bool,
     pub container_toolkit: bool,
     pub caches: Vec<Cache>,
+    /// WSL2: `wsl.useWindowsDriver = true;` instead of the driver.
+    pub wsl: bool,
+    /// What the caches hold for this architecture (comment lines; empty on
+    /// x86_64).
+    pub arch_note: Vec<String>,
     /// Things the user asked for, or the machine has, that will not work well.
     pub warnings: Vec<String>,
 }
@@ -69,8 +75,66 @@ fn named(g: &Gpu) -> String {
     format!("{arch} GPU at {} (10de:{})", g.address, g.device_id)
 }
 
+/// The caches hold x86_64 builds only: what that means on ARM.
+fn arch_note(machine: &Machine, warnings: &mut Vec<String>) -> Vec<String> {
+    if machine.arch != "aarch64" {
+        return Vec::new();
+    }
+    let text = format!("This machine is aarch64-linux: {AARCH64_CACHE}.");
+    warnings.push(text.clone());
+    wrap(&text)
+}
+
+/// WSL2 with the GPU passed through: the Windows driver runs it, and
+/// NixOS-WSL links its libraries where Nix-built programs look.
+fn wsl_plan(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> ModulePlan {
+    let mut warnings = Vec::new();
+    if opts.prime != PrimeChoice::Auto && opts.prime != PrimeChoice::None {
+        warnings.push("--prime: WSL2 has no PRIME; the Windows driver chooses the GPU".into());
+    }
+    if opts.open.is_some() {
+        warnings.push(
+            "--open/--no-open: WSL2 loads no Linux kernel modules; the Windows driver runs the GPU"
+                .into(),
+        );
+    }
+    let arch_note = arch_note(machine, &mut warnings);
+    ModulePlan {
+        gpus: machine.gpus.clone(),
+        nvswitches: Vec::new(),
+        datacenter: false,
+        datacenter_reason: Vec::new(),
+        driver_comment: Vec::new(),
+        open: false,
+        open_reason: Vec::new(),
+        package: "stable",
+        package_reason: Vec::new(),
+        cuda_note: Vec::new(),
+        prime: None,
+        prime_off: None,
+        power_management: false,
+        persistenced: false,
+        container_toolkit: opts.container_toolkit,
+        caches: facts.caches.clone(),
+        wsl: true,
+        arch_note,
+        warnings,
+    }
+}
+
 pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Result<ModulePlan> {
     let nvidia: Vec<&Gpu> = machine.gpus.iter().filter(|g| g.is_nvidia()).collect();
+    if let Some(model) = &machine.jetson {
+        return Err(Error::from(HostError::Jetson {
+            model: model.clone(),
+        }));
+    }
+    if let (true, Some(wsl)) = (nvidia.is_empty(), &machine.wsl) {
+        if !wsl.has_gpu() {
+            return Err(Error::from(HostError::WslWithoutGpu));
+        }
+        return Ok(wsl_plan(machine, facts, opts));
+    }
     let Some(&primary) = nvidia.first() else {
         return Err(Error::from(HostError::NoNvidiaGpu {
             sys_dir: machine.pci_dir.clone(),
@@ -103,7 +167,7 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
     };
     let (open, open_reason) =
         open_modules(primary, legacy, open_only, datacenter, opts, &mut warnings);
-    let cuda_note = cuda_note(&nvidia, facts, &mut warnings);
+    let cuda_note = cuda_note(&nvidia, facts, datacenter, &mut warnings);
     let integrated = machine.gpus.iter().find(|g| g.integrated);
     let laptop = machine.chassis.is_laptop();
     let (prime, prime_off) = if datacenter {
@@ -115,6 +179,7 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
     // offload and Turing or newer.
     let power_management =
         laptop && prime.as_ref().is_some_and(|p| p.mode == "offload") && !is_legacy(primary);
+    let arch_note = arch_note(machine, &mut warnings);
     Ok(ModulePlan {
         gpus: machine.gpus.clone(),
         nvswitches: machine.nvswitches.clone(),
@@ -133,6 +198,8 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
         persistenced: !laptop,
         container_toolkit: opts.container_toolkit,
         caches: facts.caches.clone(),
+        wsl: false,
+        arch_note,
         warnings,
     })
 }
@@ -281,11 +348,18 @@ fn package_reason(package: &str) -> Vec<String> {
 
 /// GPUs the binary caches' CUDA packages have no kernels for: a comment
 /// each, and a warning.
-fn cuda_note(nvidia: &[&Gpu], facts: &HostFacts, warnings: &mut Vec<String>) -> Vec<String> {
+fn cuda_note(
+    nvidia: &[&Gpu],
+    facts: &HostFacts,
+    datacenter: bool,
+    warnings: &mut Vec<String>,
+) -> Vec<String> {
     let target = CudaTarget {
         version: &facts.default_cuda,
         source: "the default cudaPackages",
         explicit: None,
+        torch: None,
+        datacenter,
     };
     let floor = facts
         .cuda_capabilities
@@ -312,7 +386,7 @@ fn cuda_note(nvidia: &[&Gpu], facts: &HostFacts, warnings: &mut Vec<String>) -> 
             )
         } else {
             format!(
-                "CUDA: the {} has compute capability {shown}, below {floor}, the lowest that nixpkgs builds its CUDA packages (and so the binary caches) for: the cached torch fails with \"no kernel image is available\". In a project, set {} in its nixpkgs config: every CUDA package then compiles locally, for hours. CUDA 13 does not support this GPU at all.",
+                "CUDA: the {} has compute capability {shown}, below {floor}, the lowest that nixpkgs builds its CUDA packages (and so the binary caches) for: the cached torch fails with \"no kernel image is available\" (TensorFlow's wheel and NVIDIA's CUDA libraries still run on it). A project with torch must set {} in its nixpkgs config: every CUDA package then compiles locally, for hours. CUDA 13 does not support this GPU at all.",
                 named(g),
                 capability::capability_list(shown)
             )

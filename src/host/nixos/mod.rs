@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::chassis::{self, Chassis};
 use super::data::{GpuTable, HostFacts};
 use super::gpu::{self, Gpu, NvSwitch};
+use super::platform::{self, Wsl};
 use super::probe::Host;
 use crate::error::{Error, Result};
 pub use decide::{ModulePlan, decide};
@@ -49,6 +50,12 @@ pub struct Machine {
     /// Laptop or not: PRIME offload and fine-grained power management are
     /// for laptops.
     pub chassis: Chassis,
+    /// `Some` on WSL2: a module without `hardware.nvidia`.
+    pub wsl: Option<Wsl>,
+    /// A Jetson's model: refused, with jetpack-nixos named.
+    pub jetson: Option<String>,
+    /// `x86_64`, `aarch64`: the CUDA caches build x86_64 only.
+    pub arch: String,
 }
 
 impl Machine {
@@ -58,6 +65,9 @@ impl Machine {
             nvswitches: gpu::nvswitches(host, table),
             pci_dir: host.path(gpu::PCI_DEVICES),
             chassis: chassis::detect(host),
+            wsl: platform::wsl(host),
+            jetson: platform::jetson(host),
+            arch: platform::arch(host),
         }
     }
 }
@@ -92,6 +102,8 @@ pub struct HostModule {
     pub prime: Option<Prime>,
     /// Laptop or desktop, and why.
     pub chassis: Chassis,
+    /// WSL2: `wsl.useWindowsDriver` and no `hardware.nvidia`.
+    pub wsl: bool,
     /// `powerManagement.enable` and `.finegrained` (PRIME offload laptops).
     pub power_management: bool,
     pub persistenced: bool,
@@ -118,6 +130,7 @@ pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
         package: plan.package,
         prime: plan.prime,
         chassis,
+        wsl: plan.wsl,
         power_management: plan.power_management,
         persistenced: plan.persistenced,
         container_toolkit: plan.container_toolkit,

@@ -89,6 +89,8 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
         "prime_off": prime_off,
         "container_toolkit": plan.container_toolkit,
         "caches": caches,
+        "wsl": plan.wsl,
+        "arch_note": plan.arch_note,
     })
 }
 

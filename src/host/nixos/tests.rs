@@ -300,8 +300,57 @@ const fn plain(package: &'static str, open: bool, open_reason: &'static str) -> 
     }
 }
 
-/// What each fixture machine under tests/fixtures/hosts gets.
-fn fixture_table() -> Vec<(&'static str, Expected)> {
+/// `plan`, decided for the fixture machine `name`, against `want`.
+fn assert_plan(name: &str, plan: &ModulePlan, want: &Expected) {
+    let prime = plan
+        .prime
+        .as_ref()
+        .map(|p| (p.mode, p.igpu_bus_id.as_str(), p.nvidia_bus_id.as_str()));
+    assert_eq!(
+        (plan.datacenter, plan.package, plan.open, prime),
+        (want.datacenter, want.package, want.open, want.prime),
+        "{name}"
+    );
+    assert_eq!(
+        (plan.power_management, plan.persistenced),
+        (want.power_management, want.persistenced),
+        "{name}"
+    );
+    let off = plan.prime_off.as_ref().map(|(reason, _)| reason.join(" "));
+    match (&off, want.prime_off) {
+        (None, None) => {}
+        (Some(reason), Some(word)) => assert!(reason.contains(word), "{name}: {reason}"),
+        _ => panic!("{name}: PRIME off: {off:?}, expected {:?}", want.prime_off),
+    }
+    assert!(
+        plan.open_reason[0].starts_with(want.open_reason),
+        "{name}: {:?}",
+        plan.open_reason
+    );
+    assert_eq!(
+        plan.warnings.len(),
+        want.warnings.len(),
+        "{name}: {:?}",
+        plan.warnings
+    );
+    for (warning, word) in plan.warnings.iter().zip(want.warnings.iter()) {
+        assert!(warning.contains(word), "{name}: {warning}");
+    }
+    // The data-centre driver comes with its reason, the normal one without.
+    assert_eq!(
+        !plan.datacenter_reason.is_empty(),
+        plan.datacenter,
+        "{name}"
+    );
+    assert!(
+        render(plan)
+            .unwrap()
+            .contains(&format!("open = {};", plan.open))
+    );
+}
+
+#[test]
+fn decide_on_each_fixture_machine() {
     const TURING: &str = "Open kernel modules: the";
     const OFFLOAD: Expected = Expected {
         prime: Some(("offload", "PCI:0:2:0", "PCI:1:0:0")),
@@ -309,7 +358,7 @@ fn fixture_table() -> Vec<(&'static str, Expected)> {
         persistenced: false,
         ..plain("stable", true, TURING)
     };
-    vec![
+    let table: &[(&str, Expected)] = &[
         ("laptop-intel-nvidia", OFFLOAD),
         ("laptop-turing-intel", OFFLOAD),
         ("desktop-nvidia", plain("stable", true, TURING)),
@@ -363,63 +412,14 @@ fn fixture_table() -> Vec<(&'static str, Expected)> {
             "unknown-nvidia",
             plain("stable", true, "Open kernel modules: the NVIDIA GPU"),
         ),
-    ]
-}
-
-#[test]
-fn decide_on_each_fixture_machine() {
-    let table = fixture_table();
+    ];
     let facts = HostFacts::embedded().unwrap();
     let gpu_table = GpuTable::embedded().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts");
-    for (name, want) in &table {
+    for (name, want) in table {
         let machine = Machine::scan(&Host::at(&fixtures.join(name).join("root")), &gpu_table);
         let plan = decide(&machine, &facts, &opts()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let prime = plan
-            .prime
-            .as_ref()
-            .map(|p| (p.mode, p.igpu_bus_id.as_str(), p.nvidia_bus_id.as_str()));
-        assert_eq!(
-            (plan.datacenter, plan.package, plan.open, prime),
-            (want.datacenter, want.package, want.open, want.prime),
-            "{name}"
-        );
-        assert_eq!(
-            (plan.power_management, plan.persistenced),
-            (want.power_management, want.persistenced),
-            "{name}"
-        );
-        let off = plan.prime_off.as_ref().map(|(reason, _)| reason.join(" "));
-        match (&off, want.prime_off) {
-            (None, None) => {}
-            (Some(reason), Some(word)) => assert!(reason.contains(word), "{name}: {reason}"),
-            _ => panic!("{name}: PRIME off: {off:?}, expected {:?}", want.prime_off),
-        }
-        assert!(
-            plan.open_reason[0].starts_with(want.open_reason),
-            "{name}: {:?}",
-            plan.open_reason
-        );
-        assert_eq!(
-            plan.warnings.len(),
-            want.warnings.len(),
-            "{name}: {:?}",
-            plan.warnings
-        );
-        for (warning, word) in plan.warnings.iter().zip(want.warnings.iter()) {
-            assert!(warning.contains(word), "{name}: {warning}");
-        }
-        // The data-centre driver comes with its reason, the normal one without.
-        assert_eq!(
-            !plan.datacenter_reason.is_empty(),
-            plan.datacenter,
-            "{name}"
-        );
-        assert!(
-            render(&plan)
-                .unwrap()
-                .contains(&format!("open = {};", plan.open))
-        );
+        assert_plan(name, &plan, want);
     }
     let no_gpu = Machine::scan(&Host::at(&fixtures.join("no-gpu/root")), &gpu_table);
     assert!(matches!(
@@ -503,4 +503,54 @@ fn desktops_keep_prime_off_and_show_the_block_commented_out() {
         "{}",
         m.text
     );
+}
+
+#[test]
+fn wsl2_gets_the_windows_driver_and_a_jetson_jetpack_nixos() {
+    let dir = machine(&[("0000:00:00.0", "1414", "008e")]);
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("proc/sys/kernel")).unwrap();
+    std::fs::write(
+        root.join("proc/sys/kernel/osrelease"),
+        "6.6.87.2-microsoft-standard-WSL2\n",
+    )
+    .unwrap();
+    let err = generate(&Host::at(root), &opts()).unwrap_err();
+    assert!(
+        matches!(err, Error::Host(HostError::WslWithoutGpu)),
+        "{err}"
+    );
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    std::fs::write(root.join("dev/dxg"), "").unwrap();
+    let m = generate(&Host::at(root), &opts()).unwrap();
+    assert!(m.wsl && m.prime.is_none() && !m.persistenced);
+    assert!(
+        m.text.contains("wsl.useWindowsDriver = true;"),
+        "{}",
+        m.text
+    );
+    let code: Vec<&str> = m
+        .text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(
+        !code.iter().any(|l| l.contains("hardware.nvidia")),
+        "{}",
+        m.text
+    );
+    assert!(m.text.contains("wsl --shutdown"), "{}", m.text);
+
+    std::fs::create_dir_all(root.join("proc/device-tree")).unwrap();
+    std::fs::write(
+        root.join("proc/device-tree/compatible"),
+        "nvidia,p3768-0000+p3767-0005\0nvidia,tegra234\0",
+    )
+    .unwrap();
+    let err = generate(&Host::at(root), &opts()).unwrap_err();
+    assert!(
+        matches!(err, Error::Host(HostError::Jetson { .. })),
+        "{err}"
+    );
+    assert!(err.hint().unwrap().contains("jetpack-nixos"));
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::super::super::data::HostFacts;
-use super::{CudaSet, Driver, DriverState, ProjectCuda, SmiGpu};
+use super::{CudaSet, Driver, DriverState, ProjectCuda, SmiGpu, StoreInfo};
 use crate::record::RECORD_FILE;
 
 /// Nix settings as `nix config show` reports them, or from nix.conf files
@@ -43,6 +43,21 @@ impl NixSettings {
             }
         }
     }
+}
+
+/// `nix store info --json`: `{"url":"daemon","trusted":1,...}` (`trusted`
+/// a number or a boolean, absent before Nix 2.19 and for local stores).
+pub fn parse_store_info(stdout: &str) -> Option<StoreInfo> {
+    let json: serde_json::Value = serde_json::from_str(stdout.trim()).ok()?;
+    let trusted = match &json["trusted"] {
+        serde_json::Value::Bool(b) => Some(*b),
+        serde_json::Value::Number(n) => n.as_u64().map(|n| n != 0),
+        _ => None,
+    };
+    Some(StoreInfo {
+        url: json["url"].as_str().unwrap_or_default().to_string(),
+        trusted,
+    })
 }
 
 /// Dotted numeric versions compared part by part (`2.8.0` < `2.18`).
@@ -156,6 +171,27 @@ pub fn cuda_set(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_says_whether_the_user_is_trusted() {
+        let info = |text: &str| parse_store_info(text).map(|i| (i.url, i.trusted));
+        assert_eq!(
+            info(r#"{"trusted":1,"url":"daemon","version":"2.31.2"}"#),
+            Some(("daemon".into(), Some(true)))
+        );
+        assert_eq!(
+            info(r#"{"trusted":0,"url":"daemon"}"#),
+            Some(("daemon".into(), Some(false)))
+        );
+        assert_eq!(
+            info(r#"{"trusted":false,"url":"unix:///nix/var/nix/daemon-socket/socket"}"#)
+                .unwrap()
+                .1,
+            Some(false)
+        );
+        assert_eq!(info(r#"{"url":"local"}"#), Some(("local".into(), None)));
+        assert_eq!(info("error: unrecognised flag"), None);
+    }
 
     #[test]
     fn versions_compare_numerically() {

@@ -48,3 +48,51 @@ fn a_fake_machine_is_gathered_whole() {
     assert!(facts.libcuda.is_empty() && !facts.uvm_loaded);
     assert!(facts.project.is_none());
 }
+
+#[test]
+fn the_daemons_nix_conf_is_read_with_what_it_includes() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("etc/nix");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("nix.conf"),
+        "substituters = https://cache.nixos.org/\n!include nix.custom.conf\ninclude /etc/nix/missing.conf\n",
+    )
+    .unwrap();
+    std::fs::write(
+        etc.join("nix.custom.conf"),
+        "extra-substituters = https://cache.nixos-cuda.org\ntrusted-users = root @wheel\n",
+    )
+    .unwrap();
+    let settings = daemon_settings(&Host::at(dir.path()));
+    assert_eq!(
+        settings.get("substituters"),
+        ["https://cache.nixos.org/", "https://cache.nixos-cuda.org"]
+    );
+    assert_eq!(settings.get("trusted-users"), ["root", "@wheel"]);
+    assert_eq!(
+        settings.source,
+        "/etc/nix/nix.conf and /etc/nix/nix.custom.conf"
+    );
+    let none = daemon_settings(&Host::at(&dir.path().join("nowhere")));
+    assert!(none.values.is_empty());
+}
+
+#[test]
+fn a_flakes_nix_config_counts_with_url_and_key() {
+    let data = HostFacts::embedded().unwrap();
+    let cache = &data.caches[0];
+    let flake = format!(
+        "{{ nixConfig = {{ extra-substituters = [ \"{}\" ]; extra-trusted-public-keys = [ \"{}\" ]; }}; }}",
+        cache.url, cache.key
+    );
+    assert_eq!(flake_caches(&flake, &data), vec![cache.url.as_str()]);
+    let no_key = format!(
+        "{{ nixConfig.extra-substituters = [ \"{}\" ]; }}",
+        cache.url
+    );
+    assert!(flake_caches(&no_key, &data).is_empty());
+    // The URL elsewhere in the flake is no nixConfig.
+    let elsewhere = format!("{{ description = \"{} {}\"; }}", cache.url, cache.key);
+    assert!(flake_caches(&elsewhere, &data).is_empty());
+}

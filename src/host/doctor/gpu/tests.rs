@@ -302,3 +302,145 @@ fn nvidia_uvm_must_be_loaded_with_the_driver() {
         ],
     );
 }
+
+fn on_wsl(libcuda_linked: bool, nixos: bool) -> Facts {
+    Facts {
+        // WSL2 shows the paravirtual GPU as a Microsoft 3D controller.
+        gpus: vec![pci_gpu("00:00.0", 0x1414, 0x008e)],
+        driver: DriverState::Missing,
+        uvm_loaded: false,
+        libcuda: if libcuda_linked {
+            vec!["libcuda.so.1".into()]
+        } else {
+            Vec::new()
+        },
+        wsl: Some(crate::host::platform::Wsl {
+            dxg: true,
+            libcuda: vec!["libcuda.so.1".into(), "libcuda.so.1.1".into()],
+        }),
+        nixos,
+        ..machine()
+    }
+}
+
+#[test]
+fn wsl2_runs_cuda_through_the_windows_driver() {
+    run_cases(
+        gpu,
+        vec![
+            (
+                "wsl2",
+                on_wsl(true, true),
+                Ok,
+                "WSL2: the GPU is paravirtualised",
+            ),
+            (
+                "wsl2 without the GPU",
+                Facts {
+                    wsl: Some(crate::host::platform::Wsl {
+                        dxg: false,
+                        libcuda: Vec::new(),
+                    }),
+                    ..on_wsl(false, true)
+                },
+                Warn,
+                "WSL2 without a GPU",
+            ),
+        ],
+    );
+    // nvidia-smi of the Windows driver names the GPU, whose capability is
+    // checked as anywhere else.
+    let pascal = Facts {
+        smi: vec![SmiGpu {
+            name: "NVIDIA GeForce GTX 1080".into(),
+            compute_cap: "6.1".into(),
+        }],
+        ..on_wsl(true, true)
+    };
+    let c = gpu(&pascal);
+    assert_eq!(c.status, Warn, "{}", c.message);
+    assert!(
+        c.message
+            .contains("WSL2: NVIDIA GeForce GTX 1080, compute capability 6.1")
+            && c.message.contains("below 7.5"),
+        "{}",
+        c.message
+    );
+    for check in [driver, driver_cuda, uvm] {
+        let c = check(&on_wsl(true, true));
+        assert_eq!(c.status, Skip, "{}", c.message);
+        assert!(c.message.contains("Windows NVIDIA driver"), "{}", c.message);
+    }
+    run_cases(
+        libcuda,
+        vec![
+            ("linked", on_wsl(true, true), Ok, "from /usr/lib/wsl/lib"),
+            ("not linked", on_wsl(false, true), Fail, "/usr/lib/wsl/lib"),
+            ("not NixOS", on_wsl(false, false), Warn, "outside NixOS"),
+        ],
+    );
+    let hint = libcuda(&on_wsl(false, true)).hint.unwrap();
+    assert!(hint.contains("wsl.useWindowsDriver = true;"), "{hint}");
+}
+
+#[test]
+fn a_jetson_is_pointed_to_jetpack_nixos() {
+    let jetson = Facts {
+        gpus: Vec::new(),
+        jetson: Some("NVIDIA Jetson AGX Orin Developer Kit".into()),
+        driver: DriverState::Missing,
+        ..machine()
+    };
+    let c = gpu(&jetson);
+    assert_eq!(c.status, Warn);
+    assert!(c.message.contains("Jetson") && !c.message.contains("CUDA cannot run"));
+    assert!(c.hint.unwrap().contains("jetpack-nixos"));
+    assert_eq!(driver(&jetson).status, Skip);
+}
+
+#[test]
+fn the_local_build_advice_goes_to_torch_projects_only() {
+    let pascal = |frameworks: &str| {
+        let mut facts = in_project(|p| {
+            p.frameworks = Some(frameworks.to_string());
+            p.cuda = CudaSet::Selected(super::super::facts::ProjectCuda {
+                set: "cudaPackages".into(),
+                version: "12.9".into(),
+                source: "flake.nix".into(),
+            });
+        });
+        facts.gpus = vec![pci_gpu("01:00.0", NVIDIA, 0x1b80)];
+        facts
+    };
+    let tf = gpu(&pascal("tensorflow"));
+    assert_eq!(tf.status, Ok, "{}", tf.message);
+    assert!(tf.message.contains("uses no torch"), "{}", tf.message);
+    for torch in ["torch", "both"] {
+        let c = gpu(&pascal(torch));
+        assert_eq!(c.status, Warn, "{torch}");
+        assert!(
+            c.hint.unwrap().contains("this project uses torch"),
+            "{torch}"
+        );
+    }
+    // Outside a project the advice says whom it is for.
+    let c = gpu(&with_gpus(&[(NVIDIA, 0x1b80)]));
+    assert!(c.hint.unwrap().starts_with("for torch: set"));
+}
+
+#[test]
+fn a_data_centre_board_keeps_the_data_centre_driver() {
+    let hgx = Facts {
+        nvswitches: vec![NvSwitch {
+            address: "07:00.0".into(),
+            device_id: "22a3".into(),
+            name: Some("H100 NVSwitch".into()),
+        }],
+        ..with_driver("560.35.03", true)
+    };
+    let hint = driver_cuda(&hgx).hint.unwrap();
+    assert!(hint.contains("nvidiaPackages.dc"), "{hint}");
+    assert!(!hint.contains("nvidiaPackages.stable"), "{hint}");
+    let desktop = driver_cuda(&with_driver("560.35.03", true)).hint.unwrap();
+    assert!(desktop.contains("nvidiaPackages.stable"), "{desktop}");
+}
