@@ -16,6 +16,7 @@ mod error;
 mod fs;
 mod generate;
 pub mod host;
+mod journal;
 mod names;
 mod printer;
 mod prompt;

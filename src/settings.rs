@@ -49,7 +49,7 @@ pub(crate) fn verbosity(quiet: bool, verbose: bool) -> Verbosity {
 /// stand-in for it) or a team template's, as one value.
 pub(crate) fn embedded_scaffolds() -> Result<TemplateSet> {
     let registry = match std::env::var_os(SCAFFOLDS_DIR_ENV) {
-        Some(dir) => Registry::from_dir(Path::new(&dir))?,
+        Some(dir) => crate::scaffold::source::registry_from_dir(Path::new(&dir))?,
         None => Registry::embedded()?,
     };
     Ok(TemplateSet {

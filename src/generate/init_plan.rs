@@ -5,8 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::write::{Probe, probe};
 use crate::error::{Error, Result};
+use crate::fs::write::{Probe, probe};
 use crate::scaffold::render::RenderedFile;
 
 /// What `init` would do with each rendered file.

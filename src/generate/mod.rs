@@ -1,16 +1,14 @@
 //! `new` and `init`: name -> answers -> render -> write -> git.
 
 pub mod init_plan;
-pub mod journal;
 pub mod next_steps;
-mod recover;
-mod staging;
-pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fs::{staging, write};
+use crate::journal;
 use crate::names;
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::scaffold::Scaffold;

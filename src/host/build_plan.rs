@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::data::HostFacts;
-use super::doctor::Check;
+use super::doctor::report::Check;
 use super::probe::{Bounded, Host};
 
 const ID: &str = "build-plan";

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use super::data::HostFacts;
-use super::doctor::Status;
+use super::doctor::report::Status;
 
 /// A compute capability such as `6.1` or `12.0`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

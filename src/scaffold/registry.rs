@@ -150,15 +150,6 @@ impl Registry {
         Ok(Registry { entries })
     }
 
-    /// Reads every scaffold under `root` (laid out as the embedded ones)
-    /// through the team templates' disk reader, with its limits and path
-    /// rules. Symbolic links are refused: a scaffold must not make the
-    /// tool read or write outside its tree.
-    pub fn from_dir(root: &Path) -> Result<Registry> {
-        let scaffolds = super::source::read_scaffold_set(root, is_private)?;
-        Ok(Registry::sorted(scaffolds))
-    }
-
     /// A registry of scaffolds read elsewhere (team templates); duplicate
     /// `id@version` entries keep the first.
     pub fn from_scaffolds(scaffolds: Vec<Scaffold>) -> Registry {
@@ -270,7 +261,8 @@ fn collect_embedded(dir: &Dir<'static>, root: &Path, out: &mut Vec<TemplateFile>
     }
 }
 
-fn is_private(dir: &Path) -> bool {
+/// `_host/` and the like: embedded data beside the scaffolds, not one.
+pub fn is_private(dir: &Path) -> bool {
     dir.file_name()
         .is_some_and(|n| n.to_string_lossy().starts_with('_'))
 }

@@ -19,13 +19,7 @@ pub use super::template::{
 
 const TEMPLATE_SUFFIX: &str = ".hbs";
 
-/// A file of the generated project; `path` is relative and checked safe.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenderedFile {
-    pub path: PathBuf,
-    pub contents: Vec<u8>,
-    pub executable: bool,
-}
+pub use crate::fs::{RenderedFile, check_output_path, is_git_dir_name};
 
 fn glob(glob: &str) -> std::result::Result<Glob, globset::Error> {
     GlobBuilder::new(glob).literal_separator(true).build()
@@ -336,54 +330,6 @@ fn render_path(
         parts.push(rendered);
     }
     Ok(parts.join("/"))
-}
-
-/// The last gate before a relative path may be written under a destination.
-/// Whether a path component is `.git` to git on some file system: in any
-/// letter case (case-insensitive file systems), with the code points HFS+
-/// and APFS ignore (git's `is_hfs_dotgit`), with the trailing dots and
-/// spaces, streams and short name NTFS accepts (`is_ntfs_dotgit`).
-pub fn is_git_dir_name(component: &str) -> bool {
-    const HFS_IGNORED: [char; 16] = [
-        '\u{200c}', '\u{200d}', '\u{200e}', '\u{200f}', '\u{202a}', '\u{202b}', '\u{202c}',
-        '\u{202d}', '\u{202e}', '\u{206a}', '\u{206b}', '\u{206c}', '\u{206d}', '\u{206e}',
-        '\u{206f}', '\u{feff}',
-    ];
-    let folded: String = component
-        .chars()
-        .filter(|c| !HFS_IGNORED.contains(c))
-        .collect::<String>()
-        .to_ascii_lowercase();
-    let ntfs = folded
-        .split(':')
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches(['.', ' ']);
-    ntfs == ".git" || ntfs == "git~1"
-}
-
-pub fn check_output_path(path: &str) -> std::result::Result<(), String> {
-    if path.starts_with('/') {
-        return Err(format!("output path `{path}` is absolute"));
-    }
-    for component in path.split('/') {
-        match component {
-            "" => return Err(format!("output path `{path}` has an empty component")),
-            "." | ".." => return Err(format!("output path `{path}` contains `{component}`")),
-            c if is_git_dir_name(c) => {
-                return Err(format!(
-                    "output path `{path}` would write into `.git` (`{c}` names it on some file systems)"
-                ));
-            }
-            c if c.contains(['\0', '\\']) => {
-                return Err(format!(
-                    "output path `{path}` contains a NUL byte or a backslash"
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 fn format_nix(path: &str, contents: Vec<u8>) -> std::result::Result<Vec<u8>, String> {

@@ -66,7 +66,7 @@ pub fn create(dest: &Path, base: &Scaffold) -> Result<Started> {
         contents: f.contents.to_vec(),
         executable: f.executable,
     }));
-    crate::generate::write::create_tree(dest, &files, |_| Ok(()))?;
+    crate::fs::write::create_tree(dest, &files, |_| Ok(()))?;
     Ok(Started {
         id,
         files: files.len(),

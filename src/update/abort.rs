@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AbortError, Error, Result};
-use crate::generate::journal::{self, ProjectLock};
-use crate::generate::write::{FileOp, check_changes};
+use crate::fs::write::{FileOp, check_changes};
+use crate::journal::{self, ProjectLock};
 use crate::vcs;
 
 const STATE_DIR: &str = "nixcuda/abort";

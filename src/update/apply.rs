@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use super::{UpdatePlan, abort};
 use crate::error::{Error, Result};
-use crate::generate::journal::{self, ProjectLock};
-use crate::generate::write::{FileOp, check_changes};
+use crate::fs::write::{FileOp, check_changes};
+use crate::journal::{self, ProjectLock};
 use crate::vcs;
 
 #[derive(Debug, PartialEq, Eq)]

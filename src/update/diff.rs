@@ -11,7 +11,7 @@ use git2::{DiffFindOptions, DiffFormat, DiffOptions, Repository};
 
 use super::UpdatePlan;
 use crate::error::{Error, Result};
-use crate::generate::write::FileOp;
+use crate::fs::write::FileOp;
 
 /// One side of a path: contents and executable bit, or absent.
 type Side = Option<(Vec<u8>, bool)>;

@@ -28,8 +28,8 @@ pub use decide::{Change, Decision, FileAction};
 pub use plan::plan;
 
 use crate::error::{Error, Result};
-use crate::generate::journal::{self, ProjectLock};
-use crate::generate::write::FileOp;
+use crate::fs::write::FileOp;
+use crate::journal::{self, ProjectLock};
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::vcs;
 

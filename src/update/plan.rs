@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::decide::{self, Decision, Ours, Sides, Theirs};
 use super::{Base, UpdateOptions, UpdatePlan, find_project, read_record};
 use crate::error::{Error, Result};
-use crate::generate::write::{Probe, probe};
+use crate::fs::write::{Probe, probe};
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::scaffold::Scaffold;
 use crate::scaffold::answers::{self, Asker, Resolution};

@@ -250,3 +250,169 @@ fn test_hooks_are_named_in_one_place() {
     }
     assert!(!crate::support::test_hooks().is_empty());
 }
+
+/// The top-level module (`scaffold`, `update`, ...) a source file belongs to.
+fn top_module(path: &str) -> &str {
+    let first = path.split('/').next().unwrap_or(path);
+    first.strip_suffix(".rs").unwrap_or(first)
+}
+
+/// For each top-level module, the other top-level modules its code (not
+/// its unit tests) names through `crate::`, with one line that does.
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>
+{
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+        Default::default();
+    for (path, text) in source_files() {
+        let from = top_module(&path).to_string();
+        if from == "lib"
+            || from == "main"
+            || path.ends_with("_tests.rs")
+            || path.ends_with("/tests.rs")
+        {
+            continue;
+        }
+        for (n, code) in code_lines(&text) {
+            let mut names = Vec::new();
+            for (i, _) in code.match_indices("crate::") {
+                if code[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let rest = &code[i + "crate::".len()..];
+                if let Some(group) = rest.strip_prefix('{') {
+                    let group = group.split('}').next().unwrap_or_default();
+                    names.extend(group.split(',').map(|item| {
+                        item.trim()
+                            .split("::")
+                            .next()
+                            .unwrap_or_default()
+                            .to_string()
+                    }));
+                } else {
+                    names.push(
+                        rest.chars()
+                            .take_while(|c| c.is_alphanumeric() || *c == '_')
+                            .collect(),
+                    );
+                }
+            }
+            for to in names {
+                // Macros exported at the crate root (`crate::outln!`) are
+                // not modules.
+                let is_module = source_files()
+                    .iter()
+                    .any(|(p, _)| top_module(p) == to && p != "lib.rs");
+                if to.is_empty() || to == from || !is_module {
+                    continue;
+                }
+                graph
+                    .entry(from.clone())
+                    .or_default()
+                    .entry(to)
+                    .or_insert_with(|| format!("src/{path}:{n}: {}", code.trim()));
+            }
+        }
+    }
+    graph
+}
+
+/// A cycle in `graph`, as the lines that make it, if there is one.
+fn find_cycle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(
+                cycle
+                    .windows(2)
+                    .map(|w| format!("{} -> {}: {}", w[0], w[1], graph[&w[0]][&w[1]]))
+                    .collect(),
+            );
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flat_map(|m| m.keys()) {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for node in graph.keys() {
+        if let Some(cycle) = visit(node, graph, &mut Vec::new(), &mut done) {
+            return Some(cycle);
+        }
+    }
+    None
+}
+
+#[test]
+fn no_import_circle_between_top_level_modules() {
+    let graph = module_graph();
+    if let Some(cycle) = find_cycle(&graph) {
+        panic!(
+            "the top-level modules import each other in a circle; move the shared piece down:\n{}",
+            cycle.join("\n")
+        );
+    }
+    // The check sees a circle when there is one.
+    let mut circular = graph.clone();
+    circular
+        .entry("vcs".into())
+        .or_default()
+        .insert("update".into(), "a test edge".into());
+    circular
+        .entry("update".into())
+        .or_default()
+        .insert("vcs".into(), "a test edge".into());
+    assert!(find_cycle(&circular).is_some());
+    // And it sees the real imports.
+    assert!(graph["update"].contains_key("vcs"), "{graph:#?}");
+}
+
+#[test]
+fn top_level_modules_import_only_those_after_them_in_architecture_md() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ARCHITECTURE.md"))
+            .unwrap();
+    let start = doc
+        .find("Top-level modules, each importing only modules after it")
+        .expect("ARCHITECTURE.md lists the top-level modules in order");
+    let list = &doc[start..start + doc[start..].find(". So").unwrap()];
+    let order: Vec<&str> = list
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|name| !name.contains('/'))
+        .collect();
+    let graph = module_graph();
+    let mut wrong = Vec::new();
+    for (from, edges) in &graph {
+        let at = |m: &str| order.iter().position(|o| *o == m);
+        let Some(i) = at(from) else {
+            wrong.push(format!("`{from}` is not in ARCHITECTURE.md's list"));
+            continue;
+        };
+        for (to, line) in edges {
+            match at(to) {
+                Some(j) if j > i => {}
+                Some(_) => wrong.push(format!("{from} -> {to} goes up the list: {line}")),
+                None => wrong.push(format!("`{to}` is not in ARCHITECTURE.md's list")),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(order.len() > 10, "{order:?}");
+}

@@ -1,7 +1,7 @@
 //! The shell: `direnv` and `nix-direnv`.
 
-use super::Check;
 use super::facts::Facts;
+use super::report::Check;
 
 pub fn direnv(facts: &Facts) -> Check {
     let Some(direnv) = &facts.direnv else {

@@ -14,9 +14,17 @@ use super::super::data::{GpuTable, HostFacts};
 use super::super::gpu::{self, Gpu, NvSwitch};
 use super::super::platform::{self, Wsl};
 use super::super::probe::{Bounded, Host};
-use super::DoctorOptions;
 use crate::error::Result;
+use crate::scaffold::registry::Registry;
 use crate::update::CheckReport;
+
+/// Where to look for a generated project (`.nixcuda.yaml` here or above).
+pub struct DoctorOptions<'a> {
+    pub start: PathBuf,
+    pub registry: &'a Registry,
+    /// Overrides the build-plan check's time limit from the host data.
+    pub build_plan_timeout: Option<Duration>,
+}
 
 mod daemon;
 mod parse;

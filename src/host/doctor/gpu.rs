@@ -7,7 +7,7 @@ use super::super::gpu::Gpu;
 use super::super::platform::{WSL_DXG, WSL_LIB};
 use super::facts::{DriverState, Facts, OPENGL_DRIVER_LIB, version_at_least};
 use super::nix::non_nixos_hint;
-use super::{Check, Status};
+use super::report::{Check, Status};
 
 /// jetpack-nixos: NixOS modules, kernel and CUDA packages for Jetson.
 const JETPACK_NIXOS: &str = "https://github.com/anduril/jetpack-nixos";

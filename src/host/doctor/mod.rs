@@ -13,122 +13,14 @@ pub mod facts;
 mod gpu;
 mod nix;
 mod project;
+pub mod report;
 #[cfg(test)]
 mod testing;
 
-use std::path::PathBuf;
-use std::time::Duration;
-
-use serde::Serialize;
-
 use super::probe::Host;
 use crate::error::Result;
-use crate::scaffold::registry::Registry;
-pub use facts::Facts;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    Ok,
-    Warn,
-    Fail,
-    /// Does not apply here (no NVIDIA GPU, not in a project, ...).
-    Skip,
-}
-
-impl Status {
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Ok => "ok",
-            Status::Warn => "warn",
-            Status::Fail => "fail",
-            Status::Skip => "skip",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Check {
-    pub id: &'static str,
-    pub status: Status,
-    pub message: String,
-    /// What to do; always present for `warn` and `fail`.
-    pub hint: Option<String>,
-}
-
-impl Check {
-    pub(crate) fn ok(id: &'static str, message: impl Into<String>) -> Check {
-        Check {
-            id,
-            status: Status::Ok,
-            message: message.into(),
-            hint: None,
-        }
-    }
-    pub(crate) fn skip(id: &'static str, message: impl Into<String>) -> Check {
-        Check {
-            id,
-            status: Status::Skip,
-            message: message.into(),
-            hint: None,
-        }
-    }
-    pub(crate) fn warn(
-        id: &'static str,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Check {
-        Check::with_hint(id, Status::Warn, message.into(), hint.into())
-    }
-    pub(crate) fn fail(
-        id: &'static str,
-        message: impl Into<String>,
-        hint: impl Into<String>,
-    ) -> Check {
-        Check::with_hint(id, Status::Fail, message.into(), hint.into())
-    }
-    pub(crate) fn with_hint(
-        id: &'static str,
-        status: Status,
-        message: String,
-        hint: String,
-    ) -> Check {
-        Check {
-            id,
-            status,
-            message,
-            hint: Some(hint),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub checks: Vec<Check>,
-    pub summary: Summary,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Summary {
-    pub ok: usize,
-    pub warn: usize,
-    pub fail: usize,
-    pub skip: usize,
-}
-
-impl Report {
-    pub fn failed(&self) -> usize {
-        self.summary.fail
-    }
-}
-
-/// Where to look for a generated project (`.nixcuda.yaml` here or above).
-pub struct DoctorOptions<'a> {
-    pub start: PathBuf,
-    pub registry: &'a Registry,
-    /// Overrides the build-plan check's time limit from the host data.
-    pub build_plan_timeout: Option<Duration>,
-}
+pub use facts::{DoctorOptions, Facts};
+pub use report::{Check, Report, Status, Summary};
 
 /// Every check, in the order of the report.
 pub const CHECKS: &[fn(&Facts) -> Check] = &[

@@ -1,7 +1,7 @@
 //! Nix and the operating system: `nix`, `nix-features`, `nix-cache`, `os`.
 
 use super::facts::{Facts, Nix, NixSettings, StoreInfo, version_at_least};
-use super::{Check, Status};
+use super::report::{Check, Status};
 use crate::host::platform::AARCH64_CACHE;
 
 /// Outside NixOS: how Nix-built programs get the driver's libraries, with

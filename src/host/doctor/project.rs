@@ -2,8 +2,8 @@
 //! Each is a `skip` outside a project.
 
 use super::super::build_plan::{self, PlanContext};
-use super::Check;
 use super::facts::{CudaSet, Facts, Project, ProjectCuda, RustCrate};
+use super::report::Check;
 use crate::record::RECORD_FILE;
 
 const NOT_A_PROJECT: &str = "not inside a generated project (no .nixcuda.yaml here or above)";

@@ -11,7 +11,7 @@ use super::facts::{
     CudaSet, Direnv, Driver, DriverState, Facts, Nix, NixSettings, Project, ProjectCuda, RustCrate,
     StoreInfo,
 };
-use super::{Check, Status};
+use super::report::{Check, Status};
 use crate::update::CheckReport;
 
 /// A display controller at `address` (`01:00.0`), as `gpu::scan` builds it.

@@ -3,7 +3,7 @@
 
 use super::super::capability::{self, CudaTarget, Verdict};
 use super::super::data::{Cache, DriverKind, Form, HostFacts};
-use super::super::doctor::Status;
+use super::super::doctor::report::Status;
 use super::super::gpu::{self, Gpu, NvSwitch};
 use super::super::platform::AARCH64_CACHE;
 use super::render::wrap;

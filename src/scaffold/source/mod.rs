@@ -189,6 +189,15 @@ pub struct Provenance {
     pub tag: Option<String>,
 }
 
+/// Every scaffold under `root` (laid out as the embedded ones: the tests'
+/// stand-in for them) through the team templates' disk reader, with its
+/// limits and path rules. Symbolic links are refused: a scaffold must not
+/// make the tool read or write outside its tree.
+pub fn registry_from_dir(root: &Path) -> Result<Registry> {
+    let scaffolds = disk::read_scaffold_set(root, super::registry::is_private)?;
+    Ok(Registry::from_scaffolds(scaffolds))
+}
+
 /// The scaffolds of one template source, as a registry.
 pub struct TemplateSet {
     pub source: TemplateSource,

@@ -20,7 +20,7 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
-use super::journal::{
+use super::{
     Entry, INDEX_BEFORE, INDEX_TAG, INDEX_WRITTEN, JOURNAL_DIR, JOURNAL_FILE, Journal,
     PROJECT_FILE, Place, ProjectLock, Written, create_private_dir, place, sync_dir,
 };

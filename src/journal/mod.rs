@@ -26,10 +26,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::write::{FileOp, Writer, create_dirs_listed, make_executable, sync_files};
 use crate::error::{Error, Result};
+use crate::fs::sync_files;
+use crate::fs::write::{FileOp, Writer, create_dirs_listed, make_executable};
 
-pub use super::recover::{has_pending, recover};
+mod recover;
+
+pub use recover::{has_pending, recover};
 
 /// The journal of a project outside any git repository.
 pub const JOURNAL_DIR: &str = ".nixcuda-journal";

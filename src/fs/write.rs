@@ -2,15 +2,15 @@
 //! all-or-nothing: on any error (IO, git, Ctrl-C) what they created is removed
 //! and what existed before is untouched.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::RenderedFile;
 use super::staging;
 use crate::error::{Error, Result};
-use crate::scaffold::render::RenderedFile;
 
 /// Set in tests to make the Nth file write fail, to prove that a failure in
 /// the middle of a write leaves nothing behind.
@@ -167,30 +167,6 @@ impl Writer {
         Ok(())
     }
 }
-
-/// Puts `paths` (files written, not synced) on disk. The syncs run side by
-/// side, so the file system commits them together (on ext4 one journal
-/// commit for all instead of one, about half a millisecond, per file).
-pub(crate) fn sync_files(paths: &[PathBuf]) -> Result<()> {
-    let sync = |path: &PathBuf| {
-        File::open(path)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::io("sync", path, e))
-    };
-    // A bounded number of threads: each holds one file open at a time.
-    let per_thread = paths.len().div_ceil(SYNC_THREADS).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
-            .chunks(per_thread)
-            .map(|batch| scope.spawn(move || batch.iter().try_for_each(sync)))
-            .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().expect("a sync thread panicked"))
-    })
-}
-
-const SYNC_THREADS: usize = 16;
 
 /// Adds `x` wherever `r` is set (what `chmod +x` does under a usual umask).
 pub(crate) fn make_executable(path: &Path) -> Result<()> {
@@ -414,7 +390,7 @@ impl FileOp {
 pub fn check_changes(root: &Path, changes: &[FileOp]) -> Result<()> {
     for change in changes {
         let rel = change.path().to_string_lossy();
-        crate::scaffold::render::check_output_path(&rel).map_err(|reason| Error::UnsafePath {
+        super::check_output_path(&rel).map_err(|reason| Error::UnsafePath {
             path: rel.to_string(),
             reason,
         })?;

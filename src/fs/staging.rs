@@ -5,7 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use super::write::sync_files;
+use super::sync::sync_files;
 use crate::error::{Error, Result};
 
 /// The file a running `new` holds locked inside its staging directory
