@@ -254,7 +254,7 @@ impl UpdateSettings {
     pub fn resolve(args: UpdateArgs, root: &Path) -> Result<UpdateSettings> {
         let config = Config::load()?;
         let answers_file = AnswersFile::load(args.answers_file.as_deref())?;
-        let record = crate::update::read_record(root)?;
+        let (record, record_text) = crate::update::read_record_and_text(root)?;
         let (moved_to, version) = match &args.template {
             Some(text) => {
                 let (source, version) = template_source(text, &config)?;
@@ -279,12 +279,15 @@ impl UpdateSettings {
         let warnings = add_config_answers(&config, target, &mut defines, |key| {
             new.iter().any(|k| k == key)
         });
+        let target = target.label();
         let mut scaffolds = scaffolds;
         scaffolds.warnings.extend(warnings);
         Ok(UpdateSettings {
             options: UpdateOptions {
-                start: args.path,
-                to,
+                root: root.to_path_buf(),
+                record,
+                record_text,
+                target,
                 defines,
                 allow_dirty: args.allow_dirty,
                 dry_run: args.dry_run,

@@ -33,11 +33,18 @@ use crate::journal::{self, ProjectLock};
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::vcs;
 
+/// One update, as `settings` resolved it: the project found once, its
+/// record read once, the target version chosen once.
 #[derive(Debug, Clone)]
 pub struct UpdateOptions {
-    /// Where to start looking for `.nixcuda.yaml` (walks up).
-    pub start: PathBuf,
-    pub to: Option<String>,
+    /// The project root (`open_project` found and locked it).
+    pub root: PathBuf,
+    /// Its `.nixcuda.yaml`, as `read_record` checked it, and the text it
+    /// was read from.
+    pub record: ProjectRecord,
+    pub record_text: String,
+    /// The exact target, `id@version`.
+    pub target: String,
     pub defines: BTreeMap<String, String>,
     pub allow_dirty: bool,
     /// Nothing will be written: a dirty tree is reported, not refused.
@@ -102,19 +109,12 @@ impl UpdatePlan {
         self.decisions.iter().all(|d| d.change == Change::Keep)
     }
 
-    /// Makes `record` the one the update writes (when it differs from the
-    /// one on disk).
-    pub fn set_record(&mut self, record: ProjectRecord) -> Result<()> {
+    /// Makes `record` the one the update writes when it differs from
+    /// `on_disk`, the text the project's record was read from.
+    pub fn set_record(&mut self, record: ProjectRecord, on_disk: &str) {
         let text = record.to_yaml().into_bytes();
-        let path = self.root.join(RECORD_FILE);
-        let on_disk = match std::fs::read(&path) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("read", &path, e)),
-        };
-        self.record_write = (on_disk.as_deref() != Some(text.as_slice())).then_some(text);
+        self.record_write = (on_disk.as_bytes() != text.as_slice()).then_some(text);
         self.record = record;
-        Ok(())
     }
 
     /// The file operations the journal applies: each decision's (a rename
@@ -211,6 +211,11 @@ pub fn open_project_to_read(start: &Path) -> Result<(PathBuf, Option<String>)> {
 /// with a project cloned from someone else: it is held to what `new`
 /// writes before any of it is used.
 pub fn read_record(root: &Path) -> Result<ProjectRecord> {
+    read_record_and_text(root).map(|(record, _)| record)
+}
+
+/// `read_record`, with the text it was read from.
+pub fn read_record_and_text(root: &Path) -> Result<(ProjectRecord, String)> {
     let path = root.join(RECORD_FILE);
     let bad = |message: String| Error::BadRecord {
         path: path.clone(),
@@ -225,5 +230,5 @@ pub fn read_record(root: &Path) -> Result<ProjectRecord> {
             rejection.rule
         )));
     }
-    Ok(record)
+    Ok((record, text))
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::decide::{self, Decision, Ours, Sides, Theirs};
-use super::{Base, UpdateOptions, UpdatePlan, find_project, read_record};
+use super::{Base, UpdateOptions, UpdatePlan};
 use crate::error::{Error, Result};
 use crate::fs::write::{Probe, probe};
 use crate::record::{ProjectRecord, RECORD_FILE};
@@ -29,15 +29,12 @@ pub fn plan(
     registry: &Registry,
     asker: Option<&mut dyn Asker>,
 ) -> Result<UpdatePlan> {
-    let root = find_project(&opts.start)?;
-    let record = read_record(&root)?;
+    let root = opts.root.clone();
+    let record = &opts.record;
     let id = &record.scaffold.id;
     let from = format!("{id}@{}", record.scaffold.version);
-    let from_version = recorded_version(&root, &record)?;
-    let target = match &opts.to {
-        Some(v) => registry.resolve(&format!("{id}@{v}"))?,
-        None => registry.resolve(id)?,
-    };
+    let from_version = recorded_version(&root, record)?;
+    let target = registry.resolve(&opts.target)?;
     if target.manifest.version < from_version {
         return Err(Error::Downgrade {
             current: from,
@@ -55,8 +52,8 @@ pub fn plan(
         return Err(Error::DirtyTree { paths: dirty });
     }
 
-    let recorded = recorded_answers(&record);
-    let (base, base_source) = merge_base(&root, &record, &from, registry, &recorded, opts)?;
+    let recorded = recorded_answers(record);
+    let (base, base_source) = merge_base(&root, record, &from, registry, &recorded, opts)?;
     let mut migrated = recorded.clone();
     let migration = migrate(target, &from_version, &mut migrated);
     let (resolution, theirs) = render_with(
@@ -87,7 +84,7 @@ pub fn plan(
         notes: migration.notes,
         dirty,
     };
-    plan.set_record(new_record)?;
+    plan.set_record(new_record, &opts.record_text);
     Ok(plan)
 }
 
