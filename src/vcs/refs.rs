@@ -67,23 +67,11 @@ fn unmerged_entry(
     executable: bool,
     stage: u16,
 ) -> git2::IndexEntry {
-    let time = git2::IndexTime::new(0, 0);
+    let mut entry = super::objects::entry(rel, id, len, executable);
     // The stage lives in bits 12-13 of the flags (libgit2's
     // GIT_INDEX_ENTRY_STAGESHIFT); git2 fills in the name length.
-    git2::IndexEntry {
-        ctime: time,
-        mtime: time,
-        dev: 0,
-        ino: 0,
-        mode: if executable { 0o100755 } else { 0o100644 },
-        uid: 0,
-        gid: 0,
-        file_size: u32::try_from(len).unwrap_or(u32::MAX),
-        id,
-        flags: stage << 12,
-        flags_extended: 0,
-        path: rel.to_string_lossy().replace('\\', "/").into_bytes(),
-    }
+    entry.flags = stage << 12;
+    entry
 }
 
 /// The commit HEAD points at in the repository holding `dir` (None when
