@@ -88,10 +88,11 @@ fn tell(report: &CheckReport, state: State, source: &TemplateSource, printer: &P
         State::Newer => {
             let upgrade = match source {
                 TemplateSource::Embedded => format!(
-                    "this cargo-nixcuda ({}) knows {} up to {}: the project was made by a newer one; upgrade it with `cargo install cargo-nixcuda`",
+                    "this cargo-nixcuda ({}) knows {} up to {}: the project was made by a newer one; upgrade it: {}",
                     env!("CARGO_PKG_VERSION"),
                     report.scaffold,
-                    report.newest
+                    report.newest,
+                    crate::error::HOW_TO_UPGRADE
                 ),
                 other => format!(
                     "the template at {} has {} up to {}: the project was made from a newer version; check its recorded source in `.nixcuda.yaml`, or run without `--offline` to fetch the template again",

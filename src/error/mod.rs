@@ -7,6 +7,9 @@ mod source;
 
 use std::path::{Path, PathBuf};
 
+/// How a user upgrades the tool, for every message that asks them to.
+pub const HOW_TO_UPGRADE: &str = "in the checkout you installed from, `git pull && cargo install --path . --locked` (or `nix profile upgrade cargo-nixcuda` for a Nix install)";
+
 pub use abort::AbortError;
 pub use git::{GitError, Unreadable};
 pub use host::HostError;
@@ -316,7 +319,7 @@ impl Error {
             Error::NoMatchingVersion { id, available, .. } => {
                 format!("available versions of `{id}`: {}", available.join(", "))
             }
-            Error::ToolTooOld { .. } => "update the tool: `cargo install cargo-nixcuda`".into(),
+            Error::ToolTooOld { .. } => format!("update the tool: {HOW_TO_UPGRADE}"),
             Error::Manifest { .. } | Error::Render { .. } | Error::InvalidDefault { .. } => {
                 "this is a bug in the scaffold, not in your answers: report it to its authors with the command you ran (`cargo nixcuda scaffold check DIR` finds such problems in a template)".into()
             }
