@@ -13,6 +13,7 @@ mod host_untrusted;
 mod hostile_render;
 mod merge_base;
 mod ml;
+mod ml_targets;
 mod names;
 mod nixcheck;
 mod prompts;
