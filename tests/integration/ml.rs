@@ -202,7 +202,7 @@ fn answers_shape_the_project_coherently() {
         }
         let ci = project.join(".github/workflows/ci.yml");
         assert_eq!(ci.is_file(), !has("ci=none"), "{name}: ci.yml");
-        if tf && has("frameworks=both") {
+        if has("frameworks=both") && !tf_in_main_env(defines) {
             assert!(
                 flake.contains("/share/jupyter/kernels/python-tf/kernel.json")
                     && flake.contains("JUPYTER_PATH"),
