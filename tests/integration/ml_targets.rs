@@ -375,3 +375,50 @@ fn the_readme_names_doctor_check_and_update_on_its_first_screen() {
         }
     }
 }
+
+#[test]
+fn update_from_1_2_0_refuses_cuda_13_below_7_5_until_an_answer_changes() {
+    let env = Env::new();
+    let defines = [
+        "cuda=cudaPackages_13",
+        "cuda_capabilities=6.1",
+        "example=minimal",
+    ];
+    let mut args = vec!["new", "old-cuda13", "--yes", "--scaffold", "ml@1.2.0"];
+    for d in defines {
+        args.extend(["-d", d]);
+    }
+    let out = env.cmd(&args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let project = env.path("old-cuda13");
+    let readme = project.join("README.md");
+    let edited = format!("{}\nMy notes.\n", std::fs::read_to_string(&readme).unwrap());
+    std::fs::write(&readme, &edited).unwrap();
+    crate::support::git(&project, &["commit", "-qam", "My notes"]);
+    let update = |extra: &[&str]| {
+        let mut args = vec!["update", "--yes"];
+        args.extend(extra);
+        let out = env.cmd(&args).current_dir(&project).output().unwrap();
+        (out.status.success(), stderr_of(&out))
+    };
+    let (ok, stderr) = update(&[]);
+    assert!(
+        !ok && stderr.contains("too old for CUDA 13.x") && stderr.contains("cuda_capabilities"),
+        "the recorded combination is refused with the reason:\n{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&readme).unwrap(),
+        edited,
+        "nothing is touched"
+    );
+    let (ok, stderr) = update(&["-d", "cuda=cudaPackages"]);
+    assert!(ok, "another CUDA set for the crate moves it on:\n{stderr}");
+    let record = std::fs::read_to_string(project.join(".nixcuda.yaml")).unwrap();
+    assert!(record.contains("1.3.0"), "{record}");
+    assert!(
+        std::fs::read_to_string(&readme)
+            .unwrap()
+            .contains("My notes."),
+        "the edit is kept"
+    );
+}
