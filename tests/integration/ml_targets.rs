@@ -306,7 +306,7 @@ fn the_host_module_done_as_its_comments_say_for_a_laptop_evaluates() {
     let persistenced = host.find("nvidiaPersistenced = true;").unwrap();
     let comment = &host[host[..persistenced].rfind("\n\n").unwrap()..persistenced];
     assert!(
-        comment.contains("on a laptop set it to false"),
+        comment.contains("On a laptop set it to false"),
         "the comment above nvidiaPersistenced tells laptops to turn it off:\n{comment}"
     );
     // Follow the laptop instructions: persistenced off, then uncomment the

@@ -48,11 +48,11 @@
     modesetting.enable = true;
     nvidiaSettings = true;
 
+    # Desktops and servers only. On a laptop set it to false: it keeps the
+    # NVIDIA GPU powered all the time (the battery drains, and the GPU never
+    # powers off as `powerManagement.finegrained` below would).
     # Keeps the GPU initialised when no program uses it: CUDA programs start
-    # faster, and headless compute machines need it. Desktops and servers
-    # only: on a laptop set it to false, because it keeps the NVIDIA GPU
-    # powered all the time (the battery drains, and the GPU never powers
-    # off as `powerManagement.finegrained` below would).
+    # faster, and headless compute machines need it.
     nvidiaPersistenced = true;
 
     # Laptops only (a chassis that is a notebook, or a battery), with the
