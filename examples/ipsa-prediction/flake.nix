@@ -144,8 +144,11 @@
             # `cargo build`, `cargo test` and `cargo run` link the crate's
             # binaries with the driver and this CUDA set's NVRTC and cuBLAS
             # on their RUNPATH, where cudarc's dlopen finds them; no other
-            # program sees these libraries. (A RUSTFLAGS of your own
-            # replaces this variable: add the same link argument to it.)
+            # program sees these libraries. A RUSTFLAGS of your own replaces
+            # this variable (add the same link argument to it), and this
+            # variable replaces `build.rustflags` of .cargo/config.toml: keep
+            # your flags under `target.<triple>.rustflags` there, which Cargo
+            # joins with it (README.md, "No CUDA libraries on LD_LIBRARY_PATH").
             "CARGO_TARGET_${cargoTargetOf.${pkgs.stdenv.hostPlatform.system}}_RUSTFLAGS" =
               "-C link-arg=-Wl,-rpath,${driverLib}:${lib.makeLibraryPath cudaLibs}";
             # torch.compile (Triton) looks for libcuda with ldconfig, which

@@ -236,6 +236,7 @@ pub fn resolve_with_recorded(
         }
         ctx[&question.key] = value.clone();
         if asked {
+            refusal(&hb, question, &value, &ctx)?;
             answers.push((question.key.clone(), value));
         }
     }
@@ -248,6 +249,37 @@ pub fn resolve_with_recorded(
         context: ctx,
         warnings,
     })
+}
+
+/// The first of the question's `refuse` rules that `value` meets, in the
+/// context of the answers so far, as the error that names its reason.
+fn refusal(hb: &Handlebars, question: &Question, value: &Value, ctx: &Value) -> Result<()> {
+    for rule in &question.refuse {
+        let holds = condition(hb, &rule.when, ctx).map_err(|message| Error::InvalidDefault {
+            key: question.key.clone(),
+            message,
+        })?;
+        let matches = match (&rule.regex, value.as_str()) {
+            (None, _) => true,
+            (Some(re), Some(text)) => regex::Regex::new(re).is_ok_and(|re| re.is_match(text)),
+            (Some(_), None) => false,
+        };
+        if holds && matches {
+            return Err(Error::InvalidAnswer {
+                key: question.key.clone(),
+                value: value_text(value),
+                reason: rule.message.clone(),
+                template: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn value_text(value: &Value) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string)
 }
 
 /// A recorded answer, checked against this version's question: kept when
@@ -360,6 +392,10 @@ questions:
     type: string
     prompt: Extra
     when: gpu
+    refuse:
+      - when: (eq fw "b")
+        regex: '(^|,)[0-6]\.'
+        message: b needs 7.0 and up
   - key: tags
     type: multichoice
     prompt: Tags
@@ -479,5 +515,28 @@ derived:
         let p = provided(&[("gpu", "yes"), ("extra", "e")]);
         let r = resolve(&manifest(), builtins(), &p, None).unwrap();
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn an_answer_is_refused_in_combination_with_an_earlier_one() {
+        let m = manifest();
+        for (fw, extra, refused) in [
+            ("b", "8.6,6.1", true),
+            ("b", "8.6", false),
+            ("a", "6.1", false),
+        ] {
+            let p = provided(&[("fw", fw), ("extra", extra)]);
+            match resolve(&m, builtins(), &p, None) {
+                Err(Error::InvalidAnswer { key, reason, .. }) => {
+                    assert!(refused, "{fw} {extra}");
+                    assert_eq!(
+                        (key.as_str(), reason.as_str()),
+                        ("extra", "b needs 7.0 and up")
+                    );
+                }
+                Ok(_) => assert!(!refused, "{fw} {extra} must be refused"),
+                Err(e) => panic!("{e}"),
+            }
+        }
     }
 }

@@ -179,6 +179,9 @@ impl Found<'_> {
         let resolution = match super::answers::resolve(manifest, builtins(scaffold), provided, None)
         {
             Ok(r) => r,
+            // The answers tried are each valid alone: an invalid one is a
+            // combination the scaffold refuses (`refuse`), not a problem.
+            Err(crate::error::Error::InvalidAnswer { .. }) => return,
             Err(e) => {
                 let text = format!("{}/scaffold.yaml: {e}", scaffold.origin);
                 return self.add(report, text, provided);

@@ -120,6 +120,22 @@ pub struct Question {
     /// does not pass `validate` and there is no default.
     #[serde(default)]
     pub examples: Vec<String>,
+    /// Answers refused in combination with earlier ones (`validate` sees
+    /// the answer alone).
+    #[serde(default)]
+    pub refuse: Vec<Refusal>,
+}
+
+/// An answer refused when `when` (over the answers so far, this one
+/// included) holds and, for strings, `regex` finds a match in it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refusal {
+    pub when: String,
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Why, and what to answer instead.
+    pub message: String,
 }
 
 impl Question {
@@ -461,6 +477,11 @@ fn check_question(q: &Question) -> std::result::Result<(), String> {
         && let Some(Err(e)) = v.regex.as_deref().map(regex::Regex::new)
     {
         return Err(format!("question `{}`: invalid regex: {e}", q.key));
+    }
+    for rule in &q.refuse {
+        if let Some(Err(e)) = rule.regex.as_deref().map(regex::Regex::new) {
+            return Err(format!("question `{}`: invalid `refuse` regex: {e}", q.key));
+        }
     }
     if let Some(bad) = q.examples.iter().find(|e| {
         q.kind != QuestionKind::String || q.validate.as_ref().is_some_and(|v| !v.accepts(e))

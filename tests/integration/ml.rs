@@ -23,6 +23,9 @@ const MATRIX: &[(&str, &[&str])] = &[
         ],
     ),
     ("py312", &["python=python312"]),
+    // TensorFlow and torch in one python313 environment: x86_64-linux only.
+    ("both-py313", &["frameworks=both", "python=python313"]),
+    ("stable", &["nixpkgs=nixos-26.05-cuda", "rust_crate=none"]),
     ("cuda13", &["cuda=cudaPackages_13", "example=minimal"]),
     ("unstable-noci", &["nixpkgs=nixos-unstable", "ci=none"]),
     (
@@ -35,7 +38,7 @@ const MATRIX: &[(&str, &[&str])] = &[
     ),
 ];
 
-fn generate(env: &Env, name: &str, defines: &[&str]) -> PathBuf {
+pub(crate) fn generate(env: &Env, name: &str, defines: &[&str]) -> PathBuf {
     // Combination names like `tensorflow` are reserved project names.
     let dir = format!("demo-{name}");
     let name = dir.as_str();
@@ -80,11 +83,11 @@ fn every_combination_evaluates_with_nixcheck() {
             .arg(&project)
             .env("NIXCHECK_REQUIRE_NIX", "1")
             .env("NIXCHECK_SYSTEM", "aarch64-linux"));
-        if has_define(defines, "frameworks=tensorflow") {
+        if tf_in_main_env(defines) {
             assert!(
                 !report.contains("ok   eval devShells.aarch64-linux")
                     && report.contains("the flake has no devShells.aarch64-linux.default"),
-                "{name}: a TensorFlow project has no aarch64-linux outputs:\n{report}"
+                "{name}: a project whose Python has TensorFlow has no aarch64-linux outputs:\n{report}"
             );
         } else {
             assert!(ok, "nixcheck (aarch64-linux) failed for {name}:\n{report}");
@@ -101,8 +104,14 @@ fn every_combination_evaluates_with_nixcheck() {
     }
 }
 
-fn has_define(defines: &[&str], define: &str) -> bool {
-    defines.contains(&define)
+/// TensorFlow in the project's main Python environment: a TensorFlow
+/// project, or both frameworks on an interpreter TensorFlow has wheels for.
+fn tf_in_main_env(defines: &[&str]) -> bool {
+    defines.contains(&"frameworks=tensorflow")
+        || (defines.contains(&"frameworks=both")
+            && defines
+                .iter()
+                .any(|d| d.starts_with("python=") && *d != "python=python3"))
 }
 
 #[test]
@@ -140,6 +149,8 @@ fn answers_shape_the_project_coherently() {
         let has = |d: &str| defines.contains(&d);
         let input = if has("nixpkgs=nixos-unstable") {
             "inputs.nixpkgs.url = \"github:NixOS/nixpkgs/nixos-unstable\";"
+        } else if has("nixpkgs=nixos-26.05-cuda") {
+            "inputs.nixpkgs.url = \"github:nixos-cuda/nixpkgs/nixos-26.05-cuda\";"
         } else {
             "inputs.nixpkgs.url = \"github:nixos-cuda/nixpkgs/nixos-unstable-cuda\";"
         };
@@ -147,6 +158,8 @@ fn answers_shape_the_project_coherently() {
         let shell_nix = read(&project, "shell.nix");
         let branch = if has("nixpkgs=nixos-unstable") {
             "https://github.com/NixOS/nixpkgs/archive/nixos-unstable.tar.gz"
+        } else if has("nixpkgs=nixos-26.05-cuda") {
+            "https://github.com/nixos-cuda/nixpkgs/archive/nixos-26.05-cuda.tar.gz"
         } else {
             "https://github.com/nixos-cuda/nixpkgs/archive/nixos-unstable-cuda.tar.gz"
         };
@@ -158,11 +171,21 @@ fn answers_shape_the_project_coherently() {
         let tf = has("frameworks=tensorflow") || has("frameworks=both");
         for (file, text) in [("flake.nix", &flake), ("shell.nix", &shell_nix)] {
             let tf_lines = text.lines().filter(|l| l.trim() == "tensorflow").count();
-            let keras_lines = text.lines().filter(|l| l.trim() == "keras").count();
+            let keras_lines = text.lines().filter(|l| l.trim() == "tf-keras").count();
             assert_eq!(tf_lines > 0, tf, "{name}/{file}: tensorflow");
             assert_eq!(
                 keras_lines, tf_lines,
-                "{name}/{file}: every environment with tensorflow has keras"
+                "{name}/{file}: every environment with tensorflow has tf-keras"
+            );
+            // nixpkgs' keras (3) pulls CUDA onnxruntime and jax in.
+            assert!(
+                !text.lines().any(|l| l.trim() == "keras"),
+                "{name}/{file}: no nixpkgs keras"
+            );
+            assert_eq!(
+                text.contains("TF_USE_LEGACY_KERAS = \"1\";"),
+                tf,
+                "{name}/{file}: tf.keras is tf-keras in the TensorFlow shells"
             );
             let capabilities = text.contains("cudaCapabilities = [");
             assert_eq!(
@@ -179,7 +202,7 @@ fn answers_shape_the_project_coherently() {
         }
         let ci = project.join(".github/workflows/ci.yml");
         assert_eq!(ci.is_file(), !has("ci=none"), "{name}: ci.yml");
-        if tf && has("frameworks=both") {
+        if has("frameworks=both") && !tf_in_main_env(defines) {
             assert!(
                 flake.contains("/share/jupyter/kernels/python-tf/kernel.json")
                     && flake.contains("JUPYTER_PATH"),
@@ -444,7 +467,7 @@ print(outputs)
 
 /// Runs `nix` or `nix-instantiate` the way nixcheck does: private settings,
 /// no substituters, a throw-away store (so nothing touches /nix).
-fn private_nix(program: &str, work: &Path) -> Command {
+pub(crate) fn private_nix(program: &str, work: &Path) -> Command {
     let mut cmd = Command::new(program);
     let registry = work.join("registry.json");
     std::fs::write(&registry, "{\"flakes\":[],\"version\":2}\n").unwrap();

@@ -626,9 +626,27 @@ fn project_problems(project: &Path, map: &ImportMap, patterns: &Patterns) -> Vec
         let text = std::fs::read_to_string(project.join(nix)).unwrap();
         let envs = nix_envs(nix, &text);
         assert!(!envs.is_empty(), "{nix}: no withPackages environment found");
-        problems.extend(check(&envs, &imports, &own, map));
+        problems.extend(check(&envs, &legacy_keras(&imports, &text), &own, map));
     }
     problems
+}
+
+/// The imports as the Nix file's environments see them: where it sets
+/// TF_USE_LEGACY_KERAS=1, TensorFlow routes `tf.keras` to `tf_keras`
+/// (Keras 2) instead of `keras` (tensorflow/python/util/lazy_loader.py).
+fn legacy_keras(imports: &[Import], nix: &str) -> Vec<Import> {
+    let set = Regex::new(r#"TF_USE_LEGACY_KERAS\s*=\s*"1""#).unwrap();
+    let legacy = set.is_match(nix);
+    imports
+        .iter()
+        .cloned()
+        .map(|mut import| {
+            if legacy && import.module == "keras" && import.via.is_some() {
+                import.module = "tf_keras".into();
+            }
+            import
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -947,11 +965,11 @@ fn a_package_dropped_from_a_generated_flake_fails_the_check() {
     let patterns = Patterns::new(&map);
     let project = generate(&env, "demo-drop", &["frameworks=both".into()], None);
     let flake = std::fs::read_to_string(project.join("flake.nix")).unwrap();
-    // keras from every environment, pandas from the first one only.
+    // tf-keras from every environment, pandas from the first one only.
     let mut pandas_dropped = false;
     let edited: Vec<&str> = flake
         .lines()
-        .filter(|l| l.trim() != "keras")
+        .filter(|l| l.trim() != "tf-keras")
         .filter(|l| {
             let drop = l.trim() == "pandas" && !pandas_dropped;
             pandas_dropped |= drop;
@@ -964,7 +982,9 @@ fn a_package_dropped_from_a_generated_flake_fails_the_check() {
     let keras = problems
         .iter()
         .filter(|p| {
-            p.contains("imports `keras` (through tf.keras), which no Python environment provides")
+            p.contains(
+                "imports `tf_keras` (through tf.keras), which no Python environment provides",
+            )
         })
         .count();
     let pandas = problems
@@ -1152,4 +1172,82 @@ fn without_keras_the_keras_paths_skip_with_the_fix_where_1_1_0_failed() {
             && out.contains("add `keras` next to `tensorflow`"),
         "the notebook says what to add:\n{out}"
     );
+}
+
+/// A directory that makes `tf_keras` importable in `.ci/venv-tf` (its own
+/// site-packages, or NIXCUDA_TEST_TF_KERAS_PATH: `pip install --target DIR
+/// --no-deps tf-keras==2.21.0`), or None, saying what is missing.
+fn tf_keras_path(python: &Path) -> Option<String> {
+    let extra = std::env::var("NIXCUDA_TEST_TF_KERAS_PATH").unwrap_or_default();
+    let (ok, _) = run(Command::new(python)
+        .args([
+            "-c",
+            "import importlib.util as u; assert u.find_spec('tf_keras')",
+        ])
+        .env("PYTHONPATH", &extra));
+    prerequisite(
+        "tf_keras in the TensorFlow test virtualenv",
+        ok,
+        "`pip install --no-deps tf-keras==2.21.0` into .ci/venv-tf, or into a directory named by NIXCUDA_TEST_TF_KERAS_PATH",
+    )
+    .then_some(extra)
+}
+
+#[test]
+fn tensorflow_projects_pass_with_tf_keras_as_their_nix_shells_set_it() {
+    let Some(python) = tf_python() else { return };
+    let Some(extra) = tf_keras_path(&python) else {
+        return;
+    };
+    let env = Env::new();
+    let blocker = env.path("no-tf-keras");
+    std::fs::create_dir_all(&blocker).unwrap();
+    std::fs::write(
+        blocker.join("sitecustomize.py"),
+        "import sys\nsys.modules[\"tf_keras\"] = None\n",
+    )
+    .unwrap();
+    for (name, defines) in [
+        ("tf-legacy", &["frameworks=tensorflow"][..]),
+        ("both-legacy", &["frameworks=both", "example=minimal"]),
+    ] {
+        let defines: Vec<String> = defines.iter().map(|d| d.to_string()).collect();
+        let project = generate(&env, name, &defines, None);
+        let path = format!("{}:{extra}", src_path(&project));
+        let legacy = |cmd: &mut Command| {
+            cmd.env("TF_USE_LEGACY_KERAS", "1");
+        };
+        let mut cmd = python_cmd(&python, &project, &path);
+        legacy(&mut cmd);
+        let (ok, out) = run(cmd.args(["-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider"]));
+        assert!(ok, "{name}: pytest failed with tf_keras:\n{out}");
+        assert!(
+            out.contains("PASSED tests/test_pipeline.py::test_keras_network_learns"),
+            "{name}: Keras 2 trains the network:\n{out}"
+        );
+        let notebooks = project.join("notebooks");
+        let notebook = crate::support::listing(&notebooks)
+            .into_iter()
+            .find(|n| n.ends_with(".ipynb"))
+            .expect("a notebook");
+        let mut cmd = python_cmd(&python, &project, &path);
+        legacy(&mut cmd);
+        let (ok, out) = run(cmd
+            .arg("-c")
+            .arg(RUN_NOTEBOOK)
+            .arg(notebooks.join(notebook))
+            .arg(&notebooks));
+        assert!(
+            ok && out.contains("TensorFlow GPUs:") && !out.contains("Skipping the Keras model"),
+            "{name}: the notebook trains the Keras 2 model:\n{out}"
+        );
+        // Without tf_keras the Keras test names the package to add.
+        let mut cmd = python_cmd(&python, &project, &format!("{}:{path}", blocker.display()));
+        legacy(&mut cmd);
+        let (ok, out) = run(cmd.args(["-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]));
+        assert!(
+            ok && out.contains("add `tf-keras` next to `tensorflow`"),
+            "{name}: without tf_keras the Keras test skips with the fix:\n{out}"
+        );
+    }
 }

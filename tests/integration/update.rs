@@ -394,8 +394,8 @@ fn tuned_ml_project(env: &Env, from: &str, host: &str) -> PathBuf {
     project
 }
 
-/// A project made with `from`, edited by its user, moved to ml@1.2.0.
-fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
+/// A project made with `from`, edited by its user, moved to ml@1.3.0.
+fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
     let env = Env::new();
     let project = tuned_ml_project(&env, from, host);
     // And a note to the README.
@@ -423,6 +423,10 @@ fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
         host.contains("licensed redistribution"),
         "upstream's change to the host module arrived"
     );
+    assert!(
+        host.contains("# powerManagement.finegrained = true;"),
+        "1.3.0's laptop block arrived next to the user's edit: {host}"
+    );
     let flake = read(&project, "flake.nix");
     assert!(
         flake.contains("            rich\n"),
@@ -432,7 +436,7 @@ fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
         flake.contains("github:nixos-cuda/nixpkgs/nixos-unstable-cuda")
             && !flake.contains("CUDARC_CUDA_VERSION")
             && flake.contains("_RUSTFLAGS"),
-        "1.2.0's flake arrived (the new `nixpkgs` question at its default):\n{flake}"
+        "1.3.0's flake arrived (1.2.0's `nixpkgs` question at its default):\n{flake}"
     );
     assert!(
         read(&project, "README.md").contains("Our lab: ask Ada first.\n"),
@@ -446,7 +450,7 @@ fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
     );
     let record = read(&project, ".nixcuda.yaml");
     for answer in [
-        "version: 1.2.0",
+        "version: 1.3.0",
         "nixpkgs: nixos-unstable-cuda",
         "ci: github",
         "cuda_capabilities: ''",
@@ -459,11 +463,16 @@ fn ml_project_moves_to_1_2_0_keeping_edits(from: &str, host: &str) {
 }
 
 #[test]
-fn ml_project_moves_from_1_0_0_to_1_2_0_keeping_edits() {
-    ml_project_moves_to_1_2_0_keeping_edits("1.0.0", "nix/nvidia.nix");
+fn ml_project_moves_from_1_0_0_to_1_3_0_keeping_edits() {
+    ml_project_moves_to_1_3_0_keeping_edits("1.0.0", "nix/nvidia.nix");
 }
 
 #[test]
-fn ml_project_moves_from_1_1_0_to_1_2_0_keeping_edits() {
-    ml_project_moves_to_1_2_0_keeping_edits("1.1.0", "nix/host.nix");
+fn ml_project_moves_from_1_1_0_to_1_3_0_keeping_edits() {
+    ml_project_moves_to_1_3_0_keeping_edits("1.1.0", "nix/host.nix");
+}
+
+#[test]
+fn ml_project_moves_from_1_2_0_to_1_3_0_keeping_edits() {
+    ml_project_moves_to_1_3_0_keeping_edits("1.2.0", "nix/host.nix");
 }

@@ -68,6 +68,31 @@ def test_libcuda_sees_a_device():
     skip_or_fail(gpu.system_problem())
 
 
+def test_torch_kernels_must_match_the_gpu_capability():
+    """A CPU test of the check behind test_torch_has_kernels_for_this_gpu."""
+    cached = ["sm_75", "sm_80", "sm_86", "sm_89", "sm_90", "sm_100", "sm_120", "compute_120"]
+    assert gpu.kernels_cover((8, 6), cached)
+    assert gpu.kernels_cover((8, 7), ["sm_80"])  # same major version, newer minor
+    assert gpu.kernels_cover((12, 1), cached)
+    # A GTX 1080 (6.1) or a V100 (7.0): nixpkgs' defaults build no kernels for them.
+    assert not gpu.kernels_cover((6, 1), cached)
+    assert not gpu.kernels_cover((7, 0), cached)
+    assert not gpu.kernels_cover((8, 0), ["sm_86"])  # a cubin never runs on an older minor
+    assert not gpu.kernels_cover((9, 0), ["sm_100a"])
+    assert gpu.kernels_cover((9, 0), ["sm_90a"])  # arch-specific: exactly 9.0
+    assert not gpu.kernels_cover((9, 1), ["sm_90a"])
+    assert gpu.kernels_cover((9, 0), ["compute_80"])  # PTX is compiled for newer GPUs
+
+
+@pytest.mark.gpu
+def test_torch_has_kernels_for_this_gpu():
+    # cuBLAS brings its own kernels, so a matrix product can pass on a GPU
+    # torch was not built for, while training dies with "no kernel image".
+    skip_or_fail(gpu.torch_problem())
+    problem = gpu.torch_kernel_problem()
+    assert problem is None, problem
+
+
 @pytest.mark.gpu
 def test_torch_computes_on_the_gpu():
     skip_or_fail(gpu.torch_problem())
@@ -84,6 +109,7 @@ def test_torch_computes_on_the_gpu():
 @pytest.mark.gpu
 def test_torch_model_trains_on_the_gpu():
     skip_or_fail(gpu.torch_problem())
+    assert gpu.torch_kernel_problem() is None, gpu.torch_kernel_problem()
     from ipsa_prediction.data import synthetic_regression
     from ipsa_prediction.models import train_torch_mlp
 

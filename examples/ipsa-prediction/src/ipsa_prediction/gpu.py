@@ -97,6 +97,45 @@ def torch_problem() -> str | None:
     return None
 
 
+def kernels_cover(capability: tuple[int, int], arch_list: list[str]) -> bool:
+    """Whether a build for ``arch_list`` (``torch.cuda.get_arch_list()``) runs on a GPU
+    of compute ``capability``: a cubin ``sm_XY`` runs on the same major version at
+    minor Y or higher, an arch-specific ``sm_XYa`` on exactly X.Y, and PTX
+    ``compute_XY`` is compiled by the driver for X.Y and newer."""
+    major, minor = capability
+    for arch in arch_list:
+        kind, _, version = arch.partition("_")
+        digits = version.rstrip("abcdefghijklmnopqrstuvwxyz")
+        if len(digits) < 2 or not digits.isdigit():
+            continue
+        built = (int(digits[:-1]), int(digits[-1]))
+        if kind == "sm" and (built == capability or (digits == version and built[0] == major and built[1] <= minor)):
+            return True
+        if kind == "compute" and built <= (major, minor):
+            return True
+    return False
+
+
+def torch_kernel_problem() -> str | None:
+    """PyTorch has kernels for the GPU. Without them a matrix product still runs
+    (cuBLAS brings its own), but training stops with "no kernel image is available"."""
+    import torch
+
+    capability = torch.cuda.get_device_capability(0)
+    arch_list = torch.cuda.get_arch_list()
+    if kernels_cover(capability, arch_list):
+        return None
+    wanted = "{}.{}".format(*capability)
+    return (
+        f"torch {torch.__version__} has no kernels for {torch.cuda.get_device_name(0)} (compute "
+        f"capability {wanted}; torch.cuda.get_arch_list() is {', '.join(arch_list) or 'empty'}): "
+        'training would stop with "no kernel image is available". nixpkgs\' default '
+        "`cudaCapabilities` leave out GPUs below 7.5; set `cudaCapabilities = [ \"" + wanted + "\" ];` "
+        "in flake.nix and shell.nix (torch then compiles locally, for hours: README.md, "
+        "'Troubleshooting')"
+    )
+
+
 def report() -> str:
     """A few lines for humans (notebooks, bug reports): what works, what does not."""
     lines = [f"Python {sys.version.split()[0]} ({sys.executable})"]
@@ -107,6 +146,8 @@ def report() -> str:
 
         name = torch.cuda.get_device_name(0) if torch_problem() is None else None
         lines.append(f"torch {torch.__version__} (CUDA {torch.version.cuda}): {name or torch_problem()}")
+        if name is not None:
+            lines.append(f"torch kernels: {torch_kernel_problem() or 'OK'}")
     except ImportError:
         lines.append(f"torch: {torch_problem()}")
     return "\n".join(lines)

@@ -48,16 +48,28 @@
     modesetting.enable = true;
     nvidiaSettings = true;
 
+    # Desktops and servers only. On a laptop set it to false: it keeps the
+    # NVIDIA GPU powered all the time (the battery drains, and the GPU never
+    # powers off as `powerManagement.finegrained` below would).
     # Keeps the GPU initialised when no program uses it: CUDA programs start
     # faster, and headless compute machines need it.
     nvidiaPersistenced = true;
 
-    # Laptops with an integrated GPU (PRIME offload): uncomment and fill in
-    # the bus IDs. `lspci -D -d ::03xx` lists the GPUs in HEXADECIMAL, NixOS
-    # wants DECIMAL: lspci "01:00.0" -> "PCI:1:0:0", "00:02.0" -> "PCI:0:2:0",
-    # "c1:00.0" -> "PCI:193:0:0" (0xc1 = 193). Use amdgpuBusId instead of
-    # intelBusId with an AMD CPU. Run programs on the NVIDIA GPU with
-    # `nvidia-offload <program>`; CUDA works without it.
+    # Laptops only (a chassis that is a notebook, or a battery), with the
+    # displays on the integrated GPU: PRIME offload. Set
+    # `nvidiaPersistenced = false` above, uncomment the lines below and fill
+    # in the bus IDs. Not on a desktop whose monitors hang on the NVIDIA
+    # card, even when the CPU has an integrated GPU: offload makes X use the
+    # integrated GPU as display device.
+    # `lspci -D -d ::03xx` lists the GPUs in HEXADECIMAL, NixOS wants DECIMAL:
+    # lspci "01:00.0" -> "PCI:1:0:0", "00:02.0" -> "PCI:0:2:0", "c1:00.0" ->
+    # "PCI:193:0:0" (0xc1 = 193). Use amdgpuBusId instead of intelBusId with
+    # an AMD CPU. Run programs on the NVIDIA GPU with `nvidia-offload
+    # <program>`; CUDA works without it. `powerManagement.finegrained`
+    # (Turing and newer, needs offload) powers the NVIDIA GPU off while no
+    # program uses it; `powerManagement.enable` keeps its memory over suspend.
+    # powerManagement.enable = true;
+    # powerManagement.finegrained = true;
     # prime = {
     #   offload.enable = true;
     #   offload.enableOffloadCmd = true;
