@@ -6,6 +6,7 @@ medians and the ratio.
     python3 scripts/bench-new.py [RUNS] [--binary PATH]... [-- extra new arguments]
     python3 scripts/bench-new.py --update [RUNS] [--binary PATH]...
     python3 scripts/bench-new.py --check [RUNS] [--binary PATH]...
+    python3 scripts/bench-new.py --team FILES [RUNS] [--binary PATH]...
 
 The floor of `new` is `cp -a` of the project just made (its `.git`
 included when there is one), timed in the same loop. With --update it times
@@ -13,7 +14,10 @@ included when there is one), timed in the same loop. With --update it times
 newest version (each run on a fresh project, with committed edits to
 README.md and .gitignore that it merges); its floor is `cp -a` of the files
 the update changed. With --check it times `scaffold check` of ml
-(every combination). Several --binary paths are timed in turn within each
+(every combination). With --team FILES it times `new --template DIR` of a
+team template of FILES files (templates of a few kilobytes with a few tags
+each, in 10 directories), beside `cp -a` of its result: the cost that grows
+with the work. Several --binary paths are timed in turn within each
 round (A/B/A/B), so a loaded machine weighs on all of them alike; without
 one, the release binary of this checkout is built and timed.
 """
@@ -40,6 +44,9 @@ def parse(args):
     for a in it:
         if a in ("--update", "--check"):
             mode = a[2:]
+        elif a == "--team":
+            mode = "team"
+            extra = ["--team-files", next(it)] + extra
         elif a == "--binary":
             binaries.append(os.path.abspath(next(it)))
         else:
@@ -73,6 +80,21 @@ def snapshot(root):
     return out
 
 
+def team_template(root, files):
+    """A team template of `files` files under `root`."""
+    os.makedirs(os.path.join(root, "template"))
+    with open(os.path.join(root, "scaffold.yaml"), "w") as f:
+        f.write("id: bench\nversion: 1.0.0\ndescription: a large team template\n"
+                "questions:\n  - key: owner\n    type: string\n    prompt: Owner\n"
+                "    default: data team\n")
+    body = "".join(f"line {i} of a module owned by {{{{owner}}}}\n" for i in range(40))
+    for i in range(files):
+        d = os.path.join(root, "template", f"part{i % 10}")
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, f"module{i}.py.hbs"), "w") as f:
+            f.write(f"# {{{{project_name}}}}: module {i}\n{{{{#if owner}}}}{body}{{{{/if}}}}")
+
+
 def one_run(mode, binary, dest, env, extra):
     """((elapsed ms, CPU ms), floor ms or None) of one run into `dest`."""
     if mode == "check":
@@ -96,6 +118,11 @@ def one_run(mode, binary, dest, env, extra):
         subprocess.run(["cp", "-a", "--parents", *changed, copy], cwd=dest, check=True)
         floor = (time.perf_counter() - start) * 1000
         return measured, floor
+    if mode == "team":
+        template = os.path.join(os.path.dirname(dest), "template")
+        if not os.path.isdir(template):
+            team_template(template, int(extra[1]))
+        extra = ["--template", template, *extra[2:]]
     measured = timed([binary, "nixcuda", "new", dest, "--yes", "-q", *extra], env=env)
     floor, _ = timed(["cp", "-a", dest, dest + "-copy"])
     return measured, floor
@@ -107,6 +134,8 @@ def report(mode, runs, extra, name, times, floor, cpu):
         what = f"cargo nixcuda update --yes (default project with edits, ml@1.0.0 -> newest), {runs} runs"
     elif mode == "check":
         what = f"cargo nixcuda scaffold check ml (every combination), {runs} runs"
+    elif mode == "team":
+        what = f"cargo nixcuda new --yes --template DIR ({extra[1]} files), {runs} runs, git included"
     else:
         files = "default scaffold" + (f" {' '.join(extra)}" if extra else "")
         git = "no git" if "none" in extra else "git init + commit included"
