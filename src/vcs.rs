@@ -16,7 +16,9 @@ mod stage;
 
 pub use index::{IndexLock, build_index, is_own_lock};
 pub use objects::{FirstCommit, TreeFile, build_repository};
-pub use refs::{ConflictEntry, head_commit, head_reference, reference_target, set_reference};
+pub use refs::{
+    ConflictEntry, head_commit, head_reference, reference_target, set_reference, unmerged_paths,
+};
 use signing::{sign_with_git, signing_requested};
 pub use stage::{check_filters, check_index_writable, stage_ahead};
 

@@ -18,6 +18,8 @@ enum State {
     Outdated,
     /// Recorded by a newer tool or template than the one at hand.
     Newer,
+    /// An update's conflicts are not resolved yet.
+    Conflicts,
 }
 
 impl State {
@@ -25,6 +27,7 @@ impl State {
         let version = |v: &str| semver::Version::parse(v).ok();
         match (version(&report.current), version(&report.newest)) {
             (Some(current), Some(newest)) if current > newest => State::Newer,
+            _ if !report.unresolved.is_empty() => State::Conflicts,
             _ if !report.newer.is_empty() => State::Outdated,
             _ => State::Fresh,
         }
@@ -35,6 +38,7 @@ impl State {
             State::Fresh => "fresh",
             State::Outdated => "outdated",
             State::Newer => "newer",
+            State::Conflicts => "conflicts",
         }
     }
 }
@@ -69,7 +73,7 @@ fn check(args: &CheckArgs, printer: &Printer) -> Result<ExitStatus> {
     }
     Ok(match state {
         State::Fresh => ExitStatus::Success,
-        State::Outdated => ExitStatus::Failure,
+        State::Outdated | State::Conflicts => ExitStatus::Failure,
         State::Newer => ExitStatus::Error,
     })
 }
@@ -78,6 +82,19 @@ fn tell(report: &CheckReport, state: State, source: &TemplateSource, printer: &P
     let label = format!("{}@{}", report.scaffold, report.current);
     match state {
         State::Fresh => printer.status("Fresh", &format!("{label} is the newest version")),
+        State::Conflicts => printer.status(
+            "Conflicts",
+            &format!(
+                "{label}: the last update left {} file(s) unmerged: {}; resolve the `<<<<<<<` markers and `git add` them, or undo the update with `cargo nixcuda update --abort`",
+                report.unresolved.len(),
+                report
+                    .unresolved
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
         State::Outdated => printer.status(
             "Outdated",
             &format!(

@@ -56,7 +56,7 @@ pub fn run(args: UpdateArgs, printer: &Printer) -> Result<ExitStatus> {
     }
     let recorded = update::apply(&plan, settings.commit, &lock)?;
     let conflicts: Vec<PathBuf> = plan.conflicts().iter().map(|p| p.to_path_buf()).collect();
-    printer.status("Updated", &format!("{} -> {}", plan.from, plan.to));
+    printer.status("Updated", &plan.label());
     match recorded {
         Recorded::Committed(id) => printer.status("Committed", short(&id, 7)),
         Recorded::Staged if conflicts.is_empty() => printer
@@ -86,10 +86,7 @@ fn dry_run(plan: &UpdatePlan, printer: &Printer) -> Result<ExitStatus> {
             plan.dirty.len()
         ));
     }
-    printer.status(
-        "Dry run",
-        &format!("{} -> {}: nothing was written", plan.from, plan.to),
-    );
+    printer.status("Dry run", &format!("{}: nothing was written", plan.label()));
     let conflicts = plan.conflicts();
     if !conflicts.is_empty() {
         printer.warn(&format!(

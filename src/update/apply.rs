@@ -28,7 +28,7 @@ pub fn apply(plan: &UpdatePlan, commit: bool, lock: &ProjectLock) -> Result<Reco
         let paths: Vec<PathBuf> = ops.iter().map(|op| plan.root.join(op.path())).collect();
         vcs::check_filters(&workdir, &paths)?;
     }
-    let label = format!("{} -> {}", plan.from, plan.to);
+    let label = plan.label();
     abort::save(&plan.root, &ops, &label)?;
     // The pristine objects first: the record written next names them.
     if let Some(files) = &plan.pristine {

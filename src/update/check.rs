@@ -14,6 +14,9 @@ pub struct CheckReport {
     pub newest: String,
     pub up_to_date: bool,
     pub newer: Vec<String>,
+    /// Files an update left in conflict that are still unmerged in git's
+    /// index.
+    pub unresolved: Vec<std::path::PathBuf>,
 }
 
 pub fn check(start: &Path, registry: &Registry) -> Result<CheckReport> {
@@ -36,5 +39,6 @@ pub fn check(start: &Path, registry: &Registry) -> Result<CheckReport> {
             .filter(|s| s.manifest.version > current)
             .map(|s| s.manifest.version.to_string())
             .collect(),
+        unresolved: crate::vcs::unmerged_paths(&root),
     })
 }

@@ -89,6 +89,16 @@ pub struct UpdatePlan {
 }
 
 impl UpdatePlan {
+    /// `ml@1.0.0 -> ml@1.3.0`, or `ml@1.3.0 (answers changed)` when the
+    /// version stays and only answers change.
+    pub fn label(&self) -> String {
+        if self.from == self.to {
+            format!("{} (answers changed)", self.to)
+        } else {
+            format!("{} -> {}", self.from, self.to)
+        }
+    }
+
     /// Files with conflicts: marked, or not written because something
     /// stands in the way.
     pub fn conflicts(&self) -> Vec<&Path> {

@@ -82,6 +82,37 @@ pub fn head_commit(dir: &Path) -> Option<String> {
     Some(commit.id().to_string())
 }
 
+/// The paths under `dir` (relative to it) that the index holds as
+/// unmerged: the conflicts an update or a merge left and nobody resolved.
+pub fn unmerged_paths(dir: &Path) -> Vec<PathBuf> {
+    let Ok(repo) = discover(dir) else {
+        return Vec::new();
+    };
+    let (Some(workdir), Ok(index)) = (repo.workdir().map(Path::to_path_buf), repo.index()) else {
+        return Vec::new();
+    };
+    let workdir = workdir.canonicalize().unwrap_or(workdir);
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut paths: Vec<PathBuf> = index
+        .conflicts()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.ok())
+        .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+        .filter_map(|entry| {
+            let rel = PathBuf::from(String::from_utf8_lossy(&entry.path).into_owned());
+            workdir
+                .join(rel)
+                .strip_prefix(&dir)
+                .ok()
+                .map(Path::to_path_buf)
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 /// What the reference `name` points at.
 pub fn reference_target(dir: &Path, name: &str) -> Option<String> {
     let repo = discover(dir).ok()?;

@@ -192,6 +192,14 @@ fn an_answer_changes_through_define() {
         record.contains("flavor: b") && record.contains("color: red"),
         "{record}"
     );
+    // Only an answer changes: the version stays, and the report says so.
+    crate::support::commit_all(&project, "updated");
+    let out = update(&env, &project, &["-d", "color=green"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("t@1.1.0 (answers changed)"), "{err}");
+    assert!(!err.contains("t@1.1.0 -> t@1.1.0"), "{err}");
+    assert_eq!(read(&project, "extra/added.txt"), "color: green\n");
 }
 
 #[test]

@@ -75,6 +75,37 @@ fn conflicts_are_unmerged_paths_with_the_three_stages() {
 }
 
 #[test]
+fn check_names_unresolved_conflicts_until_they_are_added() {
+    let env = Env::new();
+    let project = conflicting_project(&env);
+    let out = update(&env, &project, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let check = |args: &[&str]| {
+        env.cmd_with_scaffolds("updates", &[&["check"], args].concat())
+            .current_dir(&project)
+            .output()
+            .unwrap()
+    };
+    let out = check(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("Conflicts") && err.contains("notes.md") && err.contains("--abort"),
+        "{err}"
+    );
+    assert!(!err.contains("Fresh"), "{err}");
+    let out = check(&["--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["status"], "conflicts");
+    assert_eq!(json["unresolved"], serde_json::json!(["notes.md"]));
+    // Resolved and added: fresh again.
+    git(&project, &["add", "notes.md"]);
+    let out = check(&[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("Fresh"), "{}", stderr_of(&out));
+}
+
+#[test]
 fn a_renamed_file_with_conflicts_is_tracked_under_its_new_path() {
     let env = Env::new();
     let project = updates_project(&env, "p", &[]);

@@ -316,6 +316,7 @@ mod tests {
                 newest: "1.2.0".into(),
                 up_to_date: false,
                 newer: vec!["1.1.0".into(), "1.2.0".into()],
+                unresolved: Vec::new(),
             })
         });
         let broken = |hint: Option<&str>| {

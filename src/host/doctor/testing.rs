@@ -121,6 +121,7 @@ pub fn project() -> Project {
             newest: "1.2.0".into(),
             up_to_date: true,
             newer: Vec::new(),
+            unresolved: Vec::new(),
         }),
         build_plan: None,
         build_plan_timeout: Duration::from_secs(90),
