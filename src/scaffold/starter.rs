@@ -74,8 +74,11 @@ pub fn create(dest: &Path, base: &Scaffold) -> Result<Started> {
 }
 
 /// The manifest with its first `id:` and `version:` lines replaced, so its
-/// comments and layout stay as the embedded scaffold has them.
+/// comments and layout stay as the embedded scaffold has them, and without
+/// the embedded scaffold's `migrations:`: they move files of the embedded
+/// scaffold's own history, which a new template's projects never had.
 fn renamed_manifest(text: &str, id: &str) -> String {
+    let text = without_migrations(text);
     let mut replaced_id = false;
     let mut replaced_version = false;
     let lines: Vec<String> = text
@@ -93,6 +96,28 @@ fn renamed_manifest(text: &str, id: &str) -> String {
         })
         .collect();
     lines.join("\n") + "\n"
+}
+
+/// `text` without its top-level `migrations:` block (and the comment lines
+/// right above it), with a comment in its place.
+fn without_migrations(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let Some(start) = lines.iter().position(|l| l.starts_with("migrations:")) else {
+        return text.to_string();
+    };
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| !l.is_empty() && !l.starts_with([' ', '#']))
+        .map_or(lines.len(), |n| start + 1 + n);
+    let mut first = start;
+    while first > 0 && lines[first - 1].starts_with('#') {
+        first -= 1;
+    }
+    let mut kept: Vec<&str> = lines[..first].to_vec();
+    kept.push("# migrations: none yet. When a later version renames or drops files or answers,");
+    kept.push("# say so here (`migrations:` in \"scaffold.yaml\" of cargo-nixcuda's scaffolds/README.md).");
+    kept.extend(&lines[end..]);
+    kept.join("\n") + "\n"
 }
 
 /// A scaffold id from a directory name (`ML Team` -> `ml-team`).
@@ -126,6 +151,16 @@ mod tests {
         assert_eq!(template_id(Path::new("/x/ML Team")), "ml-team");
         assert_eq!(template_id(Path::new("/x/acme-template")), "acme-template");
         assert_eq!(template_id(Path::new("/x/9lives")), "team");
+    }
+
+    #[test]
+    fn the_embedded_history_is_not_copied() {
+        let text = "id: ml\nversion: 1.3.0\nfiles: []\n# old moves\nmigrations:\n  - before: 1.1.0\n    rename_paths: { a: b }\nformat: {}\n";
+        assert_eq!(
+            without_migrations(text),
+            "id: ml\nversion: 1.3.0\nfiles: []\n# migrations: none yet. When a later version renames or drops files or answers,\n# say so here (`migrations:` in \"scaffold.yaml\" of cargo-nixcuda's scaffolds/README.md).\nformat: {}\n"
+        );
+        assert_eq!(without_migrations("id: x\n"), "id: x\n");
     }
 
     #[test]

@@ -11,7 +11,13 @@ fn scaffold_new_then_check_passes() {
     env.ok(&["scaffold", "new", "acme-template"]);
     let dir = env.path("acme-template");
     assert!(dir.join("scaffold.yaml").is_file() && dir.join("template").is_dir());
-    assert!(read(&dir.join("scaffold.yaml")).contains("id: acme-template"));
+    let manifest = read(&dir.join("scaffold.yaml"));
+    assert!(manifest.contains("id: acme-template"));
+    // The embedded scaffold's history is not the new template's.
+    assert!(
+        !manifest.contains("rename_paths") && !manifest.contains("nix/nvidia.nix"),
+        "{manifest}"
+    );
     let out = env.ok(&["scaffold", "check", "acme-template"]);
     assert!(
         stderr_of(&out).contains("no problems"),
