@@ -64,6 +64,15 @@ pub enum VcsOutcome {
     Staged {
         workdir: PathBuf,
     },
+    /// A new repository whose first commit could not be signed as the
+    /// user's config asks: its files are staged, nothing is committed.
+    Unsigned {
+        branch: String,
+        /// git's reason.
+        reason: String,
+        /// The first commit's message, for the command that makes it.
+        message: String,
+    },
 }
 
 /// The work tree that contains `path` (or its nearest existing ancestor).

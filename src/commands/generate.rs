@@ -39,7 +39,28 @@ pub fn run(
     let outcome = outcome?;
     report(&outcome, mode, printer);
     printer.note(&format!("Next steps:\n{}", outcome.next_steps));
-    Ok(ExitStatus::Success)
+    if let VcsOutcome::Unsigned {
+        reason, message, ..
+    } = &outcome.vcs
+    {
+        printer.warn(&unsigned_first_commit(&opts.path, reason, message));
+    }
+    // A project without its first commit is one thing left to do.
+    Ok(ExitStatus::failure_if(matches!(
+        outcome.vcs,
+        VcsOutcome::Unsigned { .. }
+    )))
+}
+
+/// What to do when git could not sign the first commit: the project is
+/// there, its files staged.
+fn unsigned_first_commit(path: &std::path::Path, reason: &str, message: &str) -> String {
+    let dir = crate::shell::quote(&path.display().to_string());
+    let subject = crate::shell::quote(message.lines().next().unwrap_or("Initial commit"));
+    format!(
+        "commit.gpgsign is set, but git could not sign the first commit:\n  {}\n  The project is written and its files are staged; nothing is committed yet. Once `git commit -S` works here (gpg.program, gpg.format, user.signingKey), make the commit:\n    cd {dir} && git commit -S -m {subject}\n  or commit it unsigned: cd {dir} && git -c commit.gpgsign=false commit -m {subject}",
+        reason.trim().replace('\n', "\n  ")
+    )
 }
 
 fn report(outcome: &Outcome, mode: Mode, printer: &Printer) {
@@ -78,6 +99,10 @@ fn report(outcome: &Outcome, mode: Mode, printer: &Printer) {
                 "the new files in the existing repository at {} (not committed; a flake only sees tracked files)",
                 workdir.display()
             ),
+        ),
+        VcsOutcome::Unsigned { branch, .. } => printer.status(
+            "Staged",
+            &format!("the files on branch {branch}, not committed: see the warning below"),
         ),
         VcsOutcome::None => {}
     }

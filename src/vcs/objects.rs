@@ -130,40 +130,59 @@ pub fn build_repository(git_dir: &Path, first: FirstCommit) -> Result<(VcsOutcom
     let repo = Repository::open(git_dir).map_err(Error::git("open the new repository"))?;
     let mut warnings = Vec::new();
     let commit = match made.commit {
-        Some(id) => id,
-        None => match sign_with_git(git_dir, made.tree, &[], &who, first.message)? {
-            Some(id) => id,
-            None => {
+        Some(id) => Ok(id),
+        None => match sign_with_git(git_dir, made.tree, &[], &who, first.message) {
+            Ok(Some(id)) => Ok(id),
+            Ok(None) => {
                 warnings.push(unsigned_warning("the first commit"));
                 let who = (&who.author, &who.committer);
-                commit_tree(&repo, None, who, first.message, made.tree, &[])?
+                Ok(commit_tree(
+                    &repo,
+                    None,
+                    who,
+                    first.message,
+                    made.tree,
+                    &[],
+                )?)
             }
+            // The user's work is not thrown away for want of a signature:
+            // the repository is made with the files staged, for the user
+            // to commit once signing works.
+            Err(Error::SigningFailed { reason, .. }) => Err(reason),
+            Err(e) => return Err(e),
         },
     };
     // The references last, each to objects already stored.
     let summary = first.message.lines().next().unwrap_or_default();
-    crate::test_hooks::kill_point();
-    repo.reference(
-        &format!("refs/heads/{branch}"),
-        commit,
-        false,
-        &format!("commit (initial): {summary}"),
-    )
-    .map_err(Error::git("commit"))?;
+    if let Ok(commit) = commit {
+        crate::test_hooks::kill_point();
+        repo.reference(
+            &format!("refs/heads/{branch}"),
+            commit,
+            false,
+            &format!("commit (initial): {summary}"),
+        )
+        .map_err(Error::git("commit"))?;
+    }
     if let (Some(id), Some((_, message))) = (made.pristine, first.pristine) {
         crate::test_hooks::kill_point();
         repo.reference(PRISTINE_REF, id, false, message)
             .map_err(Error::git("record the pristine render"))?;
     }
     write_index(git_dir, first.files, &blobs, first.work_tree)?;
-    Ok((
-        VcsOutcome::Initialized {
+    let outcome = match commit {
+        Ok(commit) => VcsOutcome::Initialized {
             branch,
             commit: commit.to_string(),
             fallback_identity: who.fallback,
         },
-        warnings,
-    ))
+        Err(reason) => VcsOutcome::Unsigned {
+            branch,
+            reason,
+            message: first.message.to_string(),
+        },
+    };
+    Ok((outcome, warnings))
 }
 
 /// What `make_objects` stored: the first commit's tree, the commit itself

@@ -126,21 +126,53 @@ fn new_signs_the_first_commit_through_git_when_commit_gpgsign_is_set() {
 }
 
 #[test]
-fn a_signing_failure_fails_new_and_leaves_nothing() {
+fn a_signing_failure_keeps_the_project_staged_and_says_how_to_commit_it() {
     let env = Env::new();
     fake_gpg(&env, false);
     let out = env.cmd(&["new", "demo", "--yes"]).output().unwrap();
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     let err = stderr_of(&out);
     assert!(
         err.contains("commit.gpgsign") && err.contains("No secret key"),
         "{err}"
     );
     assert!(
-        err.contains("commit.gpgsign false"),
-        "the hint names the way out: {err}"
+        err.contains("cd demo && git commit -S -m")
+            && err.contains("git -c commit.gpgsign=false commit"),
+        "the warning says how to make the commit: {err}"
     );
-    assert!(!env.path("demo").exists());
+    // Nothing of the user's project is lost: it is there, every file
+    // staged, and no commit made.
+    let project = env.path("demo");
+    assert!(project.join("flake.nix").is_file() && project.join(".nixcuda.yaml").is_file());
+    let head = git_as_user(&env, &project, &["rev-parse", "--verify", "-q", "HEAD"]);
+    assert!(!head.status.success(), "no commit was made");
+    let status = stdout_of(&git_as_user(&env, &project, &["status", "--porcelain"]));
+    assert!(
+        !status.is_empty() && status.lines().all(|l| l.starts_with("A  ")),
+        "{status}"
+    );
+    // Once signing works, the printed command makes the commit.
+    let mark = fake_gpg(&env, true);
+    let line = err
+        .lines()
+        .find(|l| l.trim_start().starts_with("cd demo && git commit -S"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let run = std::process::Command::new("sh")
+        .args(["-c", &line])
+        .current_dir(env.work.path())
+        .env("HOME", env.home.path())
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", stderr_of(&run));
+    assert!(mark.exists(), "the commit was signed");
+    assert_eq!(
+        stdout_of(&git_as_user(&env, &project, &["status", "--porcelain"])),
+        ""
+    );
 }
 
 #[test]
