@@ -6,11 +6,12 @@
 
 use std::path::Path;
 
-use crate::git_repositories::{git, snapshot};
+use crate::git_repositories::snapshot;
+use crate::support::git_may_fail;
 use crate::support::{Env, TemplateRepo, stderr_of};
 
 fn log(dir: &Path, format: &str) -> String {
-    let out = git(dir, &["log", "-1", &format!("--format={format}")]);
+    let out = git_may_fail(dir, &["log", "-1", &format!("--format={format}")]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -128,15 +129,15 @@ fn a_global_ignorecase_does_not_drop_files_from_the_index() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let p = env.path("p");
-    let files = git(&p, &["ls-files"]);
+    let files = git_may_fail(&p, &["ls-files"]);
     let files = String::from_utf8_lossy(&files.stdout).into_owned();
     assert!(
         files.lines().any(|l| l == "Notes.txt") && files.lines().any(|l| l == "notes.txt"),
         "{files}"
     );
-    let out = git(&p, &["commit", "-q", "--allow-empty", "-m", "next"]);
+    let out = git_may_fail(&p, &["commit", "-q", "--allow-empty", "-m", "next"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let tree = git(&p, &["ls-tree", "--name-only", "HEAD"]);
+    let tree = git_may_fail(&p, &["ls-tree", "--name-only", "HEAD"]);
     let tree = String::from_utf8_lossy(&tree.stdout).into_owned();
     assert!(
         tree.contains("Notes.txt") && tree.contains("notes.txt"),
@@ -166,7 +167,7 @@ fn repository(env: &Env, name: &str) -> std::path::PathBuf {
         &["init", "-q"][..],
         &["commit", "-q", "--allow-empty", "-m", "mine"],
     ] {
-        let out = git(&dir, args);
+        let out = git_may_fail(&dir, args);
         assert!(out.status.success(), "{}", stderr_of(&out));
     }
     dir
@@ -177,16 +178,16 @@ fn split_and_sparse_indexes_are_refused_before_anything_is_written() {
     let env = Env::new();
     let split = repository(&env, "split");
     std::fs::write(split.join("mine.txt"), "x\n").unwrap();
-    assert!(git(&split, &["add", "mine.txt"]).status.success());
+    assert!(git_may_fail(&split, &["add", "mine.txt"]).status.success());
     assert!(
-        git(&split, &["update-index", "--split-index"])
+        git_may_fail(&split, &["update-index", "--split-index"])
             .status
             .success()
     );
     init_refused(&env, &split, "split index");
 
     let sparse = repository(&env, "sparse");
-    let out = git(
+    let out = git_may_fail(
         &sparse,
         &["sparse-checkout", "init", "--cone", "--sparse-index"],
     );
@@ -200,7 +201,7 @@ fn files_a_filter_driver_would_clean_are_refused() {
     let dir = repository(&env, "filtered");
     std::fs::write(dir.join(".gitattributes"), "*.nix filter=strip\n").unwrap();
     assert!(
-        git(&dir, &["config", "filter.strip.clean", "cat"])
+        git_may_fail(&dir, &["config", "filter.strip.clean", "cat"])
             .status
             .success()
     );
@@ -211,7 +212,7 @@ fn files_a_filter_driver_would_clean_are_refused() {
 fn a_bare_repository_is_refused() {
     let env = Env::new();
     let bare = env.path("b.git");
-    let out = git(env.work.path(), &["init", "-q", "--bare", "b.git"]);
+    let out = git_may_fail(env.work.path(), &["init", "-q", "--bare", "b.git"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     init_refused(&env, &bare, "bare repository");
     let before = snapshot(&bare);
@@ -235,7 +236,7 @@ fn update_refuses_files_a_filter_driver_would_clean() {
     let p = crate::support::updates_project(&env, "p", &[]);
     std::fs::write(p.join(".git/info/attributes"), "notes.md filter=strip\n").unwrap();
     assert!(
-        git(&p, &["config", "filter.strip.clean", "cat"])
+        git_may_fail(&p, &["config", "filter.strip.clean", "cat"])
             .status
             .success()
     );

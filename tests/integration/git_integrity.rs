@@ -35,9 +35,9 @@ fn repositories(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 /// A retry that fails because the killed run had already put every file
-/// in place (killed after its journal, while staging or storing the
-/// pristine render: the index is not in the atomic unit yet) must find the
-/// complete project; else it must succeed.
+/// in place (killed after its journal finished, while storing the pristine
+/// render or writing a reference) must find the complete project; else it
+/// must succeed.
 fn left_complete(
     retry: &std::process::Output,
     dir: &Path,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::support::{Env, stderr_of};
+use crate::support::{Env, git_may_fail, stderr_of};
 
 /// Every entry under `root`, `.git` included: files with their bytes,
 /// links with their targets, directories by name.
@@ -38,18 +38,6 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-/// Real git in `dir` with no user or system config but an identity.
-pub fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@e.x"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs")
-}
-
 /// A directory with a user's repository made by `git init INIT_ARGS`: one
 /// commit, a branch and a stash.
 fn users_repository(env: &Env, name: &str, init_args: &[&str]) -> std::path::PathBuf {
@@ -57,7 +45,7 @@ fn users_repository(env: &Env, name: &str, init_args: &[&str]) -> std::path::Pat
     std::fs::create_dir_all(&dir).unwrap();
     let mut args = vec!["init", "-q"];
     args.extend_from_slice(init_args);
-    let out = git(&dir, &args);
+    let out = git_may_fail(&dir, &args);
     assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
     std::fs::write(dir.join("work.txt"), "my work\n").unwrap();
     for step in [
@@ -65,11 +53,11 @@ fn users_repository(env: &Env, name: &str, init_args: &[&str]) -> std::path::Pat
         &["commit", "-q", "-m", "my history"],
         &["branch", "feature"],
     ] {
-        let out = git(&dir, step);
+        let out = git_may_fail(&dir, step);
         assert!(out.status.success(), "git {step:?}: {}", stderr_of(&out));
     }
     std::fs::write(dir.join("work.txt"), "stashed change\n").unwrap();
-    let out = git(&dir, &["stash", "-q"]);
+    let out = git_may_fail(&dir, &["stash", "-q"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     dir
 }
@@ -97,7 +85,7 @@ fn init_refuses_a_sha256_repository_and_keeps_its_history() {
     let env = Env::new();
     let dir = users_repository(&env, "sha", &["--object-format=sha256"]);
     init_refuses(&env, &dir, &["git cannot open the repository", "sha256"]);
-    let log = git(&dir, &["log", "--format=%s", "feature"]);
+    let log = git_may_fail(&dir, &["log", "--format=%s", "feature"]);
     assert_eq!(String::from_utf8_lossy(&log.stdout), "my history\n");
 }
 
@@ -106,7 +94,7 @@ fn init_refuses_a_reftable_repository_and_keeps_its_history() {
     let env = Env::new();
     let dir = users_repository(&env, "rt", &["--ref-format=reftable"]);
     init_refuses(&env, &dir, &["git cannot open the repository", "reftable"]);
-    let log = git(&dir, &["stash", "list"]);
+    let log = git_may_fail(&dir, &["stash", "list"]);
     assert!(String::from_utf8_lossy(&log.stdout).contains("stash@{0}"));
 }
 
@@ -176,7 +164,7 @@ fn init_uses_a_git_link_to_a_repository_and_keeps_the_link() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let staged = git(&real, &["ls-files"]);
+    let staged = git_may_fail(&real, &["ls-files"]);
     assert!(String::from_utf8_lossy(&staged.stdout).contains(".nixcuda.yaml"));
     let meta = std::fs::symlink_metadata(dir.join(".git")).unwrap();
     assert!(meta.file_type().is_symlink(), "{}", stderr_of(&out));
@@ -203,7 +191,7 @@ fn init_refuses_a_repository_owned_by_another_user() {
 
 /// `git fsck --full --strict` in `dir` passes.
 fn fsck(dir: &Path) {
-    let out = git(dir, &["fsck", "--full", "--strict", "--no-progress"]);
+    let out = git_may_fail(dir, &["fsck", "--full", "--strict", "--no-progress"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
 }
 
@@ -214,28 +202,28 @@ fn fsck(dir: &Path) {
 fn update_and_init_work_in_a_linked_worktree() {
     let env = Env::new();
     let main = crate::support::updates_project(&env, "main", &[]);
-    let out = git(&main, &["worktree", "add", "-q", "-b", "side", "../side"]);
+    let out = git_may_fail(&main, &["worktree", "add", "-q", "-b", "side", "../side"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let side = env.path("side");
     let out = crate::support::update(&env, &side, &["--commit"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let status = git(&side, &["status", "--porcelain"]);
+    let status = git_may_fail(&side, &["status", "--porcelain"]);
     assert_eq!(String::from_utf8_lossy(&status.stdout), "");
-    let log = git(&main, &["log", "--format=%s", "-1", "side"]);
+    let log = git_may_fail(&main, &["log", "--format=%s", "-1", "side"]);
     assert!(
         String::from_utf8_lossy(&log.stdout).starts_with("Update to t@1.1.0"),
         "{}",
         String::from_utf8_lossy(&log.stdout)
     );
     // The pristine render is the repository's, seen from the main work tree.
-    let pristine = git(&main, &["log", "--format=%s", "refs/nixcuda/pristine"]);
+    let pristine = git_may_fail(&main, &["log", "--format=%s", "refs/nixcuda/pristine"]);
     assert!(String::from_utf8_lossy(&pristine.stdout).starts_with("Pristine render of t@1.1.0"));
     let worktree_git_dir = main.join(".git/worktrees/side");
     assert!(!worktree_git_dir.join("objects").exists());
     fsck(&main);
 
     let plain = users_repository(&env, "plain", &[]);
-    let out = git(&plain, &["worktree", "add", "-q", "-b", "wt", "../wt"]);
+    let out = git_may_fail(&plain, &["worktree", "add", "-q", "-b", "wt", "../wt"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let wt = env.path("wt");
     let out = env
@@ -251,9 +239,9 @@ fn update_and_init_work_in_a_linked_worktree() {
         wt.join(".git").is_file(),
         "the worktree's .git file is kept"
     );
-    let staged = git(&wt, &["diff", "--cached", "--name-only"]);
+    let staged = git_may_fail(&wt, &["diff", "--cached", "--name-only"]);
     assert!(String::from_utf8_lossy(&staged.stdout).contains(".nixcuda.yaml"));
-    let pristine = git(&plain, &["cat-file", "-t", "refs/nixcuda/pristine"]);
+    let pristine = git_may_fail(&plain, &["cat-file", "-t", "refs/nixcuda/pristine"]);
     assert_eq!(String::from_utf8_lossy(&pristine.stdout), "commit\n");
     fsck(&plain);
 }
@@ -264,11 +252,11 @@ fn update_and_init_work_in_a_linked_worktree() {
 fn update_refuses_a_repository_libgit2_cannot_open() {
     let env = Env::new();
     let p = crate::support::updates_project(&env, "p", &["--vcs", "none"]);
-    let out = git(&p, &["init", "-q", "--ref-format=reftable"]);
+    let out = git_may_fail(&p, &["init", "-q", "--ref-format=reftable"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let out = git(&p, &["add", "-A"]);
+    let out = git_may_fail(&p, &["add", "-A"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let out = git(&p, &["commit", "-q", "-m", "mine"]);
+    let out = git_may_fail(&p, &["commit", "-q", "-m", "mine"]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let before = snapshot(&p);
     for args in [&[][..], &["--allow-dirty"]] {

@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use assert_fs::TempDir;
 
+use crate::host::{on_host, status_of};
 use crate::support::fixture;
 
 /// A directory on the test's own PATH holding `name`, if any.
@@ -72,7 +72,7 @@ fn doctor_runs_no_toolchain_or_compiler_the_project_names() {
     let bin = work.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(rustup.with_file_name("cargo"), bin.join("cargo")).unwrap();
-    let host = fixture("hosts/laptop-intel-nvidia");
+    let host = crate::host::scenario("laptop-intel-nvidia");
     let path = std::env::join_paths([bin, host.join("bin")]).unwrap();
     let home = std::env::var_os("HOME").unwrap();
     let rustup_home = std::env::var_os("RUSTUP_HOME")
@@ -80,17 +80,13 @@ fn doctor_runs_no_toolchain_or_compiler_the_project_names() {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .unwrap_or_else(|| Path::new(&home).join(".cargo").into_os_string());
     for cwd in [project.clone(), project.join("rust")] {
-        let out = Command::new(assert_cmd::cargo::cargo_bin!("cargo-nixcuda"))
-            .env_clear()
-            .args(["nixcuda", "doctor", "--json"])
-            .current_dir(&cwd)
+        // The fake machine, with the proxy first on PATH instead of the
+        // cargo the test run names.
+        let out = on_host("laptop-intel-nvidia", &cwd, &["doctor", "--json"])
+            .env_remove("CARGO")
             .env("PATH", &path)
-            .env("HOME", host.join("home"))
             .env("RUSTUP_HOME", &rustup_home)
             .env("CARGO_HOME", &cargo_home)
-            .env("USER", "ada")
-            .env("NO_COLOR", "1")
-            .env("__CARGO_NIXCUDA_TEST_HOST_ROOT", host.join("root"))
             .output()
             .unwrap();
         let report: serde_json::Value = serde_json::from_slice(&out.stdout)
@@ -101,12 +97,6 @@ fn doctor_runs_no_toolchain_or_compiler_the_project_names() {
             cwd.display()
         );
         // The crate was still read, by the user's own cargo.
-        let check = report["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == "project-cuda")
-            .unwrap();
-        assert_eq!(check["status"], "ok", "{report:#}");
+        assert_eq!(status_of(&report, "project-cuda"), "ok", "{report:#}");
     }
 }

@@ -258,7 +258,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// output, orphan branches), with an identity and no user or system
 /// config; asserts that it succeeds.
 pub fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("git")
+    let out = git_may_fail(dir, args);
+    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
+    out
+}
+
+/// `git`, for commands that may (or must) fail.
+pub fn git_may_fail(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("git")
         .args(["-c", "user.name=T", "-c", "user.email=t@e.x"])
         .args(["-c", "core.quotepath=false", "-c", "gc.auto=0"])
         .args(args)
@@ -266,9 +273,7 @@ pub fn git(dir: &Path, args: &[&str]) -> std::process::Output {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", stderr_of(&out));
-    out
+        .expect("git runs")
 }
 
 /// `new NAME --yes --scaffold t@1.0.0 EXTRA...` with the two-version test

@@ -4,22 +4,12 @@
 
 use std::path::Path;
 
-use crate::support::{Env, commit_all, edit, git, stderr_of, tree, update, updates_project};
+use crate::support::{
+    Env, commit_all, edit, git, git_may_fail, stderr_of, tree, update, updates_project,
+};
 
 fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// The git command line, which may fail (`git commit -a` must).
-fn git_may_fail(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@e.x"])
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .expect("git runs")
 }
 
 /// A project on t@1.0.0 with a committed edit that conflicts with 1.1.0's
