@@ -246,17 +246,43 @@ pub fn dirty_files(dir: &Path) -> Result<Option<Vec<PathBuf>>> {
     let statuses = repo
         .statuses(Some(&mut opts))
         .map_err(Error::git("read the status"))?;
-    let workdir = workdir.canonicalize().unwrap_or(workdir);
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let mut paths = Vec::new();
-    for entry in statuses.iter() {
-        let rel = PathBuf::from(String::from_utf8_lossy(entry.path_bytes()).into_owned());
-        if let Ok(inside) = workdir.join(&rel).strip_prefix(&dir) {
-            paths.push(inside.to_path_buf());
-        }
-    }
+    Ok(Some(under_dir(
+        &workdir,
+        dir,
+        statuses.iter().map(|entry| entry.path_bytes().to_vec()),
+    )))
+}
+
+/// The paths git names (relative to the work tree `workdir`) that lie
+/// under `dir`, relative to `dir`: sorted, each once.
+fn under_dir(workdir: &Path, dir: &Path, git_paths: impl Iterator<Item = Vec<u8>>) -> Vec<PathBuf> {
+    let (workdir, dir) = (canonical(workdir), canonical(dir));
+    let mut paths: Vec<PathBuf> = git_paths
+        .filter_map(|bytes| {
+            let rel = PathBuf::from(String::from_utf8_lossy(&bytes).into_owned());
+            workdir
+                .join(rel)
+                .strip_prefix(&dir)
+                .ok()
+                .map(Path::to_path_buf)
+        })
+        .collect();
     paths.sort();
-    Ok(Some(paths))
+    paths.dedup();
+    paths
+}
+
+/// `path` with its symbolic links resolved, or as it is when that fails.
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// `path` with its parent resolved (the path itself may not exist yet).
+fn canonical_parent(path: &Path) -> PathBuf {
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) => canonical(parent).join(name),
+        _ => path.to_path_buf(),
+    }
 }
 
 /// The git directory of the repository that holds `dir`.

@@ -143,8 +143,7 @@ pub fn build_index(
     // Backed by the repository, so paths are read from its work tree.
     repo.set_index(&mut index)
         .map_err(Error::git("open the index"))?;
-    let root = repo.workdir().unwrap_or(workdir).to_path_buf();
-    let root = root.canonicalize().unwrap_or(root);
+    let root = super::canonical(repo.workdir().unwrap_or(workdir));
     super::stage::stage_into(&mut index, &root, clean)?;
     super::refs::record_conflicts(&repo, &mut index, &root, conflicts)?;
     index.write().map_err(Error::git("write the index"))

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use super::discover;
+use super::{canonical_parent, discover};
 use crate::error::{Error, Result};
 
 /// One conflicted file for the index, as `git merge` leaves it: stage 1 the
@@ -50,16 +50,6 @@ pub(super) fn record_conflicts(
     Ok(())
 }
 
-fn canonical_parent(path: &Path) -> PathBuf {
-    let parent = path
-        .parent()
-        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
-    match (parent, path.file_name()) {
-        (Some(p), Some(name)) => p.join(name),
-        _ => path.to_path_buf(),
-    }
-}
-
 fn unmerged_entry(
     rel: &Path,
     id: git2::Oid,
@@ -88,29 +78,17 @@ pub fn unmerged_paths(dir: &Path) -> Vec<PathBuf> {
     let Ok(repo) = discover(dir) else {
         return Vec::new();
     };
-    let (Some(workdir), Ok(index)) = (repo.workdir().map(Path::to_path_buf), repo.index()) else {
+    let (Some(workdir), Ok(index)) = (repo.workdir(), repo.index()) else {
         return Vec::new();
     };
-    let workdir = workdir.canonicalize().unwrap_or(workdir);
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    let mut paths: Vec<PathBuf> = index
+    let conflicted = index
         .conflicts()
         .into_iter()
         .flatten()
         .filter_map(|c| c.ok())
         .filter_map(|c| c.our.or(c.their).or(c.ancestor))
-        .filter_map(|entry| {
-            let rel = PathBuf::from(String::from_utf8_lossy(&entry.path).into_owned());
-            workdir
-                .join(rel)
-                .strip_prefix(&dir)
-                .ok()
-                .map(Path::to_path_buf)
-        })
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
+        .map(|entry| entry.path);
+    super::under_dir(workdir, dir, conflicted)
 }
 
 /// What the reference `name` points at.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use super::discover;
+use super::{canonical, canonical_parent, discover};
 use crate::error::{Error, GitError, Result};
 
 /// Fails when git could not write the index of the repository holding
@@ -114,13 +114,7 @@ pub(super) fn stage_into(
     changes: &[(PathBuf, bool)],
 ) -> Result<()> {
     for (path, deleted) in changes {
-        let parent = path
-            .parent()
-            .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()));
-        let abs = match (parent, path.file_name()) {
-            (Some(p), Some(name)) => p.join(name),
-            _ => path.clone(),
-        };
+        let abs = canonical_parent(path);
         let rel = abs.strip_prefix(root).unwrap_or(&abs);
         if *deleted {
             // Untracked files have no entry: nothing to remove.
@@ -185,17 +179,5 @@ impl StagedAhead {
             .map_err(Error::git("restore the index"))?;
         }
         index.write().map_err(Error::git("write the index"))
-    }
-}
-
-fn canonical(path: &Path) -> PathBuf {
-    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// `path` with its parent resolved (the path itself may not exist yet).
-fn canonical_parent(path: &Path) -> PathBuf {
-    match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) => canonical(parent).join(name),
-        _ => path.to_path_buf(),
     }
 }
