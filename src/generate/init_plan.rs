@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fs::RenderedFile;
 use crate::fs::write::{Probe, probe};
-use crate::scaffold::render::RenderedFile;
 
 /// What `init` would do with each rendered file.
 #[derive(Debug, Default)]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::fs::RenderedFile;
 use crate::fs::{staging, write};
 use crate::journal;
 use crate::names;
@@ -14,7 +15,7 @@ use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::scaffold::Scaffold;
 use crate::scaffold::answers::{self, Asker};
 use crate::scaffold::registry::{DEFAULT_SCAFFOLD, Registry};
-use crate::scaffold::render::{self, RenderedFile};
+use crate::scaffold::render;
 use crate::vcs::{self, VcsOutcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::fs::RenderedFile;
 use crate::scaffold::Scaffold;
-use crate::scaffold::render::RenderedFile;
 
 /// The lines under "Next steps:", each indented by two spaces.
 pub fn render(

@@ -123,7 +123,7 @@ fn check_static(scaffold: &Scaffold, report: &mut Report) -> bool {
     }
     for file in &scaffold.files {
         let out = file.path.strip_suffix(".hbs").unwrap_or(&file.path);
-        if let Err(reason) = super::render::check_output_path(out) {
+        if let Err(reason) = crate::fs::check_output_path(out) {
             report.problems.push(Problem {
                 text: format!("{}/template/{}: {reason}", scaffold.origin, file.path),
                 answers: None,
@@ -133,7 +133,7 @@ fn check_static(scaffold: &Scaffold, report: &mut Report) -> bool {
     for migration in &manifest.migrations {
         for (from, to) in &migration.rename_paths {
             for path in [from, to] {
-                if let Err(reason) = super::render::check_output_path(path) {
+                if let Err(reason) = crate::fs::check_output_path(path) {
                     report.problems.push(Problem {
                         text: format!(
                             "{}/scaffold.yaml: migration rename_paths: {reason}",

@@ -19,7 +19,7 @@ pub use super::template::{
 
 const TEMPLATE_SUFFIX: &str = ".hbs";
 
-pub use crate::fs::{RenderedFile, check_output_path, is_git_dir_name};
+use crate::fs::{RenderedFile, check_output_path};
 
 fn glob(glob: &str) -> std::result::Result<Glob, globset::Error> {
     GlobBuilder::new(glob).literal_separator(true).build()

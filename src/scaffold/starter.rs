@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::Scaffold;
-use super::render::RenderedFile;
 use crate::error::{Error, Result};
+use crate::fs::RenderedFile;
 
 const AUTHOR_README: &str = "\
 # Team template

@@ -9,12 +9,13 @@ use serde_json::{Map, Value};
 use super::decide::{self, Decision, Ours, Sides, Theirs};
 use super::{Base, UpdateOptions, UpdatePlan};
 use crate::error::{Error, Result};
+use crate::fs::RenderedFile;
 use crate::fs::write::{Probe, probe};
 use crate::record::{ProjectRecord, RECORD_FILE};
 use crate::scaffold::Scaffold;
 use crate::scaffold::answers::{self, Asker, Resolution};
 use crate::scaffold::registry::Registry;
-use crate::scaffold::render::{self, RenderedFile};
+use crate::scaffold::render;
 use crate::vcs;
 
 /// A render: its files, and which of them are executable.

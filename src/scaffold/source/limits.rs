@@ -86,7 +86,7 @@ pub fn check_template_path(origin: &str, path: &str) -> Result<()> {
     for component in path.split('/') {
         let problem = if component.is_empty() || component == "." || component == ".." {
             Some("has an empty, `.` or `..` component")
-        } else if crate::scaffold::render::is_git_dir_name(component) {
+        } else if crate::fs::is_git_dir_name(component) {
             Some("would write into `.git`")
         } else if component.contains('\\') || component.contains('\0') {
             Some("contains a backslash or NUL")
