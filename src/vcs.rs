@@ -77,11 +77,7 @@ pub enum VcsOutcome {
 
 /// The work tree that contains `path` (or its nearest existing ancestor).
 pub fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
-    let mut probe = path;
-    while !probe.exists() {
-        probe = probe.parent()?;
-    }
-    let repo = discover(probe).ok()?;
+    let repo = discover(nearest_existing(path)?).ok()?;
     repo.workdir().map(Path::to_path_buf)
 }
 
@@ -92,13 +88,9 @@ pub fn enclosing_work_tree(path: &Path) -> Option<PathBuf> {
 /// repository found are errors, so that nothing ever builds a `.git`
 /// where the user has one.
 pub fn enclosing_repository(path: &Path) -> Result<Option<PathBuf>> {
-    let mut probe = path;
-    while !probe.exists() {
-        let Some(parent) = probe.parent() else {
-            return Ok(None);
-        };
-        probe = parent;
-    }
+    let Some(probe) = nearest_existing(path) else {
+        return Ok(None);
+    };
     let own = probe.join(".git");
     let has_own = std::fs::symlink_metadata(&own).is_ok();
     match discover(probe) {
@@ -120,6 +112,11 @@ pub fn enclosing_repository(path: &Path) -> Result<Option<PathBuf>> {
         }
         Err(e) => Err(unreadable(probe, &e).into()),
     }
+}
+
+/// `path`, or its nearest ancestor that exists.
+fn nearest_existing(path: &Path) -> Option<&Path> {
+    path.ancestors().find(|p| p.exists())
 }
 
 /// The repository that holds `dir`; None when git finds none, an error
