@@ -287,6 +287,15 @@ pub fn git_dir(dir: &Path) -> Option<PathBuf> {
     discover(dir).ok().map(|repo| repo.path().to_path_buf())
 }
 
+/// The git directory and the work tree of the repository that holds the
+/// existing directory `dir`, found once; None without one or when it is
+/// bare.
+pub fn git_and_work_dirs(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let repo = discover(dir).ok()?;
+    let workdir = repo.workdir()?.to_path_buf();
+    Some((repo.path().to_path_buf(), workdir))
+}
+
 /// Commits the index on top of HEAD.
 pub fn commit_index(workdir: &Path, message: &str) -> Result<String> {
     let repo = Repository::open(workdir).map_err(Error::git("open the repository"))?;

@@ -123,10 +123,7 @@ pub(super) struct Place {
 /// whose files the user has anyway, can have it.
 pub(super) fn place(root: &Path) -> Place {
     let canonical = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-    if let (Some(git_dir), Some(workdir)) = (
-        crate::vcs::git_dir(root),
-        crate::vcs::enclosing_work_tree(root),
-    ) {
+    if let Some((git_dir, workdir)) = crate::vcs::git_and_work_dirs(root) {
         let project = canonical(root)
             .strip_prefix(canonical(&workdir))
             .map(Path::to_path_buf)
