@@ -115,7 +115,9 @@ pub fn committed(root: &Path, commit: &str) -> Result<()> {
 fn write_state(dir: &Path, state: &State) -> Result<()> {
     let path = dir.join(STATE_FILE);
     let text = serde_json::to_vec_pretty(state).expect("the state serializes");
-    fs::write(&path, text).map_err(|e| Error::io("write", &path, e))
+    // Rewritten after `update --commit`: a kill then must leave the old
+    // state whole, never half of the new one.
+    crate::fs::write_atomic(&path, &text)
 }
 
 fn read_state(dir: &Path) -> Result<State> {
