@@ -24,7 +24,7 @@ pub fn run(
         printer.warn(warning);
     }
     let opts = &settings.options;
-    let mut terminal = terminal_asker(settings.ask, printer);
+    let mut terminal = terminal_asker(settings.ask, printer).map(|t| t.offering_recommended());
     let asker = terminal.as_mut().map(|a| a as &mut dyn Asker);
     let prepared = generate::prepare(opts, &settings.scaffolds.registry, asker)
         .map_err(|e| settings.answers_file.attribute(e, &opts.defines))

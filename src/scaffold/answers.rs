@@ -13,6 +13,12 @@ use crate::error::{Error, Result};
 
 /// Asks one question interactively; `default` is pre-filled.
 pub trait Asker {
+    /// Called once before any question with those that have no answer
+    /// yet (some may be skipped by their `when`).
+    fn open(&mut self, _questions: &[&Question]) -> Result<()> {
+        Ok(())
+    }
+
     fn ask(&mut self, question: &Question, default: Option<&Value>) -> Result<Value>;
 }
 
@@ -174,6 +180,14 @@ pub fn resolve_with_recorded(
                 template: None,
             });
         }
+    }
+    if let Some(asker) = asker.as_deref_mut() {
+        let open: Vec<&Question> = manifest
+            .questions
+            .iter()
+            .filter(|q| !provided.contains_key(&q.key) && !recorded.contains_key(&q.key))
+            .collect();
+        asker.open(&open)?;
     }
     let hb = super::helpers::registry();
     let mut ctx = Value::Object(builtins);

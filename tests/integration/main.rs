@@ -22,6 +22,7 @@ mod ml_targets;
 mod names;
 mod nixcheck;
 mod prompts;
+mod prompts_80;
 mod python_env;
 mod readme;
 mod records;
