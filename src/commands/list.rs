@@ -70,8 +70,9 @@ pub fn run(args: &ListArgs, printer: &Printer) -> Result<ExitStatus> {
             "  questions of {} (answer with -d KEY=VALUE):",
             shown.label()
         );
-        for q in &shown.manifest.questions {
-            question_text(q);
+        let defaults = recommended_defaults(shown);
+        for (q, default) in shown.manifest.questions.iter().zip(&defaults) {
+            question_text(q, default.as_ref(), &shown.manifest.questions);
         }
     }
     Ok(ExitStatus::Success)
@@ -103,17 +104,52 @@ fn version_text(s: &Scaffold, newest: bool) -> String {
     text
 }
 
-fn question_text(q: &Question) {
+/// The defaults of the recommended setup, with `<name>` for the project's
+/// name (the user's git identity is their own).
+fn recommended_defaults(s: &Scaffold) -> Vec<Option<Value>> {
+    let builtins = crate::scaffold::answers::builtins(s, "<name>");
+    crate::scaffold::answers::recommended_defaults(&s.manifest, builtins)
+}
+
+/// What a templated default follows, in words: `your git identity`,
+/// `frameworks`.
+fn follows(raw: &str, questions: &[Question]) -> Vec<String> {
+    let words = regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("a valid regex");
+    let mut out: Vec<String> = Vec::new();
+    for word in words.find_iter(raw).map(|m| m.as_str()) {
+        let named = match word {
+            "project_name" => "the project name".to_string(),
+            "git_user" | "git_user_name" | "git_user_email" => "your git identity".to_string(),
+            key if questions.iter().any(|q| q.key == key) => format!("the answer to {key}"),
+            _ => continue,
+        };
+        if !out.contains(&named) {
+            out.push(named);
+        }
+    }
+    out
+}
+
+fn question_text(q: &Question, default: Option<&Value>, questions: &[Question]) {
     crate::outln!("    {} ({}): {}", q.key, kind_name(q), q.prompt);
     if let Some(help) = &q.help {
         crate::outln!("        {help}");
     }
     if let Some(d) = &q.default {
-        let text = match d {
-            serde_yaml::Value::String(s) => s.clone(),
-            other => serde_json::to_string(other).unwrap_or_default(),
+        let text = match default {
+            Some(Value::String(s)) if s.is_empty() => "empty".to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "none that renders".to_string(),
         };
-        crate::outln!("        default: {text}");
+        let from = match d {
+            serde_yaml::Value::String(raw) if raw.contains("{{") => follows(raw, questions),
+            _ => Vec::new(),
+        };
+        match from.is_empty() {
+            true => crate::outln!("        default: {text}"),
+            false => crate::outln!("        default: {text}  (from {})", from.join(" and ")),
+        }
     } else if q.kind != QuestionKind::Bool {
         crate::outln!("        required (no default)");
     }
@@ -143,17 +179,20 @@ fn scaffold_json(settings: &ListSettings, id: &str) -> Value {
 }
 
 fn version_json(s: &Scaffold) -> Value {
+    let defaults = recommended_defaults(s);
     let questions: Vec<Value> = s
         .manifest
         .questions
         .iter()
-        .map(|q| {
+        .zip(defaults)
+        .map(|(q, recommended)| {
             json!({
                 "key": q.key,
                 "type": kind_name(q),
                 "prompt": q.prompt,
                 "help": q.help,
                 "default": q.default.as_ref().map(|d| serde_json::to_value(d).unwrap_or(Value::Null)),
+                "recommended": recommended,
                 "choices": q.choices.iter().map(|c| json!({
                     "value": c.value(), "label": c.label(), "warn": c.warning()
                 })).collect::<Vec<_>>(),

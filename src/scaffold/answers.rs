@@ -115,6 +115,23 @@ pub fn check_answer(question: &Question, value: &Value) -> std::result::Result<(
 }
 
 /// The default of `question` given the answers so far (None: required).
+/// Each question's default as the recommended setup gets it: rendered
+/// with `builtins` and the defaults of the questions before it (None where
+/// there is no default, or it cannot be rendered).
+pub fn recommended_defaults(
+    manifest: &Manifest,
+    builtins: Map<String, Value>,
+) -> Vec<Option<Value>> {
+    let mut ctx = Value::Object(builtins);
+    let mut out = Vec::new();
+    for question in &manifest.questions {
+        let default = default_value(question, &ctx).ok().flatten();
+        ctx[&question.key] = default.clone().unwrap_or(Value::Null);
+        out.push(default);
+    }
+    out
+}
+
 fn default_value(question: &Question, ctx: &Value) -> Result<Option<Value>> {
     let Some(raw) = &question.default else {
         return Ok(None);

@@ -40,6 +40,11 @@ fn init_keeps_the_readme_and_merges_the_gitignore() {
     std::fs::write(dir.join(".gitignore"), "*.csv\ntarget/\n").unwrap();
     let out = env.ok(&["init", "repo", "--yes"]);
     insta::assert_snapshot!("init_keeps_and_merges", redacted(&env, &out));
+    // The README kept is the user's: the next steps do not send them there
+    // for the scaffold's instructions.
+    let shown = redacted(&env, &out);
+    let next = shown.split("Next steps:").nth(1).expect("next steps");
+    assert!(!next.contains("README"), "{next}");
 
     assert_eq!(
         std::fs::read_to_string(dir.join("README.md")).unwrap(),

@@ -373,3 +373,30 @@ fn offline_is_not_suggested_without_a_cached_copy() {
     assert!(err.contains("git could not"), "{err}");
     assert!(!err.contains("--offline"), "{err}");
 }
+
+#[test]
+fn list_shows_what_defaults_mean_not_template_code() {
+    let env = Env::new();
+    let out = env.ok(&["list", "ml"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !text.contains("{{"),
+        "template code shown as a default:\n{text}"
+    );
+    assert!(
+        text.contains("default: python3  (from the answer to frameworks)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "default: <name>: GPU machine-learning project on NixOS  (from the project name)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("default: empty"), "{text}");
+    let json = env.ok(&["list", "ml", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let questions = listed[0]["versions"][0]["questions"].as_array().unwrap();
+    let python = questions.iter().find(|q| q["key"] == "python").unwrap();
+    assert_eq!(python["recommended"], "python3", "{python}");
+}
