@@ -300,6 +300,12 @@ pub struct NixosArgs {
     /// Enable hardware.nvidia-container-toolkit (GPUs in docker/podman)
     #[arg(long)]
     pub container_toolkit: bool,
+
+    /// Write the module for this GPU, not this machine's: its PCI ID as
+    /// `lspci -nn` shows it (10de:2684) or its generation (pascal, turing,
+    /// ampere, ada, hopper, blackwell, ...)
+    #[arg(long, value_name = "ID|GENERATION")]
+    pub gpu: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -430,6 +430,7 @@ impl NixosSettings {
                     Some(PrimeArg::None) => PrimeChoice::None,
                 },
                 container_toolkit: args.container_toolkit,
+                gpu: args.gpu.clone(),
             },
             output: args.output.clone(),
             force: args.force,

@@ -11,6 +11,12 @@ pub enum HostError {
     #[error("no NVIDIA GPU found in `{}`", sys_dir.display())]
     NoNvidiaGpu { sys_dir: PathBuf },
 
+    #[error("`--gpu {spec}` names no NVIDIA GPU: give its PCI ID (`10de:2684`) or a generation ({})", generations.join(", "))]
+    UnknownGpu {
+        spec: String,
+        generations: Vec<String>,
+    },
+
     #[error("WSL2 without a GPU: neither /dev/dxg nor /usr/lib/wsl/lib/libcuda.so.1 exists")]
     WslWithoutGpu,
 
@@ -34,7 +40,10 @@ impl HostError {
                 "this is a bug in cargo-nixcuda's embedded data; please report it".into()
             }
             HostError::NoNvidiaGpu { .. } => {
-                "run this on the machine with the NVIDIA GPU (`lspci -d 10de::03xx` lists it); CUDA needs one".into()
+                "run this on the machine with the NVIDIA GPU, or name that GPU here: `cargo nixcuda nixos --gpu 10de:2684` (the ID `lspci -nn -d 10de::03xx` shows on that machine) or a generation, `--gpu ada`".into()
+            }
+            HostError::UnknownGpu { .. } => {
+                "`lspci -nn -d 10de::03xx` on the machine with the GPU shows its ID in brackets, such as [10de:2684]".into()
             }
             HostError::WslWithoutGpu => {
                 "install NVIDIA's Windows driver (its WSL2 support comes with it; no Linux driver goes inside WSL), run `wsl --update` in Windows, then `wsl --shutdown` and start the distribution again".into()

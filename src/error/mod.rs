@@ -274,6 +274,7 @@ impl Error {
                 | Error::AnswersFile { .. }
                 | Error::UnknownOverwrite { .. }
                 | Error::Source(SourceError::UnknownRef { .. })
+                | Error::Host(HostError::UnknownGpu { .. })
         )
     }
 

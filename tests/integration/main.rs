@@ -40,6 +40,7 @@ mod update_git;
 mod update_index;
 mod update_safety;
 mod update_scenarios;
+mod ux_first_minutes;
 mod ux_init;
 mod ux_templates;
 mod versions;

@@ -189,6 +189,42 @@ impl GpuTable {
         self.amd_integrated.contains_key(&device_id)
     }
 
+    /// The device ID `spec` names: a PCI ID (`10de:2684`, `2684`) or a
+    /// generation (`ada`, `Ada Lovelace`, `pascal`: its first chip family).
+    pub fn device_named(&self, spec: &str) -> Option<u16> {
+        let spec = spec.trim().to_ascii_lowercase();
+        let id = spec.strip_prefix("10de:").unwrap_or(&spec);
+        if id.len() == 4
+            && let Ok(device) = u16::from_str_radix(id, 16)
+        {
+            return Some(device);
+        }
+        let squashed = |s: &str| s.replace([' ', '-', '_'], "").to_ascii_lowercase();
+        let wanted = squashed(&spec);
+        if wanted.len() < 3 {
+            return None;
+        }
+        // The widest range of the generation: its consumer chips (a
+        // GTX 1080 for Pascal, not a Tesla P100).
+        self.ranges
+            .iter()
+            .filter(|(_, _, g)| squashed(&g.arch).starts_with(&wanted))
+            .max_by_key(|(from, to, _)| (to - from, std::cmp::Reverse(*from)))
+            .map(|(from, _, _)| *from)
+    }
+
+    /// The generations the table knows, oldest first, in lower case.
+    pub fn generations(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (_, _, g) in &self.ranges {
+            let name = g.arch.to_ascii_lowercase();
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
     pub fn lookup(&self, device_id: u16) -> Option<&Generation> {
         self.ranges
             .iter()

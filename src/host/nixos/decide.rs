@@ -44,6 +44,8 @@ pub struct ModulePlan {
     /// What the caches hold for this architecture (comment lines; empty on
     /// x86_64).
     pub arch_note: Vec<String>,
+    /// `--gpu`: the GPU the module is for, named on the command line.
+    pub named_gpu: Option<String>,
     /// Things the user asked for, or the machine has, that will not work well.
     pub warnings: Vec<String>,
 }
@@ -118,6 +120,7 @@ fn wsl_plan(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Module
         caches: facts.caches.clone(),
         wsl: true,
         arch_note,
+        named_gpu: opts.gpu.clone(),
         warnings,
     }
 }
@@ -200,6 +203,7 @@ pub fn decide(machine: &Machine, facts: &HostFacts, opts: &NixosOptions) -> Resu
         caches: facts.caches.clone(),
         wsl: false,
         arch_note,
+        named_gpu: opts.gpu.clone(),
         warnings,
     })
 }

@@ -18,7 +18,7 @@ use super::data::{GpuTable, HostFacts};
 use super::gpu::{self, Gpu, NvSwitch};
 use super::platform::{self, Wsl};
 use super::probe::Host;
-use crate::error::{Error, Result};
+use crate::error::{Error, HostError, Result};
 pub use decide::{ModulePlan, decide};
 pub use render::render;
 
@@ -37,6 +37,9 @@ pub struct NixosOptions {
     pub open: Option<bool>,
     pub prime: PrimeChoice,
     pub container_toolkit: bool,
+    /// `--gpu`: the module for this GPU (a PCI ID or a generation) on a
+    /// desktop, in place of the machine's.
+    pub gpu: Option<String>,
 }
 
 /// What the module is decided from: the machine's display controllers and
@@ -69,6 +72,27 @@ impl Machine {
             jetson: platform::jetson(host),
             arch: platform::arch(host),
         }
+    }
+
+    /// A desktop with one NVIDIA GPU, named by `spec` (`--gpu`): a PCI ID
+    /// (`10de:2684`, `2684`) or a generation (`ada`, `pascal`).
+    pub fn named(spec: &str, table: &GpuTable) -> Result<Machine> {
+        let device = table
+            .device_named(spec)
+            .ok_or_else(|| HostError::UnknownGpu {
+                spec: spec.to_string(),
+                generations: table.generations(),
+            })?;
+        let pci = gpu::PciAddress::parse("01:00.0").expect("a valid PCI address");
+        Ok(Machine {
+            gpus: vec![Gpu::new(pci, gpu::NVIDIA, device, 0x030000, table)],
+            nvswitches: Vec::new(),
+            pci_dir: PathBuf::from("--gpu"),
+            chassis: Chassis::Desktop(format!("--gpu {spec}: a desktop is assumed")),
+            wsl: None,
+            jetson: None,
+            arch: "x86_64".to_string(),
+        })
     }
 }
 
@@ -117,7 +141,11 @@ pub struct HostModule {
 /// Scans the machine, decides and renders.
 pub fn generate(host: &Host, opts: &NixosOptions) -> Result<HostModule> {
     let facts = HostFacts::embedded()?;
-    let machine = Machine::scan(host, &GpuTable::embedded()?);
+    let table = GpuTable::embedded()?;
+    let machine = match &opts.gpu {
+        Some(spec) => Machine::named(spec, &table)?,
+        None => Machine::scan(host, &table),
+    };
     let plan = decide(&machine, &facts, opts)?;
     let text = render(&plan)?;
     let chassis = machine.chassis;

@@ -73,6 +73,7 @@ fn template_data(plan: &ModulePlan) -> serde_json::Value {
         .collect();
     json!({
         "tool_version": env!("CARGO_PKG_VERSION"),
+        "named_gpu": plan.named_gpu,
         "gpus": gpu_rows,
         "nvswitches": plan.nvswitches,
         "datacenter": plan.datacenter,

@@ -28,6 +28,7 @@ fn opts() -> NixosOptions {
         open: None,
         prime: PrimeChoice::Auto,
         container_toolkit: false,
+        gpu: None,
     }
 }
 
@@ -553,4 +554,19 @@ fn wsl2_gets_the_windows_driver_and_a_jetson_jetpack_nixos() {
         "{err}"
     );
     assert!(err.hint().unwrap().contains("jetpack-nixos"));
+}
+
+#[test]
+fn a_named_gpu_is_an_id_or_a_generation() {
+    let table = GpuTable::embedded().unwrap();
+    assert_eq!(table.device_named("10de:2684"), Some(0x2684));
+    assert_eq!(table.device_named("2B85"), Some(0x2b85));
+    // The widest range of a generation: its consumer cards.
+    let pascal = table.device_named("Pascal").unwrap();
+    assert_eq!(table.lookup(pascal).unwrap().compute_capability, "6.1");
+    let ada = table.device_named("ada").unwrap();
+    assert_eq!(table.lookup(ada).unwrap().arch, "Ada Lovelace");
+    for unknown in ["", "rt", "banana", "10de:26"] {
+        assert_eq!(table.device_named(unknown), None, "{unknown}");
+    }
 }

@@ -1,0 +1,47 @@
+//! What a newcomer meets in the first minutes that is not a question:
+//! `nixos` on a machine without the GPU, and the test suite's own report of
+//! what it could not check.
+
+use tempfile::TempDir;
+
+use crate::host::on_host;
+
+#[test]
+fn nixos_without_a_gpu_writes_the_module_for_a_named_one() {
+    let cwd = TempDir::new().unwrap();
+    let run = |args: &[&str]| {
+        let out = on_host("no-gpu", cwd.path(), args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Without --gpu: the error says how to name one.
+    let (code, _, err) = run(&["nixos"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--gpu 10de:2684"), "{err}");
+    // By PCI ID: an RTX 4090, open modules.
+    let (code, module, err) = run(&["nixos", "--gpu", "10de:2684"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        module.contains("`cargo nixcuda nixos --gpu 10de:2684`"),
+        "{module}"
+    );
+    assert!(module.contains("open = true;"), "{module}");
+    assert!(!module.contains("/sys/bus/pci/devices"), "{module}");
+    // By generation: a Pascal card (a GTX 10xx, compute capability 6.1)
+    // gets the closed 580 driver and the capability warning.
+    let (code, module, err) = run(&["nixos", "--gpu", "pascal"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(module.contains("open = false;"), "{module}");
+    assert!(module.contains("legacy_580"), "{module}");
+    assert!(err.contains("compute capability 6.1"), "{err}");
+    // Nothing known by that name: a usage error naming the generations.
+    let (code, _, err) = run(&["nixos", "--gpu", "rtx-banana"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("blackwell") && err.contains("lspci -nn"),
+        "{err}"
+    );
+}
