@@ -9,6 +9,7 @@ mod doctor;
 mod generate;
 mod list;
 mod nixos;
+mod offered;
 mod scaffold;
 mod shells;
 mod update;

@@ -13,9 +13,14 @@ fn direct_tree() -> clap::Command {
     crate::cli::Cli::command().bin_name("cargo-nixcuda")
 }
 
+/// The tree the scripts complete: with the values `offered` lists.
+fn completed(cmd: clap::Command) -> clap::Command {
+    super::offered::offer(cmd)
+}
+
 /// The command tree as cargo runs it: `cargo` with a `nixcuda` subcommand.
 fn cargo_tree() -> clap::Command {
-    let nixcuda = crate::cli::Cli::command().name("nixcuda");
+    let nixcuda = completed(crate::cli::Cli::command().name("nixcuda"));
     clap::Command::new("cargo")
         .disable_help_subcommand(true)
         .subcommand(nixcuda)
@@ -35,17 +40,37 @@ fn generated(shell: clap_complete::Shell, mut cmd: clap::Command, bin: &str) -> 
 // subcommand: the one registered before (or, with bash-completion's lazy
 // loading, the one loaded on first use) is called for them.
 const BASH_REGISTER: &str = r#"
+# bash splits `-d KEY=VALUE` at `=` (COMP_WORDBREAKS): the words are joined
+# back for clap's function, and what it offers is cut to the part after the
+# `=`, which is the part bash replaces.
+_cargo_nixcuda_split() {
+    local n=$COMP_CWORD key= opt= value= keep
+    if [[ ${COMP_WORDS[n]} == = ]]; then
+        key=${COMP_WORDS[n-1]} opt=${COMP_WORDS[n-2]-} keep=$((n - 1))
+    elif (( n >= 3 )) && [[ ${COMP_WORDS[n-1]} == = ]]; then
+        key=${COMP_WORDS[n-2]} opt=${COMP_WORDS[n-3]} value=${COMP_WORDS[n]} keep=$((n - 2))
+    fi
+    if [[ -z $key || ( $opt != -d && $opt != --define ) ]]; then
+        _cargo_nixcuda "$@"
+        return
+    fi
+    local COMP_WORDS=("${COMP_WORDS[@]:0:keep}" "$key=$value")
+    local COMP_CWORD=$keep
+    _cargo_nixcuda "$1" "$key=$value" "$opt"
+    COMPREPLY=("${COMPREPLY[@]#"$key="}")
+}
+
 # cargo-nixcuda ...: completed as `cargo nixcuda ...`.
 _cargo_nixcuda_direct() {
     local COMP_WORDS=(cargo nixcuda "${COMP_WORDS[@]:1}")
     local COMP_CWORD=$((COMP_CWORD + 1))
-    _cargo_nixcuda cargo "$2" "$3"
+    _cargo_nixcuda_split cargo "$2" "$3"
 }
 
 # cargo nixcuda ...: here; any other cargo command: cargo's own completion.
 _cargo_nixcuda_cargo() {
     if [[ ${COMP_WORDS[1]-} == nixcuda ]] && (( COMP_CWORD >= 2 )); then
-        _cargo_nixcuda "$@"
+        _cargo_nixcuda_split "$@"
         return
     fi
     if [[ -z ${_cargo_nixcuda_previous-} ]]; then
@@ -120,7 +145,11 @@ compdef _cargo_nixcuda_cargo cargo
 "#;
 
 fn zsh() -> String {
-    let raw = generated(clap_complete::Shell::Zsh, direct_tree(), "cargo-nixcuda");
+    let raw = generated(
+        clap_complete::Shell::Zsh,
+        completed(direct_tree()),
+        "cargo-nixcuda",
+    );
     let tail = "    compdef _cargo-nixcuda cargo-nixcuda\nfi\n";
     match raw.strip_suffix(tail) {
         Some(head) => format!("{head}    compdef _cargo-nixcuda cargo-nixcuda\n{ZSH_REGISTER}fi\n"),
@@ -146,7 +175,11 @@ complete -c cargo -n __fish_cargo_nixcuda_after_cargo -f -a '(__fish_cargo_nixcu
 "#;
 
 fn fish() -> String {
-    let raw = generated(clap_complete::Shell::Fish, direct_tree(), "cargo-nixcuda");
+    let raw = generated(
+        clap_complete::Shell::Fish,
+        completed(direct_tree()),
+        "cargo-nixcuda",
+    );
     format!("{raw}{FISH_REGISTER}")
 }
 
@@ -156,7 +189,7 @@ pub fn script(shell: clap_complete::Shell) -> String {
         clap_complete::Shell::Bash => bash(),
         clap_complete::Shell::Zsh => zsh(),
         clap_complete::Shell::Fish => fish(),
-        other => generated(other, direct_tree(), "cargo-nixcuda"),
+        other => generated(other, completed(direct_tree()), "cargo-nixcuda"),
     }
 }
 

@@ -207,3 +207,82 @@ fn man_pages_render_for_every_subcommand() {
     let version = format!("\"cargo-nixcuda {}\"", env!("CARGO_PKG_VERSION"));
     assert!(new.contains(&version), "{new}");
 }
+
+#[test]
+fn bash_offers_define_keys_values_and_scaffold_ids() {
+    if !prerequisite("bash", shell_available("bash"), "install bash") {
+        return;
+    }
+    let (_dir, script) = script("bash");
+    let complete = |words: &[&str]| bash_complete(&script, "", "_cargo_nixcuda_direct", words);
+    let keys = complete(&["cargo-nixcuda", "new", "x", "-d", "fr"]);
+    assert!(
+        has(&keys, &["frameworks=torch", "frameworks=both"]),
+        "{keys:?}"
+    );
+    // bash splits `frameworks=t` at `=`: the value after it is completed.
+    let values = complete(&["cargo-nixcuda", "new", "x", "-d", "frameworks", "=", "t"]);
+    assert_eq!(values, ["torch", "tensorflow"]);
+    let values = complete(&["cargo-nixcuda", "update", "--define", "notebook", "="]);
+    assert_eq!(values, ["true", "false"]);
+    let ids = complete(&["cargo-nixcuda", "init", "--scaffold", ""]);
+    assert!(has(&ids, &["ml", "ml@1.0.0"]), "{ids:?}");
+    // Not after -d: `=` is left to clap's own handling.
+    let vcs = bash_complete(
+        &script,
+        "",
+        "_cargo_nixcuda_cargo",
+        &["cargo", "nixcuda", "new", "x", "--vcs", ""],
+    );
+    assert_eq!(vcs, ["git", "none"]);
+}
+
+#[test]
+fn fish_offers_define_values_and_the_configs_favorites() {
+    if !prerequisite(
+        "fish",
+        shell_available("fish"),
+        "apt-get install fish (.ci/setup)",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    let config = env.home.path().join(".config/cargo-nixcuda");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.yaml"),
+        "templates:\n  work: gh:acme/ml-template\n",
+    )
+    .unwrap();
+    let out = env.cmd(&["completions", "fish"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("work\\t'gh:acme/ml-template'"),
+        "the favorite is not in the script"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("completion.fish");
+    std::fs::write(&script, &out.stdout).unwrap();
+    let complete = |line: &str| -> Vec<String> {
+        let program = format!("source '{}'; complete -C '{line}'", script.display());
+        let (ok, text) = run(Command::new("fish")
+            .args(["--no-config", "-c", &program])
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path()));
+        assert!(ok, "fish failed: {text}");
+        text.lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect()
+    };
+    for prefix in ["cargo-nixcuda", "cargo nixcuda"] {
+        let values = complete(&format!("{prefix} new x -d frameworks="));
+        assert!(
+            has(&values, &["frameworks=torch", "frameworks=tensorflow"]),
+            "{prefix}: {values:?}"
+        );
+        let favorites = complete(&format!("{prefix} new x --template "));
+        assert!(has(&favorites, &["work"]), "{prefix}: {favorites:?}");
+        let ids = complete(&format!("{prefix} init --scaffold "));
+        assert!(has(&ids, &["ml", "ml@1.3.0"]), "{prefix}: {ids:?}");
+    }
+}
