@@ -58,20 +58,71 @@
         }
       );
 
-      devShells = forAllSystems (pkgs: {
-        default = pkgs.mkShell {
-          packages = [
+      # `nix develop`: what the test suite needs (README, "Run the tests"),
+      # in place of .ci/setup's apt-get and virtualenvs. The Python the tests
+      # run generated code with has actionlint and maturin beside it, where
+      # the tests look for them. `nix develop .#full` adds the PyTorch and
+      # TensorFlow environments (CPU builds, several GiB).
+      devShells = forAllSystems (
+        pkgs:
+        let
+          data = ps: [
+            ps.numpy
+            ps.pandas
+            ps.scikit-learn
+            ps.matplotlib
+            ps.pytest
+            ps.nbformat
+            ps.nbclient
+            ps.ipykernel
+          ];
+          testPython = pkgs.symlinkJoin {
+            name = "cargo-nixcuda-test-python";
+            paths = [
+              (pkgs.python3.withPackages data)
+              pkgs.actionlint
+              pkgs.maturin
+            ];
+          };
+          torchPython = pkgs.python3.withPackages (ps: data ps ++ [ ps.torch ]);
+          # TensorFlow has no wheels for Python 3.14.
+          tfPython = pkgs.python313.withPackages (
+            ps:
+            data ps
+            ++ [
+              ps.tensorflow
+              ps.tf-keras
+              ps.keras
+            ]
+          );
+          tools = [
             pkgs.cargo
             pkgs.rustc
             pkgs.clippy
             pkgs.rustfmt
             pkgs.rust-analyzer
             pkgs.git
+            pkgs.nix
+            pkgs.bashInteractive
+            pkgs.zsh
+            pkgs.fish
             pkgs.nixfmt
-            pkgs.python3
+            testPython
           ];
-        };
-      });
+        in
+        {
+          default = pkgs.mkShell {
+            packages = tools;
+            NIXCUDA_TEST_PYTHON = "${testPython}/bin/python";
+          };
+          full = pkgs.mkShell {
+            packages = tools;
+            NIXCUDA_TEST_PYTHON = "${testPython}/bin/python";
+            NIXCUDA_TEST_TORCH_PYTHON = "${torchPython}/bin/python";
+            NIXCUDA_TEST_TF_PYTHON = "${tfPython}/bin/python";
+          };
+        }
+      );
 
       checks = forAllSystems (pkgs: {
         package = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
