@@ -177,7 +177,7 @@ fn init_refuses_a_repository_owned_by_another_user() {
     let dir = users_repository(&env, "theirs", &[]);
     // Only root can give a repository away (CI runs as a plain user).
     if std::fs::metadata(&dir).unwrap().uid() != 0 {
-        eprintln!("skipping: not root, so no repository can be given to another user");
+        crate::support::skipped("not root, so no repository can be given to another user");
         return;
     }
     let out = std::process::Command::new("chown")

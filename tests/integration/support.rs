@@ -166,9 +166,20 @@ pub fn in_ci() -> bool {
 pub fn prerequisite(name: &str, available: bool, how: &str) -> bool {
     if !available {
         assert!(!in_ci(), "{name} is missing in CI: {how}");
-        eprintln!("skipping: {name} is not available ({how})");
+        skipped(&format!("{name} is not available ({how})"));
     }
     available
+}
+
+/// Says, where the test run shows it, that the running test checks
+/// nothing: `SKIPPED test::name: reason`. Written to the process's stderr
+/// itself, which cargo's capture (of `eprintln!` in passing tests) leaves
+/// alone, so the line stands beside the test's `ok`.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
 
 /// The project's Nix evaluation checker (tests/nixcheck/check, with its

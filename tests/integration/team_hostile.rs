@@ -323,7 +323,7 @@ fn special_files_are_refused() {
         .status()
         .is_ok_and(|s| s.success());
     if !made {
-        eprintln!("skipping: mkfifo is not available");
+        crate::support::skipped("mkfifo is not available");
         return;
     }
     let arena = Arena::new(&env, "fifo");

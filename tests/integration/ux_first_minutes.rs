@@ -45,3 +45,45 @@ fn nixos_without_a_gpu_writes_the_module_for_a_named_one() {
         "{err}"
     );
 }
+
+/// Run only by `a_missing_prerequisite_shows_in_the_test_run`, as a child.
+#[test]
+#[ignore = "run as a child by a_missing_prerequisite_shows_in_the_test_run"]
+fn a_test_whose_prerequisite_is_missing() {
+    // Run with --include-ignored but not as the child: nothing to show.
+    if std::env::var_os("NIXCUDA_TEST_SKIP_CHILD").is_none() {
+        return;
+    }
+    if !crate::support::prerequisite("a tool nobody has", false, "install it") {
+        return;
+    }
+    unreachable!("the prerequisite is missing");
+}
+
+#[test]
+fn a_missing_prerequisite_shows_in_the_test_run() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "ux_first_minutes::a_test_whose_prerequisite_is_missing",
+            "--include-ignored",
+        ])
+        .env_remove("CI")
+        .env("NIXCUDA_TEST_SKIP_CHILD", "1")
+        .output()
+        .unwrap();
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{shown}");
+    // The test passes, so cargo shows none of what it printed with
+    // eprintln!; the SKIPPED line is there all the same.
+    assert!(
+        shown.contains(
+            "SKIPPED ux_first_minutes::a_test_whose_prerequisite_is_missing: a tool nobody has is not available (install it)"
+        ),
+        "{shown}"
+    );
+}
