@@ -135,7 +135,8 @@ pub fn prepare<'a>(
     let mut files = render::render(scaffold, &resolution.context)?;
     files.retain(|f| f.path != Path::new(RECORD_FILE));
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    let next_steps = next_steps::render(scaffold, &resolution.context, &opts.path, &files)?;
+    let users = |rel: &Path| opts.mode == Mode::Init && dest.join(rel).exists();
+    let next_steps = next_steps::render(scaffold, &resolution.context, &opts.path, &files, &users)?;
     init_plan::check_overwrites(&opts.overwrite, &files)?;
     Ok(Prepared {
         scaffold,

@@ -10,12 +10,15 @@ use crate::error::{Error, Result};
 use crate::fs::RenderedFile;
 use crate::scaffold::Scaffold;
 
-/// The lines under "Next steps:", each indented by two spaces.
+/// The lines under "Next steps:", each indented by two spaces. `users`:
+/// the paths already in the directory (`init`), whose files are the user's,
+/// not the scaffold's instructions.
 pub fn render(
     scaffold: &Scaffold,
     ctx: &Value,
     dir: &Path,
     files: &[RenderedFile],
+    users: &dyn Fn(&Path) -> bool,
 ) -> Result<String> {
     let path = crate::shell::quote(&dir.display().to_string());
     let text = match &scaffold.manifest.next_steps {
@@ -27,7 +30,7 @@ pub fn render(
                 message: e,
             })?
         }
-        None => from_files(&path, files),
+        None => from_files(&path, files, users),
     };
     Ok(text
         .trim_end()
@@ -44,7 +47,7 @@ pub fn render(
 }
 
 /// The steps the rendered files call for.
-fn from_files(path: &str, files: &[RenderedFile]) -> String {
+fn from_files(path: &str, files: &[RenderedFile], users: &dyn Fn(&Path) -> bool) -> String {
     let has = |name: &str| files.iter().any(|f| f.path == Path::new(name));
     let mut steps = Vec::new();
     if path != "." {
@@ -62,7 +65,7 @@ fn from_files(path: &str, files: &[RenderedFile]) -> String {
                 .into(),
         );
     }
-    if has("README.md") {
+    if has("README.md") && !users(Path::new("README.md")) {
         steps.push("read README.md".into());
     }
     steps.push(
@@ -86,15 +89,20 @@ mod tests {
 
     #[test]
     fn the_default_names_only_what_the_files_have() {
-        let bare = from_files("demo", &[file("README.md"), file("src/a.py")]);
+        let none = |_: &Path| false;
+        let bare = from_files("demo", &[file("README.md"), file("src/a.py")], &none);
         assert!(bare.starts_with("cd demo\n"), "{bare}");
         assert!(!bare.contains("direnv"), "{bare}");
         assert!(!bare.contains("nix develop"), "{bare}");
         assert!(bare.contains("read README.md"), "{bare}");
-        let nix = from_files(".", &[file("flake.nix"), file(".envrc")]);
+        let nix = from_files(".", &[file("flake.nix"), file(".envrc")], &none);
         assert!(!nix.contains("cd "), "{nix}");
         assert!(nix.contains("direnv allow"), "{nix}");
         assert!(nix.contains("flake.lock"), "{nix}");
         assert!(!nix.contains("README"), "{nix}");
+        // `init` beside the user's README: not theirs to read for the steps.
+        let theirs = |p: &Path| p == Path::new("README.md");
+        let kept = from_files(".", &[file("README.md"), file("flake.nix")], &theirs);
+        assert!(!kept.contains("README"), "{kept}");
     }
 }
