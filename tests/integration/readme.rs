@@ -1,4 +1,6 @@
-//! README's ```console blocks are real: each `$ ` line runs (in a fresh
+//! The guide and the docs pages: README's quick start comes first, their
+//! links lead somewhere, and their ```console blocks are real: each `$ `
+//! line runs (in a fresh
 //! directory, `cargo nixcuda` being this binary) and what it prints must be
 //! the lines under it. `...` stands for any lines; `? ` lines are the
 //! questions a terminal shows (without one the defaults are taken, as Enter
@@ -12,7 +14,12 @@ use std::process::Command;
 
 use crate::support::{Env, fixture};
 
-const README: &str = include_str!("../../README.md");
+/// The pages whose console blocks run, with their path.
+const PAGES: &[(&str, &str)] = &[
+    ("README.md", include_str!("../../README.md")),
+    ("docs/reference.md", include_str!("../../docs/reference.md")),
+    ("docs/internals.md", include_str!("../../docs/internals.md")),
+];
 
 struct Step {
     line: usize,
@@ -21,11 +28,12 @@ struct Step {
 }
 
 struct Block {
+    page: &'static str,
     machine: Option<String>,
     steps: Vec<Step>,
 }
 
-fn console_blocks(text: &str) -> Vec<Block> {
+fn console_blocks(page: &str, text: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut previous = "";
     let mut lines = text.lines().enumerate();
@@ -55,10 +63,14 @@ fn console_blocks(text: &str) -> Vec<Block> {
             } else if let Some(step) = steps.last_mut() {
                 step.expected.push(line.to_string());
             } else {
-                panic!("README line {}: output before any `$ ` command", n + 1);
+                panic!("{page} line {}: output before any `$ ` command", n + 1);
             }
         }
-        blocks.push(Block { machine, steps });
+        blocks.push(Block {
+            page: "",
+            machine,
+            steps,
+        });
         previous = "";
     }
     blocks
@@ -148,7 +160,13 @@ fn shell(env: &Env, block: &Block, step: &Step) -> Command {
 
 #[test]
 fn console_examples_are_what_the_tool_prints() {
-    let blocks = console_blocks(README);
+    let mut blocks = Vec::new();
+    for (page, text) in PAGES {
+        for mut block in console_blocks(page, text) {
+            block.page = page;
+            blocks.push(block);
+        }
+    }
     assert!(
         blocks.iter().map(|b| b.steps.len()).sum::<usize>() >= 4,
         "README lost its console examples"
@@ -172,7 +190,8 @@ fn console_examples_are_what_the_tool_prints() {
             );
             if !matches(&expected, &actual) {
                 failures.push(format!(
-                    "README line {}: `$ {}`\n--- README says:\n{}\n--- the tool prints:\n{}",
+                    "{} line {}: `$ {}`\n--- it says:\n{}\n--- the tool prints:\n{}",
+                    block.page,
                     step.line,
                     step.command,
                     expected.join("\n"),
@@ -194,5 +213,84 @@ fn the_matcher_can_fail() {
     assert_eq!(
         normalize(lines("Committed 3f9c2a1 on main  \n\n")),
         ["Committed [COMMIT] on main"]
+    );
+}
+
+#[test]
+fn the_quick_start_comes_first() {
+    let readme = PAGES[0].1;
+    let first = readme
+        .lines()
+        .position(|l| l.starts_with("## "))
+        .expect("a section");
+    let lines: Vec<&str> = readme.lines().collect();
+    assert_eq!(lines[first], "## Quick start", "the first section");
+    let start: String = lines[first..30.min(lines.len())].join("\n");
+    for step in [
+        "cargo install --path . --locked",
+        "cargo nixcuda doctor",
+        "cargo nixcuda new ",
+        "direnv allow",
+        "cargo nixcuda update",
+    ] {
+        assert!(
+            start.contains(step),
+            "`{step}` is not in README's first 30 lines"
+        );
+    }
+}
+
+/// GitHub's anchor of a heading.
+fn anchor(heading: &str) -> String {
+    heading
+        .trim_start_matches('#')
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+#[test]
+fn links_between_the_pages_lead_somewhere() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let link = regex::Regex::new(r"\]\(([^)\s]+)\)").unwrap();
+    let mut broken = Vec::new();
+    for (page, text) in PAGES {
+        let dir = root.join(page).parent().unwrap().to_path_buf();
+        for found in link.captures_iter(text) {
+            let target = &found[1];
+            if target.contains("://") {
+                continue;
+            }
+            let (file, fragment) = target.split_once('#').unwrap_or((target, ""));
+            let path = if file.is_empty() {
+                root.join(page)
+            } else {
+                dir.join(file)
+            };
+            if !path.exists() {
+                broken.push(format!("{page}: {target} (no {})", path.display()));
+                continue;
+            }
+            if fragment.is_empty() || path.is_dir() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let headings: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with('#'))
+                .map(anchor)
+                .collect();
+            if !headings.iter().any(|h| h == fragment) {
+                broken.push(format!("{page}: {target} (no such heading)"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n"));
+    assert_eq!(
+        anchor("## The host: doctor and nixos"),
+        "the-host-doctor-and-nixos"
     );
 }
