@@ -23,7 +23,7 @@ use crate::generate::Mode;
 use crate::printer::Printer;
 use crate::prompt::TerminalAsker;
 
-/// How a command that ran ends (uv's `ExitStatus`); README's table of exit
+/// How a command that ran ends (uv's `ExitStatus`); docs/reference.md's table of exit
 /// codes lists what each command means by them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {

@@ -1,4 +1,4 @@
-//! README's table of exit codes, row by row: outcomes are exit statuses
+//! docs/reference.md's table of exit codes, row by row: outcomes are exit statuses
 //! with their report and no `error:` line; usage errors exit 2, as clap's
 //! own; errors while running exit 1.
 
