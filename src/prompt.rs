@@ -129,9 +129,7 @@ impl Asker for TerminalAsker {
             return Ok(());
         }
         let ctrl_c = CtrlC::catch();
-        self.help(
-            "Enter takes every default (`cargo nixcuda list` shows them); n asks each question.",
-        );
+        self.help("Enter takes the defaults `cargo nixcuda list` shows; n asks each question.");
         let answer = self
             .line(
                 "Use the recommended setup? (y/n)",

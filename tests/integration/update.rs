@@ -457,8 +457,10 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
         "new file from the new `ci` question's default"
     );
     let record = read(&project, ".nixcuda.yaml");
+    // The update goes to the newest version, 1.3.0 or later.
+    let newest = format!("version: {}", crate::support::newest_ml());
     for answer in [
-        "version: 1.3.0",
+        newest.as_str(),
         "nixpkgs: nixos-unstable-cuda",
         "ci: github",
         "cuda_capabilities: ''",
