@@ -16,6 +16,7 @@ mod host_platforms;
 mod host_untrusted;
 mod hostile_render;
 mod journal_trust;
+mod lock;
 mod merge_base;
 mod ml;
 mod ml_targets;
