@@ -47,22 +47,22 @@ pub fn run(args: &LockArgs, printer: &Printer) -> Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
         LockOutcome::Refused { heavy, plan } => {
-            let kept = if opts.root.join(lock::LOCK_FILE).exists() {
-                "flake.lock was left as it was"
-            } else {
-                "no flake.lock was written"
+            let existed = opts.root.join(lock::LOCK_FILE).exists();
+            let (which, kept) = match (opts.update, existed) {
+                (true, true) => ("the updated lock", "flake.lock was left as it was"),
+                (true, false) | (false, false) => ("a first lock", "no flake.lock was written"),
+                (false, true) => ("the current flake.lock", "it was left as it was"),
             };
             printer.status(
                 "Refused",
                 &format!(
-                    "the {} lock would compile {} derivation(s) locally, among them {}: hours of building; {kept}",
-                    if opts.update { "updated" } else { "new" },
+                    "{which} would compile {} derivation(s) locally, among them {}: hours of building; {kept}",
                     plan.built.len(),
                     build_plan::list_names(&heavy)
                 ),
             );
             printer.note(
-                "the binary caches have not built these for that revision (the CUDA Hydra builds a revision hours to days after it lands), or they are not configured here (`cargo nixcuda doctor` checks `nix-cache`): try `cargo nixcuda lock --update` again later, or keep the current lock",
+                "the binary caches have not built these for that revision (the CUDA Hydra builds a revision hours to days after it lands, and keeps only its newest evaluation), or they are not configured here (`cargo nixcuda doctor` checks `nix-cache`): configure them, or try `cargo nixcuda lock --update` again later",
             );
             Ok(ExitStatus::Failure)
         }

@@ -104,11 +104,21 @@ fn stub_path(work: &TempDir, newest: &str) -> std::ffi::OsString {
 }
 
 fn project(work: &TempDir, locked: Option<&str>) -> PathBuf {
-    let project = work.path().join("gpu-demo");
-    crate::support::copy_dir(&scenario("project"), &project);
-    if let Some(rev) = locked {
-        std::fs::write(project.join("flake.lock"), lock_text(rev)).unwrap();
+    match locked {
+        Some(rev) => project_dir_with(work, "gpu-demo", rev),
+        None => {
+            let project = work.path().join("gpu-demo");
+            crate::support::copy_dir(&scenario("project"), &project);
+            project
+        }
     }
+}
+
+/// The fixture project as `name`, locked at `rev`.
+fn project_dir_with(work: &TempDir, name: &str, rev: &str) -> PathBuf {
+    let project = work.path().join(name);
+    crate::support::copy_dir(&scenario("project"), &project);
+    std::fs::write(project.join("flake.lock"), lock_text(rev)).unwrap();
     project
 }
 
@@ -203,6 +213,18 @@ fn update_moves_the_lock_only_to_a_revision_the_cache_serves() {
     let run = lock(&work, &project, "torch2", &[]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(std::fs::read(project.join("flake.lock")).unwrap(), before);
+
+    // A current lock that fell out of the cache is named as such.
+    let fallen = project_dir_with(&work, "fallen", "torch1");
+    let run = lock(&work, &fallen, "cached2", &[]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the current flake.lock would compile")
+            && run.stderr.contains("cargo nixcuda lock --update"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(locked_rev(&fallen).as_deref(), Some("torch1"));
 
     // A newest revision the cache has built is taken.
     let run = lock(&work, &project, "cached3", &["--update"]);
