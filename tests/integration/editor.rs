@@ -281,3 +281,97 @@ fn update_from_1_3_0_brings_the_editor_files_and_keeps_edits() {
     let record = read(".nixcuda.yaml");
     assert!(record.contains("editor: vscode"), "{record}");
 }
+
+/// The shell hooks as Nix evaluates them (the flake's CUDA and CPU shells
+/// and shell.nix, against the stub nixpkgs), run by bash in the project:
+/// each asks `nix-store` for a root to its Python environment and writes
+/// `.nixcuda/python` running it.
+#[test]
+fn the_evaluated_shell_hooks_write_the_interpreter() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(check) = crate::support::nixcheck() else {
+        return;
+    };
+    let stub = check.parent().unwrap().join("stub-nixpkgs");
+    let env = Env::new();
+    let out = env.cmd(&["new", "hooked", "--yes", "-q"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let project = env.path("hooked");
+    let work = assert_fs::TempDir::new().unwrap();
+    let nix = |program: &str| crate::ml::private_nix(program, work.path());
+    let text = |cmd: &mut Command, what: &str| {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{what}: {}", stderr_of(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let mut hooks = Vec::new();
+    for shell in ["default", "cpu"] {
+        let hook = text(
+            nix("nix")
+                .args([
+                    "eval",
+                    "--raw",
+                    "--no-write-lock-file",
+                    "--override-input",
+                    "nixpkgs",
+                ])
+                .arg(format!("path:{}", stub.display()))
+                .arg(format!(
+                    "git+file://{}#devShells.x86_64-linux.{shell}.shellHook",
+                    project.display()
+                )),
+            shell,
+        );
+        hooks.push((format!("flake {shell}"), hook));
+    }
+    let expr = format!(
+        "(import {}/shell.nix {{ pkgs = import {} {{ system = \"x86_64-linux\"; config = {{ allowUnfree = true; cudaSupport = true; }}; }}; }}).shellHook",
+        project.display(),
+        stub.display()
+    );
+    let hook = text(
+        nix("nix-instantiate")
+            .args(["--eval", "--strict", "--json", "-E"])
+            .arg(&expr),
+        "shell.nix",
+    );
+    hooks.push(("shell.nix".into(), serde_json::from_str(&hook).unwrap()));
+
+    let bin = work.path().join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("nix-store"), STUB_NIX_STORE).unwrap();
+    std::fs::set_permissions(
+        bin.join("nix-store"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    for (what, hook) in hooks {
+        let _ = std::fs::remove_dir_all(project.join(".nixcuda"));
+        let _ = std::fs::remove_file(bin.join("calls"));
+        let (ok, out) = run(Command::new("bash")
+            .arg("-c")
+            .arg(&hook)
+            .current_dir(&project)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display())));
+        assert!(ok, "{what}: {out}");
+        let calls = std::fs::read_to_string(bin.join("calls"))
+            .unwrap_or_else(|e| panic!("{what}: nix-store was not asked for a root ({e}): {out}"));
+        let root = format!("--add-root {}/.nixcuda/python-env", project.display());
+        assert!(
+            calls.starts_with("--realise /nix/store/")
+                && calls.contains("-env ")
+                && calls.trim_end().ends_with(&root),
+            "{what}: {calls}"
+        );
+        let script = std::fs::read_to_string(project.join(".nixcuda/python")).unwrap();
+        assert!(
+            script.starts_with("#!/bin/sh\n")
+                && script.contains(&format!("export PYTHONPATH={}/src\n", project.display()))
+                && script.contains(&format!(
+                    "exec {}/.nixcuda/python-env/bin/python \"$@\"",
+                    project.display()
+                )),
+            "{what}: {script}"
+        );
+    }
+}
