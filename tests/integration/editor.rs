@@ -348,9 +348,10 @@ fn the_evaluated_shell_hooks_write_the_interpreter() {
     for (what, hook) in hooks {
         let _ = std::fs::remove_dir_all(project.join(".nixcuda"));
         let _ = std::fs::remove_file(bin.join("calls"));
+        // direnv's stdlib runs it under `set -euo pipefail`.
         let (ok, out) = run(Command::new("bash")
             .arg("-c")
-            .arg(&hook)
+            .arg(format!("set -euo pipefail\n{hook}"))
             .current_dir(&project)
             .env("PATH", format!("{}:/usr/bin:/bin", bin.display())));
         assert!(ok, "{what}: {out}");
