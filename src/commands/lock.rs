@@ -56,7 +56,7 @@ pub fn run(args: &LockArgs, printer: &Printer) -> Result<ExitStatus> {
             printer.status(
                 "Refused",
                 &format!(
-                    "{which} would compile {} derivation(s) locally, among them {}: hours of building; {kept}",
+                    "{which}: it would compile {} derivation(s) locally, among them {}, hours of building; {kept}",
                     plan.built.len(),
                     build_plan::list_names(&heavy)
                 ),

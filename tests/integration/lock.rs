@@ -219,7 +219,8 @@ fn update_moves_the_lock_only_to_a_revision_the_cache_serves() {
     let run = lock(&work, &fallen, "cached2", &[]);
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert!(
-        run.stderr.contains("the current flake.lock would compile")
+        run.stderr
+            .contains("Refused the current flake.lock: it would compile")
             && run.stderr.contains("cargo nixcuda lock --update"),
         "{}",
         run.stderr
