@@ -71,6 +71,9 @@ pub enum Command {
     /// Write the NixOS module for this machine's NVIDIA GPU (driver, PRIME, binary caches)
     #[command(after_help = HOST_HELP_NIXOS)]
     Nixos(NixosArgs),
+    /// Pin flake.lock only to revisions whose CUDA packages the binary caches serve
+    #[command(after_help = HOST_HELP_LOCK)]
+    Lock(LockArgs),
     /// Show the effective user configuration and where each setting comes from
     #[command(after_help = TEAM_HELP_CONFIG)]
     Config(ConfigArgs),
@@ -245,12 +248,25 @@ Examples:
   cargo nixcuda doctor
   cargo nixcuda doctor --json | jq '.checks[] | select(.status != \"ok\")'
 
-Inside a project with a flake.lock, the build-plan check runs
-`nix build --dry-run` of the dev shell (at most 90 s) and fails when torch
-or the CUDA libraries would compile locally.
+Inside a project, the build-plan check runs `nix build --dry-run` of the
+dev shell (at most 90 s; before the first flake.lock too, writing none)
+and fails when torch or the CUDA libraries would compile locally.
 
 Exit status: 1 when a check fails. nix, nvidia-smi and direnv are the ones
 on PATH.";
+
+const HOST_HELP_LOCK: &str = "\
+Examples:
+  cargo nixcuda lock              the first flake.lock, or check the current one
+  cargo nixcuda lock --update     move to the newest revisions, if the caches serve them
+
+Nix locks into a temporary file; `nix build --dry-run` of the dev shell with
+that lock (import-from-derivation off, the flake's nixConfig not accepted)
+says what would compile. flake.lock is replaced, in one rename, only when
+torch, triton, magma and the CUDA libraries all come from a binary cache.
+
+Exit status: 0 written or already fine; 1 refused (what would compile is
+named, flake.lock is left as it was) or an error.";
 
 const HOST_HELP_NIXOS: &str = "\
 Examples:
@@ -306,6 +322,25 @@ pub struct NixosArgs {
     /// ampere, ada, hopper, blackwell, ...)
     #[arg(long, value_name = "ID|GENERATION")]
     pub gpu: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Try the newest revisions of the flake inputs' branches (`nix flake
+    /// update`) instead of keeping the locked ones
+    #[arg(long)]
+    pub update: bool,
+
+    /// Seconds each Nix command may take (locking downloads the inputs,
+    /// the dry run evaluates nixpkgs)
+    #[arg(long, value_name = "SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// Project directory [default: the current one, or the nearest above
+    /// it with a .nixcuda.yaml]
+    #[arg(long, default_value = ".")]
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

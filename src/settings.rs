@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{
-    CheckArgs, DoctorArgs, GenerateArgs, ListArgs, NixosArgs, PrimeArg, UpdateArgs, VcsArg,
+    CheckArgs, DoctorArgs, GenerateArgs, ListArgs, LockArgs, NixosArgs, PrimeArg, UpdateArgs,
+    VcsArg,
 };
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -403,6 +404,23 @@ impl DoctorSettings {
             build_plan_timeout,
             json: args.json,
         })
+    }
+}
+
+/// `lock`.
+pub(crate) struct LockSettings {
+    pub start: PathBuf,
+    pub update: bool,
+    pub timeout: Duration,
+}
+
+impl LockSettings {
+    pub fn resolve(args: &LockArgs) -> LockSettings {
+        LockSettings {
+            start: args.path.clone(),
+            update: args.update,
+            timeout: Duration::from_secs(args.timeout),
+        }
     }
 }
 

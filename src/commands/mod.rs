@@ -8,6 +8,7 @@ mod config;
 mod doctor;
 mod generate;
 mod list;
+mod lock;
 mod nixos;
 mod offered;
 mod scaffold;
@@ -86,6 +87,7 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<ExitStatus> {
         Command::Check(args) => check::run(&args, printer),
         Command::Doctor(args) => doctor::run(&args, printer),
         Command::Nixos(args) => nixos::run(&args, printer),
+        Command::Lock(args) => lock::run(&args, printer),
         Command::Config(args) => config::run(args.json, printer),
         Command::Scaffold(ScaffoldCommand::New { dir }) => scaffold::new(&dir, printer),
         Command::Scaffold(ScaffoldCommand::Check { dir, json }) => {

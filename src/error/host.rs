@@ -1,5 +1,6 @@
-//! Failures of the host commands: the embedded host data, and machines a
-//! module cannot be written for as asked.
+//! Failures of the host commands: the embedded host data, machines a
+//! module cannot be written for as asked, and what stops `lock` before it
+//! has an answer (each leaves flake.lock as it was).
 
 use std::path::PathBuf;
 
@@ -30,6 +31,28 @@ pub enum HostError {
 
     #[error("GPUs that need different drivers: {legacy} (closed) and {open_only} (open)")]
     ConflictingGpus { legacy: String, open_only: String },
+
+    #[error("`{}` has no flake.nix, so there is nothing to lock", root.display())]
+    NoFlake { root: PathBuf },
+
+    #[error("no `nix` on PATH; flake.lock was left as it was")]
+    NixMissing,
+
+    #[error(
+        "{version} is too old for `cargo nixcuda lock` (it needs Nix {minimum} or newer); flake.lock was left as it was"
+    )]
+    NixTooOld { version: String, minimum: String },
+
+    #[error("`{command}` did not finish within {seconds} s; flake.lock was left as it was")]
+    NixTimedOut { command: String, seconds: u64 },
+
+    #[error("`{command}` failed: {error}; flake.lock was left as it was")]
+    NixFailed {
+        command: String,
+        error: String,
+        /// The failure is the flake's evaluation at the candidate revision.
+        evaluation: bool,
+    },
 }
 
 impl HostError {
@@ -56,6 +79,27 @@ impl HostError {
             }
             HostError::ConflictingGpus { .. } => {
                 "no single NixOS driver setting serves both: pass `--open` (drops the older GPU) or `--no-open` (drops the newer one)".into()
+            }
+            HostError::NoFlake { .. } => {
+                "restore it from version control (`git checkout -- flake.nix`), or run `cargo nixcuda update` to have the scaffold's flake.nix again".into()
+            }
+            HostError::NixMissing => {
+                "install Nix 2.18 or newer: on NixOS it is there already (`cargo nixcuda nixos` writes the module that enables flakes); elsewhere the multi-user installer from https://nixos.org/download (`sh <(curl -L https://nixos.org/nix/install) --daemon`) or your distribution's package (Debian and Ubuntu: `sudo apt install nix-bin`), then open a new shell and run `cargo nixcuda doctor`".into()
+            }
+            HostError::NixTooOld { .. } => {
+                "upgrade Nix (`nix upgrade-nix` for an installer's Nix, a newer channel on NixOS), then run `cargo nixcuda lock` again".into()
+            }
+            HostError::NixTimedOut { .. } => {
+                "the first run downloads nixpkgs and evaluates it, which can take minutes on a slow link: run it again with a longer `--timeout SECONDS`".into()
+            }
+            HostError::NixFailed {
+                evaluation: true,
+                ..
+            } => {
+                "the flake does not evaluate with the candidate nixpkgs: fix the attribute the error names in flake.nix (a package or CUDA set renamed or removed at that revision), or keep the current lock (`cargo nixcuda lock` without `--update`); `nix build --dry-run .#devShells.<system>.default` shows the whole error".into()
+            }
+            HostError::NixFailed { .. } => {
+                "check that flake.nix is tracked by git (`git add flake.nix`: Nix reads only tracked files) and that its inputs can be fetched (network, `nix flake metadata`), then run `cargo nixcuda lock` again".into()
             }
         })
     }

@@ -4,6 +4,8 @@
 //! instead of fetched from a binary cache: hours of building, often ending
 //! out of memory, which nothing else announces. `ask` runs Nix (doctor's
 //! facts call it only when `precondition` allows); `check` judges the answer.
+//! `cargo nixcuda lock` asks the same question of a candidate lock file
+//! (`host::lock`) and reads the answer with `parse_dry_run` and `heavy`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -114,10 +116,13 @@ pub struct PlanContext<'a> {
     /// The project's explicit `cudaCapabilities`, if any.
     pub explicit_capabilities: Option<&'a [String]>,
     pub timeout: Duration,
+    /// Whether the project has a flake.lock (without one, Nix resolved
+    /// today's revisions for the answer, and wrote nothing).
+    pub has_lock: bool,
 }
 
 /// `x86_64-linux`, the system whose dev shell `nix develop` would use.
-fn nix_system() -> String {
+pub fn nix_system() -> String {
     let os = match std::env::consts::OS {
         "macos" => "darwin",
         other => other,
@@ -125,9 +130,12 @@ fn nix_system() -> String {
     format!("{}-{os}", std::env::consts::ARCH)
 }
 
-/// The `skip` when Nix cannot be asked: Nix missing or too old, no flake,
-/// or no flake.lock. `None` when it can; doctor asks only then.
-pub fn precondition(nix_fit: bool, has_flake: bool, has_lock: bool) -> Option<Check> {
+/// The `skip` when Nix cannot be asked: Nix missing or too old, or no
+/// flake. `None` when it can; doctor asks only then. A project without
+/// flake.lock is asked too: the dry run writes no lock, so doctor still
+/// changes nothing, and the answer is about today's revisions, the ones
+/// the first `nix develop` would lock.
+pub fn precondition(nix_fit: bool, has_flake: bool) -> Option<Check> {
     if !nix_fit {
         return Some(Check::skip(
             ID,
@@ -137,39 +145,70 @@ pub fn precondition(nix_fit: bool, has_flake: bool, has_lock: bool) -> Option<Ch
     if !has_flake {
         return Some(Check::skip(ID, "the project has no flake.nix"));
     }
-    if !has_lock {
-        // Without a lock, Nix would pick today's revisions and write a
-        // flake.lock; doctor changes nothing in the project.
-        return Some(Check::skip(
-            ID,
-            "no flake.lock yet, so there is no pinned nixpkgs to ask about: run `nix flake lock` in the project, commit flake.lock, then `cargo nixcuda doctor` again",
-        ));
-    }
     None
 }
 
-/// Asks Nix what `nix develop` in `root` would build, for at most `timeout`.
-/// The project may be a clone of anyone's: evaluating it must run nothing
-/// it chose, so import-from-derivation (which builds during evaluation) is
-/// off, and its `nixConfig` (which could turn it back on, or add
-/// substituters) is not accepted.
-pub fn ask(host: &Host, root: &Path, timeout: Duration) -> Bounded {
+/// The options every Nix command run on a project gets. The project may be
+/// a clone of anyone's: evaluating it must run nothing it chose, so
+/// import-from-derivation (which builds during evaluation) is off, and its
+/// `nixConfig` (which could turn it back on, or add substituters) is not
+/// accepted.
+pub const SAFE_OPTIONS: [&str; 8] = [
+    "--extra-experimental-features",
+    "nix-command flakes",
+    "--option",
+    "allow-import-from-derivation",
+    "false",
+    "--option",
+    "accept-flake-config",
+    "false",
+];
+
+/// Asks Nix what `nix develop` in `root` would build, for at most `timeout`,
+/// with the lock file `lock` instead of the project's flake.lock when given
+/// (`--reference-lock-file`, Nix 2.15 and newer). No lock file is written.
+pub fn ask(host: &Host, root: &Path, lock: Option<&Path>, timeout: Duration) -> Bounded {
     let installable = format!("{}#devShells.{}.default", root.display(), nix_system());
-    let args = [
-        "build",
-        "--dry-run",
-        "--no-write-lock-file",
-        "--extra-experimental-features",
-        "nix-command flakes",
-        "--option",
-        "allow-import-from-derivation",
-        "false",
-        "--option",
-        "accept-flake-config",
-        "false",
-        installable.as_str(),
-    ];
+    let lock = lock.map(|p| p.to_string_lossy().into_owned());
+    let mut args = vec!["build", "--dry-run", "--no-write-lock-file"];
+    args.extend(SAFE_OPTIONS);
+    if let Some(lock) = &lock {
+        args.extend(["--reference-lock-file", lock.as_str()]);
+    }
+    args.push(installable.as_str());
     host.run_bounded("nix", &args, timeout)
+}
+
+/// The first `error:` line of Nix's output (else its last line).
+pub fn nix_error(text: &str) -> String {
+    text.lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("error:"))
+        .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("no output")
+        .trim()
+        .to_string()
+}
+
+/// The packages of `plan` that would compile for hours, by name, sorted.
+pub fn heavy(plan: &Plan, facts: &HostFacts) -> Vec<String> {
+    let mut heavy: Vec<String> = plan
+        .built
+        .iter()
+        .map(|n| package_name(n))
+        .filter(|n| is_heavy(n, facts))
+        .collect();
+    heavy.sort();
+    heavy.dedup();
+    heavy
+}
+
+/// At most eight names, then how many more.
+pub fn list_names(names: &[String]) -> String {
+    match names.len() {
+        n if n <= 8 => names.join(", "),
+        n => format!("{} and {} more", names[..8].join(", "), n - 8),
+    }
 }
 
 /// The check from what `ask` got.
@@ -196,14 +235,7 @@ pub fn check(asked: &Bounded, ctx: &PlanContext, facts: &HostFacts) -> Check {
         Some(plan) => plan,
         None if out.success => Plan::default(),
         None => {
-            let error = text
-                .lines()
-                .rev()
-                .find(|l| l.trim_start().starts_with("error:"))
-                .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
-                .unwrap_or("no output")
-                .trim()
-                .to_string();
+            let error = nix_error(&text);
             return Check::warn(
                 ID,
                 format!("could not ask Nix what `nix develop` would build: {error}"),
@@ -216,33 +248,32 @@ pub fn check(asked: &Bounded, ctx: &PlanContext, facts: &HostFacts) -> Check {
     verdict(&plan, ctx, facts)
 }
 
+/// Said of an answer for a project without flake.lock.
+const NO_LOCK_YET: &str = " (no flake.lock yet: this is today's nixpkgs; `cargo nixcuda lock` pins a revision the caches serve)";
+
 /// What a readable plan means: ok unless something heavy would compile.
 fn verdict(plan: &Plan, ctx: &PlanContext, facts: &HostFacts) -> Check {
-    let mut heavy: Vec<String> = plan
-        .built
-        .iter()
-        .map(|n| package_name(n))
-        .filter(|n| is_heavy(n, facts))
-        .collect();
-    heavy.sort();
-    heavy.dedup();
+    let heavy = heavy(plan, facts);
     if heavy.is_empty() {
-        let message = match (plan.built.len(), plan.fetched) {
+        let mut message = match (plan.built.len(), plan.fetched) {
             (0, 0) => "the dev shell is already in the Nix store: `nix develop` builds and fetches nothing".to_string(),
             (built, fetched) => format!(
                 "`nix develop` fetches {fetched} path(s) from the caches and builds {built} small derivation(s) locally; torch and the CUDA libraries come prebuilt"
             ),
         };
+        if !ctx.has_lock {
+            message.push_str(NO_LOCK_YET);
+        }
         return Check::ok(ID, message);
     }
-    let named = match heavy.len() {
-        n if n <= 8 => heavy.join(", "),
-        n => format!("{} and {} more", heavy[..8].join(", "), n - 8),
-    };
-    let message = format!(
+    let named = list_names(&heavy);
+    let mut message = format!(
         "`nix develop` would compile {} derivation(s) locally, among them {named}: hours of building, often ending out of memory",
         plan.built.len()
     );
+    if !ctx.has_lock {
+        message.push_str(NO_LOCK_YET);
+    }
     if let Some(caps) = ctx.explicit_capabilities {
         return Check::warn(
             ID,
@@ -273,7 +304,7 @@ fn verdict(plan: &Plan, ctx: &PlanContext, facts: &HostFacts) -> Check {
         format!(
             "likely causes: the CUDA binary cache is not configured for this user (see `nix-cache`), or the CUDA Hydra has not built this nixpkgs revision yet\n\
              1. add {cache}\n\
-             2. follow the revision the CUDA cache has built: `inputs.nixpkgs.url = \"{}\";` in flake.nix, then `nix flake update nixpkgs`\n\
+             2. follow the revision the CUDA cache has built: `inputs.nixpkgs.url = \"{}\";` in flake.nix, then `cargo nixcuda lock --update` (it moves flake.lock only to a revision the caches serve)\n\
              3. meanwhile the CPU shell needs no CUDA: `nix develop .#cpu`",
             facts.build_plan.cuda_branch
         ),
@@ -343,15 +374,13 @@ these 2 paths will be fetched (1.5 GiB download, 6.1 GiB unpacked):
     #[test]
     fn nothing_is_asked_without_nix_or_a_locked_flake() {
         let message = |c: Option<Check>| c.map(|c| (c.status, c.message));
-        let (s, m) = message(precondition(false, true, true)).unwrap();
+        let (s, m) = message(precondition(false, true)).unwrap();
         assert_eq!(s, Status::Skip);
         assert!(m.contains("too old"), "{m}");
-        let (s, m) = message(precondition(true, false, true)).unwrap();
+        let (s, m) = message(precondition(true, false)).unwrap();
         assert_eq!(s, Status::Skip);
         assert!(m.contains("no flake.nix"), "{m}");
-        let (_, m) = message(precondition(true, true, false)).unwrap();
-        assert!(m.contains("nix flake lock"), "{m}");
-        assert!(precondition(true, true, true).is_none());
+        assert!(precondition(true, true).is_none());
     }
 
     #[test]
@@ -361,6 +390,7 @@ these 2 paths will be fetched (1.5 GiB download, 6.1 GiB unpacked):
             nixos: true,
             explicit_capabilities: None,
             timeout: Duration::from_secs(7),
+            has_lock: true,
         };
         let finished = |success: bool, stderr: &str| {
             Bounded::Finished(Output {
@@ -392,6 +422,18 @@ these 2 paths will be fetched (1.5 GiB download, 6.1 GiB unpacked):
         };
         let c = check(&finished(true, DRY_RUN), &own, &facts);
         assert_eq!(c.status, Status::Warn);
+        let unlocked = PlanContext {
+            nixos: true,
+            explicit_capabilities: None,
+            timeout: Duration::from_secs(7),
+            has_lock: false,
+        };
+        for (answer, status) in [("", Status::Ok), (DRY_RUN, Status::Fail)] {
+            let c = check(&finished(true, answer), &unlocked, &facts);
+            assert_eq!(c.status, status, "{}", c.message);
+            assert!(c.message.contains("no flake.lock yet"), "{}", c.message);
+            assert!(c.message.contains("cargo nixcuda lock"), "{}", c.message);
+        }
         assert!(
             c.message.contains("cudaCapabilities = [ \"6.1\" ]"),
             "{}",

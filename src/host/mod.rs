@@ -11,7 +11,7 @@
 //! `doctor` (facts gathered once, then a table of pure checks; `build_plan`
 //! is its `nix build --dry-run` check) and `nixos` (decide, then render)
 //! build their results without printing; `commands::{doctor, nixos}` print
-//! them.
+//! them. `lock` moves flake.lock only to revisions that build plan passes.
 
 pub mod build_plan;
 pub mod capability;
@@ -19,6 +19,7 @@ pub mod chassis;
 pub mod data;
 pub mod doctor;
 pub mod gpu;
+pub mod lock;
 pub mod nixos;
 pub mod platform;
 pub mod probe;

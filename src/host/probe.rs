@@ -127,8 +127,25 @@ impl Host {
     /// killed: `nix` starts builders and helpers that would otherwise run
     /// on, holding the output pipes open so that the wait never ends.
     pub fn run_bounded(&self, program: &str, args: &[&str], limit: Duration) -> Bounded {
+        self.run_bounded_in(None, program, args, limit)
+    }
+
+    /// `run_bounded` in the directory `dir` (for commands that take their
+    /// subject from the directory they run in, as `nix flake update` does
+    /// in every Nix version).
+    pub fn run_bounded_in(
+        &self,
+        dir: Option<&Path>,
+        program: &str,
+        args: &[&str],
+        limit: Duration,
+    ) -> Bounded {
         use std::os::unix::process::CommandExt;
-        let child = std::process::Command::new(program)
+        let mut command = std::process::Command::new(program);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let child = command
             .args(args.iter().map(OsString::from))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -415,11 +415,17 @@ fn doctor_build_plan_is_bounded_and_reports_nix_errors() {
         "{report:#}"
     );
 
-    // Without flake.lock nothing is asked (and nothing written).
+    // Before the first lock Nix is asked too (about today's revisions),
+    // and no flake.lock is written.
     std::fs::remove_file(project.join("flake.lock")).unwrap();
     let (report, _) = doctor_with_plan("laptop-intel-nvidia", "local-torch", &project, None);
-    assert_eq!(status_of(&report, "build-plan"), "skip", "{report:#}");
-    assert!(text_of(&report, "build-plan", "message").contains("nix flake lock"));
+    assert_eq!(status_of(&report, "build-plan"), "fail", "{report:#}");
+    let message = text_of(&report, "build-plan", "message");
+    assert!(
+        message.contains("torch") && message.contains("no flake.lock yet"),
+        "{message}"
+    );
+    assert!(text_of(&report, "build-plan", "hint").contains("cargo nixcuda lock --update"));
     assert!(!project.join("flake.lock").exists());
 }
 

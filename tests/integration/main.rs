@@ -3,6 +3,7 @@
 mod architecture;
 mod cli;
 mod completions;
+mod editor;
 mod escaping;
 mod example;
 mod exit_codes;
@@ -16,6 +17,7 @@ mod host_platforms;
 mod host_untrusted;
 mod hostile_render;
 mod journal_trust;
+mod lock;
 mod merge_base;
 mod ml;
 mod ml_targets;

@@ -153,7 +153,8 @@ pub struct Project {
     /// `cargo nixcuda check`'s answer, or its error's message and hint.
     pub scaffold: std::result::Result<CheckReport, Problem>,
     /// `nix build --dry-run` of the dev shell; asked only when
-    /// `build_plan::precondition` lets it (Nix fit, flake.nix and flake.lock).
+    /// `build_plan::precondition` lets it (Nix fit and flake.nix; without
+    /// flake.lock too, writing none).
     pub build_plan: Option<Bounded>,
     pub build_plan_timeout: Duration,
 }
@@ -463,9 +464,9 @@ fn gather_project(
     let build_plan_timeout = opts
         .build_plan_timeout
         .unwrap_or(Duration::from_secs(data.build_plan.timeout_seconds));
-    let build_plan = build_plan::precondition(nix_fit, has_flake, has_lock)
+    let build_plan = build_plan::precondition(nix_fit, has_flake)
         .is_none()
-        .then(|| build_plan::ask(host, &root, build_plan_timeout));
+        .then(|| build_plan::ask(host, &root, None, build_plan_timeout));
     let scaffold = crate::update::check(&root, opts.registry).map_err(|e| Problem {
         message: e.to_string(),
         hint: e.hint(),

@@ -163,9 +163,7 @@ pub fn build_plan(facts: &Facts) -> Check {
     let Some(project) = &facts.project else {
         return Check::skip("build-plan", NOT_A_PROJECT);
     };
-    if let Some(skip) =
-        build_plan::precondition(facts.nix_fit(), project.has_flake, project.has_lock)
-    {
+    if let Some(skip) = build_plan::precondition(facts.nix_fit(), project.has_flake) {
         return skip;
     }
     let Some(asked) = &project.build_plan else {
@@ -175,6 +173,7 @@ pub fn build_plan(facts: &Facts) -> Check {
         nixos: facts.nixos,
         explicit_capabilities: project.capabilities.as_deref(),
         timeout: project.build_plan_timeout,
+        has_lock: project.has_lock,
     };
     build_plan::check(asked, &ctx, &facts.data)
 }
@@ -368,10 +367,13 @@ mod tests {
                     "no flake.nix",
                 ),
                 (
-                    "no lock",
-                    in_project(|p| p.has_lock = false),
-                    Skip,
-                    "nix flake lock",
+                    "no lock yet",
+                    in_project(|p| {
+                        p.has_lock = false;
+                        p.build_plan = Some(Bounded::TimedOut);
+                    }),
+                    Warn,
+                    "did not finish",
                 ),
                 (
                     "asked",
