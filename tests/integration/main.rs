@@ -18,6 +18,7 @@ mod hostile_render;
 mod journal_trust;
 mod merge_base;
 mod ml;
+mod ml_cluster;
 mod ml_targets;
 mod names;
 mod nixcheck;
