@@ -217,7 +217,8 @@
       # in the image's library directory, old nvidia-docker layouts in
       # /usr/local/nvidia/lib64, `apptainer --nv` in /.singularity.d/libs. The
       # toolkit's ld.so.cache update does not help: Nix's glibc never reads
-      # /etc/ld.so.cache (nixpkgs issues #78739, #366109; PR #278969).
+      # /etc/ld.so.cache (nixpkgs' glibc, dont-use-system-ld-so-cache.patch;
+      # nixpkgs issues #78739, #366109, PR #278969).
       #
       # So the shim finds the mounted libcuda.so.1 and links the driver's
       # libraries (libcuda, libnvidia-*) into /run/opengl-driver/lib: torch's
