@@ -256,7 +256,10 @@
               done
               if [ -n "$found" ]; then
                 if ! { mkdir -p "$link" 2>/dev/null && [ -w "$link" ]; }; then
-                  link=$(mktemp -d "''${TMPDIR:-/tmp}/nvidia-driver.XXXXXX")
+                  if ! link=$(mktemp -d "''${TMPDIR:-/tmp}/nvidia-driver.XXXXXX" 2>/dev/null); then
+                    echo "warning: neither /run/opengl-driver/lib nor ''${TMPDIR:-/tmp} can be written: torch will not find the driver in $found (README.md, \"The image\")" >&2
+                    exec "$@"
+                  fi
                   export LD_LIBRARY_PATH="$link''${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
                 fi
                 for lib in "$found"/libcuda.so* "$found"/libcudadebugger.so* "$found"/libnvidia-*.so*; do

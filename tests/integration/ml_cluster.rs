@@ -253,6 +253,20 @@ fn the_entrypoint_links_the_mounted_driver_where_torch_looks() {
         "{out}"
     );
 
+    // Nothing writable: a warning naming the driver found, and the command
+    // still runs.
+    let (ok, out) = run_shim(
+        &shim,
+        &format!("{FAKE_DRIVER}; mount -o remount,ro /run; mount -o remount,ro /tmp"),
+        "echo ran",
+        &[],
+    );
+    assert!(
+        ok && out.contains("ran")
+            && out.contains("torch will not find the driver in /usr/local/nvidia/lib64"),
+        "{out}"
+    );
+
     // CUDA_DRIVER_DIRS replaces the places searched.
     let (ok, out) = run_shim(
         &shim,
