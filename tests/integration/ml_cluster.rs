@@ -569,6 +569,9 @@ fn update_from_1_3_0_brings_the_cluster_files_and_keeps_edits() {
         "## Troubleshooting\n\nOur lab: ask Ada first.\n",
     );
     std::fs::write(&readme, &edited).unwrap();
+    // Users append to .gitignore: the new patterns must not meet them there.
+    let gitignore = project.join(".gitignore");
+    std::fs::write(&gitignore, read(&gitignore) + "/scratch/\n").unwrap();
     crate::support::commit_all(&project, "notes");
     let out = env
         .cmd(&["update", "--yes"])
@@ -583,6 +586,11 @@ fn update_from_1_3_0_brings_the_cluster_files_and_keeps_edits() {
     assert!(
         flake.contains("image = imageFor") && flake.contains("ddp-cpu ="),
         "{flake}"
+    );
+    let gitignore = read(&gitignore);
+    assert!(
+        gitignore.contains("/scratch/\n") && gitignore.contains("*.sqsh\n"),
+        "{gitignore}"
     );
     let readme = read(&readme);
     assert!(readme.contains("Our lab: ask Ada first.") && readme.contains("### The image"));
