@@ -230,6 +230,141 @@
             patchelf --add-rpath ${lib.makeLibraryPath [ cudaPackages.cuda_nvrtc ]} $out/bin/*
           '';
         };
+
+      # The project's Python package for the image, laid out as in the shell
+      # (src/ on PYTHONPATH).
+      appFor =
+        pkgs:
+        pkgs.runCommand "ipsa-prediction-app" { } ''
+          mkdir -p $out
+          cp -r ${./src} $out/src
+        '';
+
+      # The image's entrypoint: makes the host's NVIDIA driver visible where
+      # Nix-built CUDA programs look for it, then runs the command.
+      #
+      # torch from nixpkgs finds libcuda.so.1 through its RUNPATH, in
+      # /run/opengl-driver/lib (addDriverRunpath). The NVIDIA container
+      # toolkit mounts the host's driver elsewhere: with CDI
+      # (`--device nvidia.com/gpu=all`) at the host's own paths, the
+      # distribution's library directory (/usr/lib/x86_64-linux-gnu on
+      # Debian and Ubuntu, /usr/lib64 on RHEL) or, on a NixOS host,
+      # /nix/store/...-nvidia-x11-.../lib; the legacy runtime and enroot put it
+      # in the image's library directory, old nvidia-docker layouts in
+      # /usr/local/nvidia/lib64, `apptainer --nv` in /.singularity.d/libs. The
+      # toolkit's ld.so.cache update does not help: Nix's glibc never reads
+      # /etc/ld.so.cache (nixpkgs' glibc, dont-use-system-ld-so-cache.patch;
+      # nixpkgs issues #78739, #366109, PR #278969).
+      #
+      # So the shim finds the mounted libcuda.so.1 and links the driver's
+      # libraries (libcuda, libnvidia-*) into /run/opengl-driver/lib: torch's
+      # RUNPATH stays as it is, and no LD_LIBRARY_PATH overrides the CUDA
+      # libraries torch was built with. Where /run cannot be written (a
+      # read-only root file system, a user that is not root) the links go to
+      # a directory of their own, ahead on LD_LIBRARY_PATH: it holds the
+      # driver's libraries only, which no library of the image shares a name
+      # with, so nothing of torch's is shadowed. CUDA_DRIVER_DIRS (a list
+      # separated by `:`) replaces the directories searched.
+      driverShimFor =
+        pkgs:
+        pkgs.writeShellApplication {
+          name = "ipsa-prediction-entrypoint";
+          runtimeInputs = [ pkgs.coreutils ];
+          text = ''
+            link=/run/opengl-driver/lib
+            if [ ! -e "$link/libcuda.so.1" ]; then
+              if [ -n "''${CUDA_DRIVER_DIRS:-}" ]; then
+                IFS=: read -ra dirs <<<"$CUDA_DRIVER_DIRS"
+              else
+                dirs=(
+                  /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/lib64 /usr/lib
+                  /lib/x86_64-linux-gnu /lib/aarch64-linux-gnu /lib64
+                  /usr/local/nvidia/lib64 /usr/local/nvidia/lib /.singularity.d/libs
+                  /nix/store/*-nvidia-x11-*/lib
+                )
+              fi
+              found=
+              for dir in "''${dirs[@]}"; do
+                if [ -e "$dir/libcuda.so.1" ]; then
+                  found=$dir
+                  break
+                fi
+              done
+              if [ -n "$found" ]; then
+                if ! { mkdir -p "$link" 2>/dev/null && [ -w "$link" ]; }; then
+                  if ! link=$(mktemp -d "''${TMPDIR:-/tmp}/nvidia-driver.XXXXXX" 2>/dev/null); then
+                    echo "warning: neither /run/opengl-driver/lib nor ''${TMPDIR:-/tmp} can be written: torch will not find the driver in $found (README.md, \"The image\")" >&2
+                    exec "$@"
+                  fi
+                  export LD_LIBRARY_PATH="$link''${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+                fi
+                for lib in "$found"/libcuda.so* "$found"/libcudadebugger.so* "$found"/libnvidia-*.so*; do
+                  if [ -e "$lib" ]; then
+                    ln -sfn "$lib" "$link/"
+                  fi
+                done
+              else
+                case "''${NVIDIA_VISIBLE_DEVICES:-void}" in
+                  void | none | "") ;;
+                  *) echo "warning: GPUs were requested (NVIDIA_VISIBLE_DEVICES=$NVIDIA_VISIBLE_DEVICES) but no libcuda.so.1 was mounted; torch runs on the CPU (README.md, \"The image\")" >&2 ;;
+                esac
+              fi
+            fi
+            exec "$@"
+          '';
+        };
+
+      # `nix build .#image && ./result | docker load` (README.md, "The
+      # image"): the Python environment of the dev shell (the same
+      # derivation: `pythonFor` of the same package set), the project and
+      # the entrypoint, in layers shared between rebuilds.
+      imageFor =
+        pkgs: name:
+        let
+          python = pythonFor pkgs;
+          shim = driverShimFor pkgs;
+        in
+        pkgs.dockerTools.streamLayeredImage {
+          inherit name;
+          tag = "latest";
+          contents = [
+            python
+            shim
+            pkgs.bashInteractive
+            pkgs.coreutils
+            # /etc/passwd and /etc/group: getpass.getuser() (torch's caches)
+            # needs an entry for the user.
+            pkgs.dockerTools.fakeNss
+          ];
+          # torchrun, tempfile and torch's caches write to /tmp.
+          extraCommands = ''
+            mkdir -m 1777 tmp
+          '';
+          config = {
+            # Kubernetes' `command:` and Docker's `--entrypoint` replace the
+            # shim: give the command as arguments (`args:`, after the image).
+            Entrypoint = [ (lib.getExe shim) ];
+            Cmd = [
+              "python"
+              "-m"
+              "ipsa_prediction.train"
+            ];
+            Env = [
+              "PATH=/bin"
+              "PYTHONPATH=${appFor pkgs}/src"
+              "SSL_CERT_FILE=${pkgs.cacert}/etc/ssl/certs/ca-bundle.crt"
+              # What the toolkit mounts: CUDA and nvidia-smi, no graphics.
+              # NVIDIA_VISIBLE_DEVICES is left to the request (`--device
+              # nvidia.com/gpu=...`, `--gpus`, the device plugin): set to
+              # `all` in the image, a host whose default runtime is NVIDIA's
+              # would hand every GPU to every container.
+              "NVIDIA_DRIVER_CAPABILITIES=compute,utility"
+              # torch.compile (Triton) looks for libcuda with ldconfig.
+              "TRITON_LIBCUDA_PATH=/run/opengl-driver/lib"
+            ];
+          };
+          passthru = { inherit python; };
+        };
     in
     {
       devShells = forAllSystems (system: {
@@ -248,26 +383,43 @@
           crate = crateFor pkgs;
           # pytest over a copy of the sources.
           pytestFor =
-            pkgs: python: name:
+            pkgs: python: name: tests:
             pkgs.runCommand "ipsa-prediction-${name}" { nativeBuildInputs = [ python ]; } ''
               cp -r ${./.} source
               chmod -R u+w source
               cd source
               export HOME=$TMPDIR PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$PWD/src
-              python -m pytest -q -rs -p no:cacheprovider tests
+              python -m pytest -q -rs -p no:cacheprovider ${tests}
               touch $out
             '';
         in
         {
-          pytest = pytestFor pkgs (pythonFor pkgs) "pytest";
+          pytest = pytestFor pkgs (pythonFor pkgs) "pytest" "tests";
+          # Two training processes (gloo) on loopback, in the sandbox: their
+          # parameters agree after a few steps.
+          ddp-cpu = pytestFor pkgs (pythonFor pkgs) "ddp-cpu" "tests/test_distributed.py";
           rust = crate;
         }
       );
 
-      # `nix run`: the crate's demo program, built against the CUDA set.
       packages = forAllSystems (system: {
+        # `nix run`: the crate's demo program, built against the CUDA set.
         default = crateFor nixpkgsFor.${system}.cuda;
+        # The training image with CUDA, and without (CI, CPU nodes).
+        image = imageFor nixpkgsFor.${system}.cuda "ipsa-prediction";
+        image-cpu = imageFor nixpkgsFor.${system}.cpu "ipsa-prediction-cpu";
       });
+
+      # `nix run .#image | docker load`: the image is a script that writes
+      # it to stdout, not a program in bin/.
+      apps = forAllSystems (
+        system:
+        lib.genAttrs [ "image" "image-cpu" ] (image: {
+          type = "app";
+          program = "${self.packages.${system}.${image}}";
+          meta.description = "Write the ${image} of ipsa-prediction to stdout (pipe it into `docker load`)";
+        })
+      );
 
       # `nix fmt`: formats every .nix file (official nixfmt style).
       formatter = forAllSystems (system: nixpkgsFor.${system}.cpu.nixfmt-tree);

@@ -20,6 +20,7 @@ mod journal_trust;
 mod lock;
 mod merge_base;
 mod ml;
+mod ml_cluster;
 mod ml_targets;
 mod names;
 mod nixcheck;

@@ -489,7 +489,7 @@ pub(crate) fn private_nix(program: &str, work: &Path) -> Command {
 }
 
 /// The JSON a command prints on stdout; `what` names it when it fails.
-fn json_of(cmd: &mut Command, what: &str) -> serde_json::Value {
+pub(crate) fn json_of(cmd: &mut Command, what: &str) -> serde_json::Value {
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{what} failed:\n{stderr}");
