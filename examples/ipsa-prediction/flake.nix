@@ -60,25 +60,12 @@
       # The Python environment: the packages come from Nix, not pip (see
       # README.md, "pip install"). `python3` is Python 3.14.
       # nixpkgs' default interpreter; the CUDA caches build its packages.
-      pythonFor =
-        pkgs:
-        pkgs.python3.withPackages (
-          ps: with ps; [
-            pandas
-            numpy
-            matplotlib
-            seaborn
-            scikit-learn
-            openpyxl
-            xlrd
-            jupyterlab
-            ipykernel
-            yfinance
-            pytz
-            pytest
-            torch
-          ]
-        );
+      # The Python packages: pyproject.toml is the one list (`cargo nixcuda
+      # add NAME`), nix/python-packages.nix maps it to nixpkgs attributes.
+      pythonPackages = import ./nix/python-packages.nix (
+        builtins.fromTOML (builtins.readFile ./pyproject.toml)
+      );
+      pythonFor = pkgs: pkgs.python3.withPackages (pythonPackages.packagesFor [ ]);
 
       # The CUDA set of the Rust crate. rust/Cargo.toml's cudarc feature
       # (`cuda-12090`: CUDA 12.9) is the one place that

@@ -1,5 +1,6 @@
 # For `nix-shell` users who do not use flakes: the same environment as the
-# flake's dev shell (flake.nix; keep the two in step when you edit one).
+# flake's dev shell (flake.nix; keep the two in step when you edit one;
+# both read the Python packages from pyproject.toml).
 #
 #   nix-shell                  # CUDA shell, like `nix develop`
 #   nix-shell --arg gpu false  # CPU-only shell, like `nix develop .#cpu`
@@ -34,23 +35,11 @@ let
   inherit (pkgs) lib;
 
   # `python3` is Python 3.14; see flake.nix for why.
-  python = pkgs.python3.withPackages (
-    ps: with ps; [
-      pandas
-      numpy
-      matplotlib
-      seaborn
-      scikit-learn
-      openpyxl
-      xlrd
-      jupyterlab
-      ipykernel
-      yfinance
-      pytz
-      pytest
-      torch
-    ]
+  # The Python packages: pyproject.toml is the one list, as in flake.nix.
+  pythonPackages = import ./nix/python-packages.nix (
+    builtins.fromTOML (builtins.readFile ./pyproject.toml)
   );
+  python = pkgs.python3.withPackages (pythonPackages.packagesFor [ ]);
 
   # The Rust crate's CUDA set; rust/Cargo.toml's cudarc feature chooses the
   # version (see flake.nix), and Nix warns when `cudaPackages` no longer matches.

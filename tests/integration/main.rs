@@ -3,6 +3,7 @@
 mod architecture;
 mod cli;
 mod completions;
+mod deps;
 mod escaping;
 mod example;
 mod exit_codes;
