@@ -137,3 +137,302 @@ fn python_package_added_to_the_flake_conflicts_and_the_note_says_where_it_goes()
         "{flake}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// `add` and `remove`, with a stub `nix`.
+
+/// A directory with a `nix` that answers `nix eval ... --apply` for the
+/// Python attributes in `has` (and logs its arguments to `nix.log` beside
+/// it); PATH for the tool: it first.
+fn stub_nix(dir: &Path, has: &[&str]) -> std::ffi::OsString {
+    let bin = dir.join("stub-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = format!(
+        r#"#!/bin/sh
+printf '%s\n' "$@" > "{log}"
+[ "$1" = eval ] || exit 1
+apply=
+prev=
+for a in "$@"; do
+  [ "$prev" = --apply ] && apply=$a
+  prev=$a
+done
+out=
+for name in $(printf '%s' "$apply" | grep -o '"[^"]*"' | tr -d '"'); do
+  case " {has} " in
+    *" $name "*) out="$out,true" ;;
+    *) out="$out,false" ;;
+  esac
+done
+echo "[${{out#,}}]"
+"#,
+        log = dir.join("nix.log").display(),
+        has = has.join(" ")
+    );
+    let nix = bin.join("nix");
+    std::fs::write(&nix, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&nix, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut paths = vec![bin];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
+const REV: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A new project (git, committed) with a flake.lock pinning REV.
+fn locked_project(env: &Env, name: &str, defines: &[&str]) -> std::path::PathBuf {
+    let project = generate(env, name, defines);
+    let lock = format!(
+        r#"{{"nodes":{{"nixpkgs":{{"locked":{{"type":"github","owner":"nixos-cuda","repo":"nixpkgs","rev":"{REV}","narHash":"sha256-AAAA"}},"original":{{}}}},"root":{{"inputs":{{"nixpkgs":"nixpkgs"}}}}}},"root":"root","version":7}}"#
+    );
+    std::fs::write(project.join("flake.lock"), lock).unwrap();
+    crate::support::commit_all(&project, "Lock nixpkgs");
+    project
+}
+
+fn tool(env: &Env, project: &Path, path: &std::ffi::OsStr, args: &[&str]) -> std::process::Output {
+    env.cmd(args)
+        .current_dir(project)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+}
+
+fn staged(project: &Path) -> String {
+    let out = crate::support::git(project, &["diff", "--cached", "--name-only"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn add_checks_the_locked_nixpkgs_then_lists_and_stages_the_package() {
+    let env = Env::new();
+    let project = locked_project(&env, "add", &[]);
+    let path = stub_nix(env.work.path(), &["transformers", "einops"]);
+    let before = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    let out = tool(&env, &project, &path, &["add", "transformers", "Einops"]);
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    let system = format!("{}-linux", std::env::consts::ARCH);
+    assert!(
+        err.contains(&format!(
+            "Checked python3Packages.transformers, python3Packages.einops in github:nixos-cuda/nixpkgs/{} (flake.lock)",
+            &REV[..12]
+        )),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(env.work.path().join("nix.log")).unwrap();
+    for arg in [
+        format!("github:nixos-cuda/nixpkgs/{REV}#legacyPackages.{system}.python3Packages"),
+        "allow-import-from-derivation\nfalse".into(),
+        "accept-flake-config\nfalse".into(),
+    ] {
+        assert!(log.contains(&arg), "nix was asked without {arg:?}:\n{log}");
+    }
+    let after = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    assert_eq!(
+        after,
+        before.replace(
+            "    \"scikit-learn\",\n]",
+            "    \"scikit-learn\",\n    \"transformers\",\n    \"Einops\",\n]"
+        ),
+        "only the two lines are new"
+    );
+    assert_eq!(staged(&project), "pyproject.toml\n");
+    // Nix reads them: both environments of the file get the packages.
+    if crate::support::nixcheck().is_some() {
+        let attrs = crate::python_env::pyproject_attributes(&project, &[]);
+        assert!(
+            attrs.contains("transformers") && attrs.contains("einops"),
+            "{attrs:?}"
+        );
+    }
+    // Again: nothing to do, nothing written.
+    let out = tool(&env, &project, &path, &["add", "einops"]);
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("`einops` is in [project] dependencies already"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("pyproject.toml")).unwrap(),
+        after
+    );
+}
+
+#[test]
+fn add_refuses_a_package_nixpkgs_lacks_and_names_pypi() {
+    let env = Env::new();
+    let project = locked_project(&env, "refuse", &["frameworks=tensorflow"]);
+    let path = stub_nix(env.work.path(), &["transformers"]);
+    let before = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    let out = tool(
+        &env,
+        &project,
+        &path,
+        &["add", "transformers", "not-in-nix"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::support::stderr_of(&out);
+    // A TensorFlow project's environment is python313's.
+    assert!(
+        err.contains("nixpkgs has no `python313Packages.not-in-nix`"),
+        "{err}"
+    );
+    assert!(err.contains("cargo nixcuda add --pypi not-in-nix"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(project.join("pyproject.toml")).unwrap(),
+        before
+    );
+    assert_eq!(staged(&project), "");
+}
+
+#[test]
+fn add_says_when_nixpkgs_was_not_asked() {
+    let env = Env::new();
+    let project = locked_project(&env, "unchecked", &[]);
+    let empty = env.work.path().join("no-nix");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = tool(&env, &project, empty.as_os_str(), &["add", "einops"]);
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("not checked against nixpkgs (no `nix` on PATH)"),
+        "{err}"
+    );
+    let path = stub_nix(env.work.path(), &[]);
+    let out = tool(&env, &project, &path, &["add", "--offline", "safetensors"]);
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("not checked against nixpkgs (--offline)"),
+        "{err}"
+    );
+    assert!(!env.work.path().join("nix.log").exists(), "nix was not run");
+}
+
+#[test]
+fn add_maps_names_through_the_projects_table() {
+    let env = Env::new();
+    let project = generate(&env, "mapped", &[]);
+    crate::support::edit(
+        &project,
+        "pyproject.toml",
+        "[tool.nixcuda.nix-attributes]\n",
+        "[tool.nixcuda.nix-attributes]\nopencv-python = \"opencv4\"\n",
+    );
+    crate::support::commit_all(&project, "map");
+    let path = stub_nix(env.work.path(), &["opencv4"]);
+    let out = tool(&env, &project, &path, &["add", "opencv_python"]);
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Checked python3Packages.opencv4 in github:nixos-cuda/nixpkgs/nixos-unstable-cuda (no flake.lock yet"), "{err}");
+}
+
+#[test]
+fn add_commit_commits_only_the_list() {
+    let env = Env::new();
+    let project = locked_project(&env, "commit", &[]);
+    let path = stub_nix(env.work.path(), &["einops"]);
+    // Something else staged: --commit would take it along, so it refuses.
+    crate::support::write(&project.join("notes.txt"), "mine\n");
+    crate::support::git(&project, &["add", "notes.txt"]);
+    let before = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    let out = tool(&env, &project, &path, &["add", "einops", "--commit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::support::stderr_of(&out);
+    assert!(
+        err.contains("other changes are staged in git (notes.txt)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("pyproject.toml")).unwrap(),
+        before
+    );
+    crate::support::git(&project, &["reset", "-q", "notes.txt"]);
+    let out = tool(&env, &project, &path, &["add", "einops", "--commit"]);
+    assert!(out.status.success(), "{}", crate::support::stderr_of(&out));
+    let log = crate::support::git(&project, &["log", "-1", "--format=%s", "--name-only"]);
+    assert_eq!(
+        String::from_utf8_lossy(&log.stdout),
+        "Add einops\n\npyproject.toml\n"
+    );
+    assert_eq!(staged(&project), "");
+}
+
+#[test]
+fn a_malformed_pyproject_is_an_error_and_stays_as_it_was() {
+    let env = Env::new();
+    let project = generate(&env, "broken", &[]);
+    let path = stub_nix(env.work.path(), &["einops"]);
+    for (text, reason) in [
+        ("[project\nname = 1\n", "TOML parse error"),
+        (
+            "[project]\ndependencies = \"numpy\"\n",
+            "[project] dependencies is not a list",
+        ),
+    ] {
+        crate::support::write(&project.join("pyproject.toml"), text);
+        for args in [&["add", "einops"][..], &["remove", "numpy"]] {
+            let out = tool(&env, &project, &path, args);
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            let err = crate::support::stderr_of(&out);
+            assert!(
+                err.contains("pyproject.toml` cannot be edited") && err.contains(reason),
+                "{err}"
+            );
+            assert!(err.contains("nothing was written"), "{err}");
+            assert_eq!(
+                std::fs::read_to_string(project.join("pyproject.toml")).unwrap(),
+                text
+            );
+        }
+    }
+    let out = tool(&env, &project, &path, &["add", "not a name"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        crate::support::stderr_of(&out).contains("`not a name` is not a Python distribution name")
+    );
+}
+
+#[test]
+fn remove_takes_a_package_out_of_its_list_and_says_when_it_is_in_none() {
+    let env = Env::new();
+    let project = generate(&env, "remove", &[]);
+    let path = stub_nix(env.work.path(), &[]);
+    let before = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    let out = tool(&env, &project, &path, &["remove", "Pandas", "seaborn"]);
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Removed pandas from [project] dependencies"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Removed seaborn from the group `dev`"),
+        "{err}"
+    );
+    let after = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    assert_eq!(
+        after,
+        before
+            .replace("    \"pandas\",\n", "")
+            .replace("    \"seaborn\",\n", ""),
+        "only the two lines are gone; the comments stay"
+    );
+    assert_eq!(staged(&project), "pyproject.toml\n");
+    let out = tool(&env, &project, &path, &["remove", "pandas"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::support::stderr_of(&out);
+    assert!(
+        err.contains("`pandas` is in no list of pyproject.toml: nothing to remove"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("pyproject.toml")).unwrap(),
+        after
+    );
+}

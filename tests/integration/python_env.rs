@@ -211,7 +211,7 @@ fn nix_envs(file: &str, text: &str, project: Option<&Path>) -> Vec<NixEnv> {
 
 /// What nix/python-packages.nix gives an environment that leaves out the
 /// extras `without`, over the project's pyproject.toml.
-fn pyproject_attributes(project: &Path, without: &[String]) -> BTreeSet<String> {
+pub(crate) fn pyproject_attributes(project: &Path, without: &[String]) -> BTreeSet<String> {
     let work = tempfile::tempdir().unwrap();
     let list: Vec<String> = without.iter().map(|w| format!("{w:?}")).collect();
     let expr = format!(
