@@ -452,6 +452,7 @@ pub(crate) fn add_options(args: &AddArgs) -> AddOptions {
         commit: args.commit,
         offline: args.offline,
         nix_timeout: NIX_EVAL_TIMEOUT,
+        python: nix_python(),
     }
 }
 
@@ -461,7 +462,16 @@ pub(crate) fn remove_options(args: &RemoveArgs) -> RemoveOptions {
         start: PathBuf::from("."),
         names: args.names.clone(),
         commit: args.commit,
+        python: nix_python(),
+        timeout: NIX_EVAL_TIMEOUT,
     }
+}
+
+/// The Nix environment's Python, which the project's dev shell exports.
+fn nix_python() -> Option<PathBuf> {
+    std::env::var_os("NIXCUDA_PYTHON")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 #[cfg(test)]

@@ -114,6 +114,8 @@
             python
             # Runs the recipes in the justfile (`just --list`).
             pkgs.just
+            # Installs the PyPI packages of `cargo nixcuda add --pypi`.
+            pkgs.uv
           ]
           ++ (with pkgs; [
             rustc
@@ -147,6 +149,13 @@
           shellHook = ''
             # Make the project's Python package importable (src/ layout).
             export PYTHONPATH="$PWD/src''${PYTHONPATH:+:$PYTHONPATH}"
+            # Packages nixpkgs does not have (`cargo nixcuda add --pypi`, which
+            # reads NIXCUDA_PYTHON): uv installs pylock.pypi.toml into .venv,
+            # a virtual environment over this one.
+            export NIXCUDA_PYTHON=${python}/bin/python
+            if [ -f pylock.pypi.toml ] && bash nix/pypi-venv.sh "$NIXCUDA_PYTHON" uv; then
+              export PATH="$PWD/.venv/bin:$PATH"
+            fi
             ${
               if gpu then
                 ''

@@ -74,6 +74,7 @@ pkgs.mkShell {
   packages = [
     python
     pkgs.just
+    pkgs.uv
   ]
   ++ (with pkgs; [
     rustc
@@ -97,6 +98,11 @@ pkgs.mkShell {
 
   shellHook = ''
     export PYTHONPATH="$PWD/src''${PYTHONPATH:+:$PYTHONPATH}"
+    # PyPI packages over this environment, as in flake.nix.
+    export NIXCUDA_PYTHON=${python}/bin/python
+    if [ -f pylock.pypi.toml ] && bash nix/pypi-venv.sh "$NIXCUDA_PYTHON" uv; then
+      export PATH="$PWD/.venv/bin:$PATH"
+    fi
     ${lib.optionalString gpu ''
       if [ ! -e ${driverLib}/libcuda.so.1 ]; then
         echo "warning: no NVIDIA driver in ${driverLib}: CUDA will not find a GPU (README.md, Troubleshooting)" >&2

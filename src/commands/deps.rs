@@ -36,7 +36,7 @@ pub fn add(args: &AddArgs, printer: &Printer) -> Result<ExitStatus> {
 }
 
 pub fn remove(args: &RemoveArgs, printer: &Printer) -> Result<ExitStatus> {
-    let outcome = deps::remove(&crate::settings::remove_options(args))?;
+    let outcome = deps::remove(&crate::settings::remove_options(args), &Host::from_env())?;
     if let Some(message) = &outcome.recovered {
         printer.status("Recovered", message);
     }

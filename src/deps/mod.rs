@@ -3,6 +3,7 @@
 //! against the project's nixpkgs; the file written atomically and staged.
 
 pub mod nixpkgs;
+pub mod pypi;
 pub mod pyproject;
 
 use std::path::{Path, PathBuf};
@@ -24,15 +25,20 @@ pub struct AddOptions {
     pub names: Vec<String>,
     pub pypi: bool,
     pub commit: bool,
-    /// Do not ask Nix (it may download nixpkgs).
+    /// Do not ask Nix (it may download nixpkgs), and uv only its cache.
     pub offline: bool,
     pub nix_timeout: Duration,
+    /// The Nix environment's Python, for `--pypi` (NIXCUDA_PYTHON).
+    pub python: Option<PathBuf>,
 }
 
 pub struct RemoveOptions {
     pub start: PathBuf,
     pub names: Vec<String>,
     pub commit: bool,
+    /// For a package of the `pypi` group: its lock is made again.
+    pub python: Option<PathBuf>,
+    pub timeout: Duration,
 }
 
 /// How the names were checked against nixpkgs.
@@ -140,14 +146,17 @@ pub fn add(opts: &AddOptions, host: &Host) -> Result<Outcome> {
         pyproject.push(&list, requirement);
     }
     let changed: Vec<(String, List)> = to_add.into_iter().map(|(r, _)| (r, list.clone())).collect();
+    let mut files = vec![(path, pyproject.to_string().into_bytes())];
+    if opts.pypi && !changed.is_empty() {
+        let tools = pypi::PypiTools {
+            python: opts.python.clone(),
+            offline: opts.offline,
+            timeout: opts.nix_timeout,
+        };
+        files.push(locked_pypi(&root, &pyproject, &tools, host)?);
+    }
     let message = format!("Add {}", listing(&changed));
-    let recorded = record(
-        &path,
-        &pyproject,
-        !changed.is_empty(),
-        opts.commit,
-        &message,
-    )?;
+    let recorded = record(&root, &files, !changed.is_empty(), opts.commit, &message)?;
     Ok(Outcome {
         changed,
         skipped,
@@ -158,7 +167,7 @@ pub fn add(opts: &AddOptions, host: &Host) -> Result<Outcome> {
 }
 
 /// `remove`: each name leaves the list that holds it.
-pub fn remove(opts: &RemoveOptions) -> Result<Outcome> {
+pub fn remove(opts: &RemoveOptions, host: &Host) -> Result<Outcome> {
     let given = names(&opts.names)?;
     let (root, _lock, recovered) = crate::update::open_project(&opts.start)?;
     let (path, mut pyproject) = read(&root)?;
@@ -171,14 +180,18 @@ pub fn remove(opts: &RemoveOptions) -> Result<Outcome> {
             None => skipped.push((name, None)),
         }
     }
+    let mut files = vec![(path, pyproject.to_string().into_bytes())];
+    let group = List::Group(PYPI_GROUP.into());
+    if changed.iter().any(|(_, list)| *list == group) {
+        let tools = pypi::PypiTools {
+            python: opts.python.clone(),
+            offline: false,
+            timeout: opts.timeout,
+        };
+        files.push(locked_pypi(&root, &pyproject, &tools, host)?);
+    }
     let message = format!("Remove {}", listing(&changed));
-    let recorded = record(
-        &path,
-        &pyproject,
-        !changed.is_empty(),
-        opts.commit,
-        &message,
-    )?;
+    let recorded = record(&root, &files, !changed.is_empty(), opts.commit, &message)?;
     Ok(Outcome {
         changed,
         skipped,
@@ -186,6 +199,24 @@ pub fn remove(opts: &RemoveOptions) -> Result<Outcome> {
         recorded,
         recovered,
     })
+}
+
+/// `pylock.pypi.toml` for the `pypi` group as `pyproject` lists it.
+fn locked_pypi(
+    root: &Path,
+    pyproject: &Pyproject,
+    tools: &pypi::PypiTools,
+    host: &Host,
+) -> Result<(PathBuf, Vec<u8>)> {
+    let group = List::Group(PYPI_GROUP.into());
+    let bytes = pypi::lock(
+        root,
+        &pyproject.requirements(&group),
+        &pyproject.names_except(&group),
+        tools,
+        host,
+    )?;
+    Ok((root.join(pypi::LOCK), bytes))
 }
 
 fn listing(changed: &[(String, List)]) -> String {
@@ -238,11 +269,11 @@ fn check_in_nixpkgs(
     }
 }
 
-/// Writes pyproject.toml when `changed`, stages it, and commits it with
-/// `commit`. The checks that could refuse run before the write.
+/// Writes `files` when `changed`, stages them, and commits them with
+/// `commit`. The checks that could refuse run before the first write.
 fn record(
-    path: &Path,
-    pyproject: &Pyproject,
+    root: &Path,
+    files: &[(PathBuf, Vec<u8>)],
     changed: bool,
     commit: bool,
     message: &str,
@@ -250,20 +281,22 @@ fn record(
     if !changed {
         return Ok(Recorded::Unchanged);
     }
-    let root = path.parent().unwrap_or(Path::new("."));
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
     let in_git = crate::vcs::git_and_work_dirs(root);
     if let Some((_, workdir)) = &in_git {
         crate::vcs::check_index_writable(root)?;
-        crate::vcs::check_filters(workdir, &[path.to_path_buf()])?;
+        crate::vcs::check_filters(workdir, &paths)?;
         if commit {
-            refuse_other_staged_changes(root, path, workdir)?;
+            refuse_other_staged_changes(root, &paths, workdir)?;
         }
     }
-    crate::fs::write_atomic(path, pyproject.to_string().as_bytes())?;
+    for (path, bytes) in files {
+        crate::fs::write_atomic(path, bytes)?;
+    }
     let Some((_, workdir)) = in_git else {
         return Ok(Recorded::Written);
     };
-    crate::vcs::stage_files(&[path.to_path_buf()])?;
+    crate::vcs::stage_files(&paths)?;
     if !commit {
         return Ok(Recorded::Staged);
     }
@@ -273,18 +306,22 @@ fn record(
 }
 
 /// `--commit` commits the index: only when it holds nothing else.
-fn refuse_other_staged_changes(root: &Path, path: &Path, workdir: &Path) -> Result<()> {
-    let ours = path
+fn refuse_other_staged_changes(root: &Path, paths: &[PathBuf], workdir: &Path) -> Result<()> {
+    let workdir = workdir
         .canonicalize()
-        .ok()
-        .and_then(|p| {
-            let workdir = workdir.canonicalize().ok()?;
-            p.strip_prefix(workdir).ok().map(Path::to_path_buf)
+        .unwrap_or_else(|_| workdir.to_path_buf());
+    let ours: Vec<String> = paths
+        .iter()
+        .filter_map(|p| {
+            let parent = p.parent()?.canonicalize().ok()?;
+            let relative = parent.join(p.file_name()?);
+            let relative = relative.strip_prefix(&workdir).ok()?;
+            Some(relative.to_string_lossy().into_owned())
         })
-        .map(|p| p.to_string_lossy().into_owned());
+        .collect();
     let others: Vec<String> = crate::vcs::staged_paths(root)?
         .into_iter()
-        .filter(|p| Some(p) != ours.as_ref())
+        .filter(|p| !ours.contains(p))
         .collect();
     if others.is_empty() {
         Ok(())

@@ -140,6 +140,28 @@ impl Pyproject {
         })
     }
 
+    /// The requirements of `list` (none when it is missing).
+    pub fn requirements(&self, list: &List) -> Vec<String> {
+        self.lists()
+            .into_iter()
+            .filter(|(l, _)| l == list)
+            .filter_map(|(_, item)| item.as_array())
+            .flat_map(|a| a.iter().filter_map(Value::as_str).map(str::to_string))
+            .collect()
+    }
+
+    /// The distribution names (normalised) of every list but `except`.
+    pub fn names_except(&self, except: &List) -> Vec<String> {
+        self.lists()
+            .into_iter()
+            .filter(|(l, _)| l != except)
+            .filter_map(|(_, item)| item.as_array())
+            .flat_map(|a| a.iter().filter_map(Value::as_str))
+            .filter_map(requirement_name)
+            .map(normalise)
+            .collect()
+    }
+
     /// The nixpkgs attribute of the distribution `name` (normalised):
     /// `[tool.nixcuda.nix-attributes]` maps the names nixpkgs spells
     /// differently.

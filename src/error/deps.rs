@@ -20,6 +20,14 @@ pub enum DepsError {
         at: String,
     },
 
+    #[error("uv could not lock the `pypi` group: {reason}")]
+    Uv { reason: String },
+
+    #[error(
+        "`add --pypi` needs the Nix environment's Python, to keep every package it has out of the PyPI lock; NIXCUDA_PYTHON is not set"
+    )]
+    NoNixPython,
+
     #[error("other changes are staged in git ({}), and `--commit` would commit them too", paths.join(", "))]
     OtherChangesStaged { paths: Vec<String> },
 }
@@ -38,6 +46,12 @@ impl DepsError {
                 "nothing was added. If nixpkgs names it differently, map the name in pyproject.toml's [tool.nixcuda.nix-attributes] (`opencv-python = \"opencv4\"`) and add it again; if nixpkgs does not have it, `cargo nixcuda add --pypi {}` installs it from PyPI over the Nix environment",
                 names.join(" ")
             ),
+            DepsError::Uv { .. } => {
+                "nothing was written. Check the name on https://pypi.org; uv's own settings (an index, `UV_OFFLINE`) apply".into()
+            }
+            DepsError::NoNixPython => {
+                "run it in the project's dev shell (`direnv allow`, or `nix develop`), which sets NIXCUDA_PYTHON and has uv".into()
+            }
             DepsError::OtherChangesStaged { .. } => {
                 "commit them first, or leave out `--commit` (the change is then staged beside them)".into()
             }

@@ -436,3 +436,157 @@ fn remove_takes_a_package_out_of_its_list_and_says_when_it_is_in_none() {
         after
     );
 }
+
+// ---------------------------------------------------------------------------
+// `add --pypi`: uv, a local package index, and the base environment standing
+// in for the Nix one (the test virtualenv, which has numpy).
+
+/// Pure-Python wheels made here: `tinypkg` (which needs numpy and
+/// `helperpkg`) and `helperpkg`.
+fn wheels(python: &Path, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = r#"
+import base64, hashlib, sys, zipfile
+def wheel(name, requires):
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": "",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+            + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(text.encode())}")
+    files[f"{dist}/RECORD"] = "\n".join(record + [f"{dist}/RECORD,,"]) + "\n"
+    with zipfile.ZipFile(f"{sys.argv[1]}/{name}-1.0-py3-none-any.whl", "w") as z:
+        for path, text in files.items():
+            z.writestr(path, text)
+wheel("tinypkg", ["numpy>=1", "helperpkg"])
+wheel("helperpkg", [])
+"#;
+    let (ok, out) = crate::support::run(
+        std::process::Command::new(python)
+            .arg("-c")
+            .arg(script)
+            .arg(dir),
+    );
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn add_pypi_locks_only_what_nix_lacks_and_the_venv_imports_nix_numpy() {
+    let Some(python) = crate::support::test_python() else {
+        return;
+    };
+    let uv = python.with_file_name("uv");
+    if !crate::support::prerequisite(
+        "uv in the test virtualenv",
+        uv.is_file(),
+        "`.ci/setup` installs it",
+    ) {
+        return;
+    }
+    let env = Env::new();
+    let project = generate(&env, "pypi", &["frameworks=none"]);
+    let index = env.work.path().join("index");
+    wheels(&python, &index);
+    let mut paths = vec![uv.parent().unwrap().to_path_buf()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(paths).unwrap();
+    let add = |args: &[&str], nix_python: Option<&Path>| {
+        let mut cmd = env.cmd(args);
+        cmd.current_dir(&project)
+            .env("PATH", &path)
+            .env("UV_FIND_LINKS", &index)
+            .env("UV_NO_INDEX", "1")
+            .env("UV_CACHE_DIR", env.work.path().join("uv-cache"));
+        match nix_python {
+            Some(p) => cmd.env("NIXCUDA_PYTHON", p),
+            None => cmd.env_remove("NIXCUDA_PYTHON"),
+        };
+        cmd.output().unwrap()
+    };
+    // Outside the dev shell there is no Nix Python to keep out: refused.
+    let before = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    let out = add(&["add", "--pypi", "--offline", "tinypkg"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(crate::support::stderr_of(&out).contains("NIXCUDA_PYTHON is not set"));
+    assert_eq!(
+        std::fs::read_to_string(project.join("pyproject.toml")).unwrap(),
+        before
+    );
+
+    let out = add(&["add", "--pypi", "--offline", "tinypkg"], Some(&python));
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Added tinypkg to the group `pypi`"), "{err}");
+    let text = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(
+        doc["dependency-groups"]["pypi"].to_string(),
+        r#"["tinypkg"]"#
+    );
+    // The lock: tinypkg and what only PyPI has; numpy (Nix's) is not in it.
+    let lock: toml::Table =
+        toml::from_str(&std::fs::read_to_string(project.join("pylock.pypi.toml")).unwrap())
+            .unwrap();
+    let mut locked: Vec<String> = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    locked.sort();
+    assert_eq!(locked, ["helperpkg", "tinypkg"]);
+    assert_eq!(staged(&project), "pylock.pypi.toml\npyproject.toml\n");
+    if crate::support::nixcheck().is_some() {
+        let attrs = crate::python_env::pyproject_attributes(&project, &[]);
+        assert!(
+            !attrs.contains("tinypkg"),
+            "Nix never reads the pypi group: {attrs:?}"
+        );
+    }
+
+    // The shell's step: .venv over the base environment, synced offline.
+    let out = std::process::Command::new("bash")
+        .arg("nix/pypi-venv.sh")
+        .arg(&python)
+        .arg(&uv)
+        .current_dir(&project)
+        .env("UV_OFFLINE", "1")
+        .env("UV_CACHE_DIR", env.work.path().join("uv-cache"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::support::stderr_of(&out));
+    let venv_python = project.join(".venv/bin/python");
+    let out = std::process::Command::new(&venv_python)
+        .args(["-c", "import sys, numpy, tinypkg, helperpkg; print(numpy.__file__); print(tinypkg.__file__); print(sys.prefix)"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::support::stderr_of(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let base = std::process::Command::new(&python)
+        .args(["-c", "import numpy; print(numpy.__file__)"])
+        .output()
+        .unwrap();
+    let base_numpy = String::from_utf8_lossy(&base.stdout).trim().to_string();
+    assert_eq!(lines[0], base_numpy, "numpy is the base environment's");
+    let venv = project.join(".venv").canonicalize().unwrap();
+    assert!(
+        Path::new(lines[1]).starts_with(&venv),
+        "tinypkg is the venv's: {stdout}"
+    );
+    assert!(
+        !venv
+            .join("lib")
+            .read_dir()
+            .unwrap()
+            .any(|d| { d.unwrap().path().join("site-packages/numpy").exists() }),
+        "no numpy of its own in .venv"
+    );
+}
