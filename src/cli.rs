@@ -67,7 +67,7 @@ pub enum Command {
     List(ListArgs),
     /// Add Python packages to pyproject.toml, from nixpkgs or (--pypi) from PyPI
     #[command(
-        after_help = "Examples:\n  cargo nixcuda add transformers\n  cargo nixcuda add einops safetensors --commit\n  cargo nixcuda add --pypi some-package"
+        after_help = "Examples:\n  cargo nixcuda add transformers\n  cargo nixcuda add einops safetensors --commit\n  cargo nixcuda add --extra torch torchvision\n  cargo nixcuda add --pypi some-package"
     )]
     Add(AddArgs),
     /// Remove Python packages from pyproject.toml (exit 1 when one is not there)
@@ -117,6 +117,10 @@ pub struct AddArgs {
     /// environment (for packages nixpkgs does not have)
     #[arg(long)]
     pub pypi: bool,
+    /// Into this extra of [project.optional-dependencies] instead (`torch`:
+    /// a package that needs torch stays out of the TensorFlow environment)
+    #[arg(long, value_name = "EXTRA", conflicts_with = "pypi")]
+    pub extra: Option<String>,
     /// Commit the change (it is staged either way)
     #[arg(long)]
     pub commit: bool,

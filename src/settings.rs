@@ -449,6 +449,7 @@ pub(crate) fn add_options(args: &AddArgs) -> AddOptions {
         start: PathBuf::from("."),
         names: args.names.clone(),
         pypi: args.pypi,
+        extra: args.extra.clone(),
         commit: args.commit,
         offline: args.offline,
         nix_timeout: NIX_EVAL_TIMEOUT,

@@ -24,6 +24,8 @@ pub struct AddOptions {
     /// Requirements as given: `transformers`, `einops>=0.8`.
     pub names: Vec<String>,
     pub pypi: bool,
+    /// Into this extra instead of `[project] dependencies`.
+    pub extra: Option<String>,
     pub commit: bool,
     /// Do not ask Nix (it may download nixpkgs), and uv only its cache.
     pub offline: bool,
@@ -121,6 +123,16 @@ impl DepsError {
 /// not be asked; a name nixpkgs lacks refuses the whole change.
 pub fn add(opts: &AddOptions, host: &Host) -> Result<Outcome> {
     let new = names(&opts.names)?;
+    if let Some(extra) = &opts.extra {
+        // PEP 685: an extra's name is normalised as a distribution's.
+        if requirement_name(extra) != Some(extra.as_str()) || normalise(extra) != *extra {
+            return Err(DepsError::BadExtra {
+                name: extra.clone(),
+                suggestion: normalise(extra),
+            }
+            .usage());
+        }
+    }
     let (root, _lock, recovered) = crate::update::open_project(&opts.start)?;
     let (path, mut pyproject) = read(&root)?;
     let mut skipped = Vec::new();
@@ -137,10 +149,10 @@ pub fn add(opts: &AddOptions, host: &Host) -> Result<Outcome> {
     } else {
         check_in_nixpkgs(&root, &pyproject, &to_add, opts, host)?
     };
-    let list = if opts.pypi {
-        List::Group(PYPI_GROUP.into())
-    } else {
-        List::Dependencies
+    let list = match (&opts.pypi, &opts.extra) {
+        (true, _) => List::Group(PYPI_GROUP.into()),
+        (false, Some(extra)) => List::Extra(extra.clone()),
+        (false, None) => List::Dependencies,
     };
     for (requirement, _) in &to_add {
         pyproject.push(&list, requirement);

@@ -20,6 +20,9 @@ pub enum DepsError {
         at: String,
     },
 
+    #[error("`{name}` is not an extra's name (PEP 685: lower case, `-` between words)")]
+    BadExtra { name: String, suggestion: String },
+
     #[error("uv could not lock the `pypi` group: {reason}")]
     Uv { reason: String },
 
@@ -46,6 +49,9 @@ impl DepsError {
                 "nothing was added. If nixpkgs names it differently, map the name in pyproject.toml's [tool.nixcuda.nix-attributes] (`opencv-python = \"opencv4\"`) and add it again; if nixpkgs does not have it, `cargo nixcuda add --pypi {}` installs it from PyPI over the Nix environment",
                 names.join(" ")
             ),
+            DepsError::BadExtra { suggestion, .. } => {
+                format!("spell it `{suggestion}`, as pyproject.toml's extras are written")
+            }
             DepsError::Uv { .. } => {
                 "nothing was written. Check the name on https://pypi.org; uv's own settings (an index, `UV_OFFLINE`) apply".into()
             }

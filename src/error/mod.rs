@@ -279,7 +279,7 @@ impl Error {
                 | Error::AnswersFile { .. }
                 | Error::UnknownOverwrite { .. }
                 | Error::Source(SourceError::UnknownRef { .. })
-                | Error::Deps(DepsError::BadName { .. })
+                | Error::Deps(DepsError::BadName { .. } | DepsError::BadExtra { .. })
         )
     }
 

@@ -590,3 +590,44 @@ fn add_pypi_locks_only_what_nix_lacks_and_the_venv_imports_nix_numpy() {
         "no numpy of its own in .venv"
     );
 }
+
+#[test]
+fn add_extra_keeps_a_torch_package_out_of_the_tensorflow_environment() {
+    let env = Env::new();
+    let project = locked_project(&env, "extra", &["frameworks=both"]);
+    let path = stub_nix(env.work.path(), &["torchvision", "einops"]);
+    let out = tool(
+        &env,
+        &project,
+        &path,
+        &["add", "--extra", "torch", "torchvision"],
+    );
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Added torchvision to the extra `torch`"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(project.join("pyproject.toml")).unwrap();
+    assert!(
+        text.contains("torch = [\"torch\", \"torchvision\"]\n"),
+        "{text}"
+    );
+    if crate::support::nixcheck().is_some() {
+        let main = crate::python_env::pyproject_attributes(&project, &["tensorflow".into()]);
+        let tf = crate::python_env::pyproject_attributes(&project, &["torch".into()]);
+        assert!(main.contains("torchvision"), "{main:?}");
+        assert!(
+            !tf.contains("torchvision") && !tf.contains("torch"),
+            "{tf:?}"
+        );
+    }
+    let out = tool(
+        &env,
+        &project,
+        &path,
+        &["add", "--extra", "Torch_X", "einops"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::support::stderr_of(&out).contains("spell it `torch-x`"));
+}
