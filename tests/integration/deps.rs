@@ -589,6 +589,19 @@ fn add_pypi_locks_only_what_nix_lacks_and_the_venv_imports_nix_numpy() {
             .any(|d| { d.unwrap().path().join("site-packages/numpy").exists() }),
         "no numpy of its own in .venv"
     );
+
+    // Removed: the group is locked again, and the next sync takes it out.
+    let out = add(&["remove", "tinypkg"], Some(&python));
+    let err = crate::support::stderr_of(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Removed tinypkg from the group `pypi`"),
+        "{err}"
+    );
+    let lock: toml::Table =
+        toml::from_str(&std::fs::read_to_string(project.join("pylock.pypi.toml")).unwrap())
+            .unwrap();
+    assert!(lock["packages"].as_array().unwrap().is_empty(), "{lock:?}");
 }
 
 #[test]
