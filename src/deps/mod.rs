@@ -133,7 +133,7 @@ pub fn add(opts: &AddOptions, host: &Host) -> Result<Outcome> {
             .usage());
         }
     }
-    let (root, _lock, recovered) = crate::update::open_project(&opts.start)?;
+    let (root, lock, recovered) = crate::update::open_project(&opts.start)?;
     let (path, mut pyproject) = read(&root)?;
     let mut skipped = Vec::new();
     let mut to_add: Vec<(String, String)> = Vec::new();
@@ -168,7 +168,14 @@ pub fn add(opts: &AddOptions, host: &Host) -> Result<Outcome> {
         files.push(locked_pypi(&root, &pyproject, &tools, host)?);
     }
     let message = format!("Add {}", listing(&changed));
-    let recorded = record(&root, &files, !changed.is_empty(), opts.commit, &message)?;
+    let recorded = record(
+        &root,
+        &lock,
+        &files,
+        !changed.is_empty(),
+        opts.commit,
+        &message,
+    )?;
     Ok(Outcome {
         changed,
         skipped,
@@ -181,7 +188,7 @@ pub fn add(opts: &AddOptions, host: &Host) -> Result<Outcome> {
 /// `remove`: each name leaves the list that holds it.
 pub fn remove(opts: &RemoveOptions, host: &Host) -> Result<Outcome> {
     let given = names(&opts.names)?;
-    let (root, _lock, recovered) = crate::update::open_project(&opts.start)?;
+    let (root, lock, recovered) = crate::update::open_project(&opts.start)?;
     let (path, mut pyproject) = read(&root)?;
     let mut changed = Vec::new();
     let mut skipped = Vec::new();
@@ -203,7 +210,14 @@ pub fn remove(opts: &RemoveOptions, host: &Host) -> Result<Outcome> {
         files.push(locked_pypi(&root, &pyproject, &tools, host)?);
     }
     let message = format!("Remove {}", listing(&changed));
-    let recorded = record(&root, &files, !changed.is_empty(), opts.commit, &message)?;
+    let recorded = record(
+        &root,
+        &lock,
+        &files,
+        !changed.is_empty(),
+        opts.commit,
+        &message,
+    )?;
     Ok(Outcome {
         changed,
         skipped,
@@ -281,10 +295,12 @@ fn check_in_nixpkgs(
     }
 }
 
-/// Writes `files` when `changed`, stages them, and commits them with
-/// `commit`. The checks that could refuse run before the first write.
+/// Writes `files` when `changed` (one replaced atomically, several through
+/// the journal), stages them, and commits them with `commit`. The checks
+/// that could refuse run before the first write.
 fn record(
     root: &Path,
+    lock: &crate::journal::ProjectLock,
     files: &[(PathBuf, Vec<u8>)],
     changed: bool,
     commit: bool,
@@ -302,8 +318,19 @@ fn record(
             refuse_other_staged_changes(root, &paths, workdir)?;
         }
     }
-    for (path, bytes) in files {
+    if let [(path, bytes)] = files {
         crate::fs::write_atomic(path, bytes)?;
+    } else {
+        // pyproject.toml and its PyPI lock change together or not at all.
+        let ops: Vec<crate::fs::write::FileOp> = files
+            .iter()
+            .map(|(path, bytes)| crate::fs::write::FileOp::Write {
+                path: path.strip_prefix(root).unwrap_or(path).to_path_buf(),
+                contents: bytes.clone(),
+                executable: false,
+            })
+            .collect();
+        crate::journal::apply(root, &ops, &format!("cargo nixcuda ({message})"), lock)?;
     }
     let Some((_, workdir)) = in_git else {
         return Ok(Recorded::Written);
