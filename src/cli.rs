@@ -65,6 +65,16 @@ pub enum Command {
         after_help = "Examples:\n  cargo nixcuda list\n  cargo nixcuda list ml\n  cargo nixcuda list --json"
     )]
     List(ListArgs),
+    /// Add Python packages to pyproject.toml, from nixpkgs or (--pypi) from PyPI
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda add transformers\n  cargo nixcuda add einops safetensors --commit\n  cargo nixcuda add --extra torch torchvision\n  cargo nixcuda add --pypi some-package"
+    )]
+    Add(AddArgs),
+    /// Remove Python packages from pyproject.toml (exit 1 when one is not there)
+    #[command(
+        after_help = "Examples:\n  cargo nixcuda remove transformers\n  cargo nixcuda remove einops --commit"
+    )]
+    Remove(RemoveArgs),
     /// Check this machine for CUDA: Nix, binary cache, NVIDIA driver, libcuda, direnv
     #[command(after_help = HOST_HELP_DOCTOR)]
     Doctor(DoctorArgs),
@@ -98,6 +108,38 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Distribution names as on PyPI (`scikit-learn`); a version is kept in
+    /// pyproject.toml but Nix installs the locked nixpkgs' version
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// From PyPI, into the `pypi` group: uv installs it over the Nix
+    /// environment (for packages nixpkgs does not have)
+    #[arg(long)]
+    pub pypi: bool,
+    /// Into this extra of [project.optional-dependencies] instead (`torch`:
+    /// a package that needs torch stays out of the TensorFlow environment)
+    #[arg(long, value_name = "EXTRA", conflicts_with = "pypi")]
+    pub extra: Option<String>,
+    /// Commit the change (it is staged either way)
+    #[arg(long)]
+    pub commit: bool,
+    /// Do not ask Nix whether nixpkgs has the packages (it may download nixpkgs)
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Distribution names, from whichever list of pyproject.toml holds them
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+    /// Commit the change (it is staged either way)
+    #[arg(long)]
+    pub commit: bool,
 }
 
 #[derive(Debug, Args)]

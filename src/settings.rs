@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{
-    CheckArgs, DoctorArgs, GenerateArgs, ListArgs, LockArgs, NixosArgs, PrimeArg, UpdateArgs,
-    VcsArg,
+    AddArgs, CheckArgs, DoctorArgs, GenerateArgs, ListArgs, LockArgs, NixosArgs, PrimeArg,
+    RemoveArgs, UpdateArgs, VcsArg,
 };
 use crate::config::Config;
+use crate::deps::{AddOptions, RemoveOptions};
 use crate::error::{Error, Result};
 use crate::generate::{GenerateOptions, Mode, Vcs};
 use crate::host::nixos::{NixosOptions, PrimeChoice};
@@ -455,6 +456,41 @@ impl NixosSettings {
             json: args.json,
         }
     }
+}
+
+/// How long `add` waits for `nix eval` (the first run downloads nixpkgs).
+const NIX_EVAL_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// `add`: in the project of the current directory.
+pub(crate) fn add_options(args: &AddArgs) -> AddOptions {
+    AddOptions {
+        start: PathBuf::from("."),
+        names: args.names.clone(),
+        pypi: args.pypi,
+        extra: args.extra.clone(),
+        commit: args.commit,
+        offline: args.offline,
+        nix_timeout: NIX_EVAL_TIMEOUT,
+        python: nix_python(),
+    }
+}
+
+/// `remove`: in the project of the current directory.
+pub(crate) fn remove_options(args: &RemoveArgs) -> RemoveOptions {
+    RemoveOptions {
+        start: PathBuf::from("."),
+        names: args.names.clone(),
+        commit: args.commit,
+        python: nix_python(),
+        timeout: NIX_EVAL_TIMEOUT,
+    }
+}
+
+/// The Nix environment's Python, which the project's dev shell exports.
+fn nix_python() -> Option<PathBuf> {
+    std::env::var_os("NIXCUDA_PYTHON")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub use refs::{
     ConflictEntry, head_commit, head_reference, reference_target, set_reference, unmerged_paths,
 };
 use signing::{sign_with_git, signing_requested};
-pub use stage::{check_filters, check_index_writable, stage_ahead};
+pub use stage::{check_filters, check_index_writable, stage_ahead, stage_files, staged_paths};
 
 /// Who the user is for git, if configured (`user.name`, `user.email`).
 #[derive(Debug, Clone, Default)]

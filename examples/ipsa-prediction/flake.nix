@@ -60,25 +60,12 @@
       # The Python environment: the packages come from Nix, not pip (see
       # README.md, "pip install"). `python3` is Python 3.14.
       # nixpkgs' default interpreter; the CUDA caches build its packages.
-      pythonFor =
-        pkgs:
-        pkgs.python3.withPackages (
-          ps: with ps; [
-            pandas
-            numpy
-            matplotlib
-            seaborn
-            scikit-learn
-            openpyxl
-            xlrd
-            jupyterlab
-            ipykernel
-            yfinance
-            pytz
-            pytest
-            torch
-          ]
-        );
+      # The Python packages: pyproject.toml is the one list (`cargo nixcuda
+      # add NAME`), nix/python-packages.nix maps it to nixpkgs attributes.
+      pythonPackages = import ./nix/python-packages.nix (
+        builtins.fromTOML (builtins.readFile ./pyproject.toml)
+      );
+      pythonFor = pkgs: pkgs.python3.withPackages (pythonPackages.packagesFor [ ]);
 
       # The CUDA set of the Rust crate. rust/Cargo.toml's cudarc feature
       # (`cuda-12090`: CUDA 12.9) is the one place that
@@ -162,6 +149,8 @@
             python
             # Runs the recipes in the justfile (`just --list`).
             pkgs.just
+            # Installs the PyPI packages of `cargo nixcuda add --pypi`.
+            pkgs.uv
           ]
           ++ (with pkgs; [
             rustc
@@ -195,6 +184,13 @@
           shellHook = ''
             # Make the project's Python package importable (src/ layout).
             export PYTHONPATH="$PWD/src''${PYTHONPATH:+:$PYTHONPATH}"
+            # Packages nixpkgs does not have (`cargo nixcuda add --pypi`, which
+            # reads NIXCUDA_PYTHON): uv installs pylock.pypi.toml into .venv,
+            # a virtual environment over this one.
+            export NIXCUDA_PYTHON=${python}/bin/python
+            if [ -f pylock.pypi.toml ] && bash nix/pypi-venv.sh "$NIXCUDA_PYTHON" uv; then
+              export PATH="$PWD/.venv/bin:$PATH"
+            fi
             ${
               if gpu then
                 ''

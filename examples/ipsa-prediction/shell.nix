@@ -1,5 +1,6 @@
 # For `nix-shell` users who do not use flakes: the same environment as the
-# flake's dev shell (flake.nix; keep the two in step when you edit one).
+# flake's dev shell (flake.nix; keep the two in step when you edit one;
+# both read the Python packages from pyproject.toml).
 #
 #   nix-shell                  # CUDA shell, like `nix develop`
 #   nix-shell --arg gpu false  # CPU-only shell, like `nix develop .#cpu`
@@ -34,23 +35,11 @@ let
   inherit (pkgs) lib;
 
   # `python3` is Python 3.14; see flake.nix for why.
-  python = pkgs.python3.withPackages (
-    ps: with ps; [
-      pandas
-      numpy
-      matplotlib
-      seaborn
-      scikit-learn
-      openpyxl
-      xlrd
-      jupyterlab
-      ipykernel
-      yfinance
-      pytz
-      pytest
-      torch
-    ]
+  # The Python packages: pyproject.toml is the one list, as in flake.nix.
+  pythonPackages = import ./nix/python-packages.nix (
+    builtins.fromTOML (builtins.readFile ./pyproject.toml)
   );
+  python = pkgs.python3.withPackages (pythonPackages.packagesFor [ ]);
 
   # The Rust crate's CUDA set; rust/Cargo.toml's cudarc feature chooses the
   # version (see flake.nix), and Nix warns when `cudaPackages` no longer matches.
@@ -85,6 +74,7 @@ pkgs.mkShell {
   packages = [
     python
     pkgs.just
+    pkgs.uv
   ]
   ++ (with pkgs; [
     rustc
@@ -108,6 +98,11 @@ pkgs.mkShell {
 
   shellHook = ''
     export PYTHONPATH="$PWD/src''${PYTHONPATH:+:$PYTHONPATH}"
+    # PyPI packages over this environment, as in flake.nix.
+    export NIXCUDA_PYTHON=${python}/bin/python
+    if [ -f pylock.pypi.toml ] && bash nix/pypi-venv.sh "$NIXCUDA_PYTHON" uv; then
+      export PATH="$PWD/.venv/bin:$PATH"
+    fi
     ${lib.optionalString gpu ''
       if [ ! -e ${driverLib}/libcuda.so.1 ]; then
         echo "warning: no NVIDIA driver in ${driverLib}: CUDA will not find a GPU (README.md, Troubleshooting)" >&2

@@ -5,6 +5,7 @@
 mod check;
 mod completions;
 mod config;
+mod deps;
 mod doctor;
 mod generate;
 mod list;
@@ -85,6 +86,8 @@ pub fn dispatch(command: Command, printer: &Printer) -> Result<ExitStatus> {
         Command::List(args) => list::run(&args, printer),
         Command::Update(args) => update::run(args, printer),
         Command::Check(args) => check::run(&args, printer),
+        Command::Add(args) => deps::add(&args, printer),
+        Command::Remove(args) => deps::remove(&args, printer),
         Command::Doctor(args) => doctor::run(&args, printer),
         Command::Nixos(args) => nixos::run(&args, printer),
         Command::Lock(args) => lock::run(&args, printer),

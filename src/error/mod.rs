@@ -1,6 +1,7 @@
 //! Every way the library can fail, each with a hint that says what to do next.
 
 mod abort;
+mod deps;
 mod git;
 mod host;
 mod source;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub const HOW_TO_UPGRADE: &str = "in the checkout you installed from, `git pull && cargo install --path . --locked` (or `nix profile upgrade cargo-nixcuda` for a Nix install)";
 
 pub use abort::AbortError;
+pub use deps::DepsError;
 pub use git::{GitError, Unreadable};
 pub use host::HostError;
 pub use source::SourceError;
@@ -206,6 +208,9 @@ pub enum Error {
     Host(#[from] HostError),
 
     #[error(transparent)]
+    Deps(#[from] DepsError),
+
+    #[error(transparent)]
     Repository(#[from] GitError),
 }
 
@@ -275,6 +280,7 @@ impl Error {
                 | Error::UnknownOverwrite { .. }
                 | Error::Source(SourceError::UnknownRef { .. })
                 | Error::Host(HostError::UnknownGpu { .. })
+                | Error::Deps(DepsError::BadName { .. } | DepsError::BadExtra { .. })
         )
     }
 
@@ -401,6 +407,7 @@ impl Error {
             Error::Abort(e) => e.hint(),
             Error::Source(e) => return e.hint(),
             Error::Host(e) => return e.hint(),
+            Error::Deps(e) => return e.hint(),
             Error::Repository(e) => return e.hint(),
             Error::NotAProject { .. } => {
                 "run this inside a project made by `cargo nixcuda new` (it records its scaffold in `.nixcuda.yaml`)".into()

@@ -181,3 +181,48 @@ impl StagedAhead {
         index.write().map_err(Error::git("write the index"))
     }
 }
+
+/// `files` (absolute) of the work tree of the repository holding them,
+/// staged as `git add` stages them; false when no repository holds them.
+/// Callers run `check_index_writable` and `check_filters` first.
+pub fn stage_files(files: &[PathBuf]) -> Result<bool> {
+    let Some(first) = files.first() else {
+        return Ok(false);
+    };
+    let Some(repo) = super::open_readable(first.parent().unwrap_or(first))? else {
+        return Ok(false);
+    };
+    let Some(workdir) = repo.workdir().map(canonical) else {
+        return Ok(false);
+    };
+    let mut index = repo.index().map_err(Error::git("open the index"))?;
+    for file in files {
+        let path = canonical(file);
+        let relative = path
+            .strip_prefix(&workdir)
+            .map_err(|_| Error::io("stage", file, std::io::ErrorKind::InvalidInput.into()))?;
+        index
+            .add_path(relative)
+            .map_err(Error::git("stage a file"))?;
+    }
+    index.write().map_err(Error::git("write the index"))?;
+    Ok(true)
+}
+
+/// The paths (relative to the work tree) whose staged content differs
+/// from HEAD's, in the repository holding `dir`.
+pub fn staged_paths(dir: &Path) -> Result<Vec<String>> {
+    let Some(repo) = super::open_readable(dir)? else {
+        return Ok(Vec::new());
+    };
+    let head = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
+    let index = repo.index().map_err(Error::git("open the index"))?;
+    let diff = repo
+        .diff_tree_to_index(head.as_ref(), Some(&index), None)
+        .map_err(Error::git("compare the index with HEAD"))?;
+    Ok(diff
+        .deltas()
+        .filter_map(|d| d.new_file().path().or(d.old_file().path()))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect())
+}

@@ -3,6 +3,7 @@
 mod architecture;
 mod cli;
 mod completions;
+mod deps;
 mod editor;
 mod escaping;
 mod example;

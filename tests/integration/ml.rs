@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::support::{Env, nixcheck, run, stderr_of, test_python, tree};
 
 /// (name, -d answers)
-const MATRIX: &[(&str, &[&str])] = &[
+pub(crate) const MATRIX: &[(&str, &[&str])] = &[
     ("defaults", &[]),
     ("tensorflow", &["frameworks=tensorflow"]),
     ("both", &["frameworks=both"]),
@@ -169,19 +169,24 @@ fn answers_shape_the_project_coherently() {
         );
         assert!(shell_nix.contains("pkgs.just"), "{name}: just in shell.nix");
         let tf = has("frameworks=tensorflow") || has("frameworks=both");
+        // The Python packages are pyproject.toml's (nix/python-packages.nix
+        // reads them): TensorFlow comes with tf-keras, never nixpkgs' keras 3.
+        let pyproject: toml::Table = toml::from_str(&read(&project, "pyproject.toml")).unwrap();
+        let extras = pyproject["project"]["optional-dependencies"]
+            .as_table()
+            .unwrap();
+        assert_eq!(
+            extras.get("tensorflow").map(|e| e.to_string()),
+            tf.then(|| r#"["tensorflow", "tf-keras"]"#.to_string()),
+            "{name}: the tensorflow extra"
+        );
         for (file, text) in [("flake.nix", &flake), ("shell.nix", &shell_nix)] {
-            let tf_lines = text.lines().filter(|l| l.trim() == "tensorflow").count();
-            let keras_lines = text.lines().filter(|l| l.trim() == "tf-keras").count();
-            assert_eq!(tf_lines > 0, tf, "{name}/{file}: tensorflow");
-            assert_eq!(
-                keras_lines, tf_lines,
-                "{name}/{file}: every environment with tensorflow has tf-keras"
-            );
-            // nixpkgs' keras (3) pulls CUDA onnxruntime and jax in.
-            assert!(
-                !text.lines().any(|l| l.trim() == "keras"),
-                "{name}/{file}: no nixpkgs keras"
-            );
+            for word in ["tensorflow", "tf-keras", "keras"] {
+                assert!(
+                    !text.lines().any(|l| l.trim() == word),
+                    "{name}/{file}: {word} is pyproject.toml's"
+                );
+            }
             assert_eq!(
                 text.contains("TF_USE_LEGACY_KERAS = \"1\";"),
                 tf,

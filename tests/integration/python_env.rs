@@ -37,7 +37,7 @@ use std::process::Command;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::support::{Env, fixture, prerequisite, run, stderr_of, test_python};
+use crate::support::{Env, fixture, nixcheck, prerequisite, run, stderr_of, test_python};
 
 // ---------------------------------------------------------------------------
 // The data: what nixpkgs attributes provide.
@@ -68,7 +68,12 @@ struct NixEnv {
 /// Nix source with comments removed and string contents blanked (each
 /// string becomes `""`), so that brackets and words in them do not count.
 /// Line breaks are kept, for line numbers.
-fn nix_code(text: &str) -> String {
+pub(crate) fn nix_code(text: &str) -> String {
+    strip_nix(text, true)
+}
+
+/// Nix source with comments removed; `blank` blanks strings too.
+fn strip_nix(text: &str, blank: bool) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -97,8 +102,12 @@ fn nix_code(text: &str) -> String {
                 i += if chars[i] == '\\' { 2 } else { 1 };
             }
             i = (i + 1).min(chars.len());
-            out.push_str("\"\"");
-            keep_newlines(&mut out, &chars[start..i]);
+            if blank {
+                out.push_str("\"\"");
+                keep_newlines(&mut out, &chars[start..i]);
+            } else {
+                out.extend(&chars[start..i]);
+            }
         } else if c == '\'' && next == Some('\'') {
             // An indented string; `'''`, `''$` and `''\x` are escapes in it.
             let start = i;
@@ -116,8 +125,12 @@ fn nix_code(text: &str) -> String {
                     i += 1;
                 }
             }
-            out.push_str("\"\"");
-            keep_newlines(&mut out, &chars[start..i.min(chars.len())]);
+            if blank {
+                out.push_str("\"\"");
+                keep_newlines(&mut out, &chars[start..i.min(chars.len())]);
+            } else {
+                out.extend(&chars[start..i.min(chars.len())]);
+            }
         } else {
             out.push(c);
             i += 1;
@@ -127,11 +140,32 @@ fn nix_code(text: &str) -> String {
 }
 
 /// Every `withPackages (...)` of a Nix file: the attribute names in the
-/// lists of its argument (`ps.numpy` and `numpy` alike).
-fn nix_envs(file: &str, text: &str) -> Vec<NixEnv> {
+/// lists of its argument (`ps.numpy` and `numpy` alike), and those that
+/// `pythonPackages.packagesFor [ EXTRAS ]` reads from the project's
+/// pyproject.toml (evaluated by Nix: nix/python-packages.nix).
+fn nix_envs(file: &str, text: &str, project: Option<&Path>) -> Vec<NixEnv> {
     let code = nix_code(text);
+    let with_strings = strip_nix(text, false);
+    let from_pyproject =
+        Regex::new(r#"^withPackages\s*\(\s*pythonPackages\.packagesFor\s*\[([^\]]*)\]"#).unwrap();
+    let quoted = Regex::new(r#""([^"]*)""#).unwrap();
+    let mut calls = with_strings.match_indices("withPackages");
     let mut envs = Vec::new();
     for (start, _) in code.match_indices("withPackages") {
+        let (at, _) = calls.next().expect("withPackages in strings");
+        if let Some(call) = from_pyproject.captures(&with_strings[at..]) {
+            let without: Vec<String> = quoted
+                .captures_iter(&call[1])
+                .map(|c| c[1].to_string())
+                .collect();
+            let project = project.unwrap_or_else(|| panic!("{file}: packagesFor needs a project"));
+            let line = code[..start].matches('\n').count() + 1;
+            envs.push(NixEnv {
+                at: format!("{file}:{line}"),
+                attrs: pyproject_attributes(project, &without),
+            });
+            continue;
+        }
         let rest = &code[start + "withPackages".len()..];
         let open = rest.len() - rest.trim_start().len();
         assert!(
@@ -173,6 +207,29 @@ fn nix_envs(file: &str, text: &str) -> Vec<NixEnv> {
         });
     }
     envs
+}
+
+/// What nix/python-packages.nix gives an environment that leaves out the
+/// extras `without`, over the project's pyproject.toml.
+pub(crate) fn pyproject_attributes(project: &Path, without: &[String]) -> BTreeSet<String> {
+    let work = tempfile::tempdir().unwrap();
+    let list: Vec<String> = without.iter().map(|w| format!("{w:?}")).collect();
+    let expr = format!(
+        "(import ./nix/python-packages.nix (builtins.fromTOML (builtins.readFile ./pyproject.toml))).attributesFor [ {} ]",
+        list.join(" ")
+    );
+    let out = crate::ml::private_nix("nix-instantiate", work.path())
+        .args(["--eval", "--strict", "--json", "-E", &expr])
+        .current_dir(project)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        project.display(),
+        stderr_of(&out)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 // ---------------------------------------------------------------------------
@@ -624,7 +681,7 @@ fn project_problems(project: &Path, map: &ImportMap, patterns: &Patterns) -> Vec
     let mut problems = Vec::new();
     for nix in ["flake.nix", "shell.nix"] {
         let text = std::fs::read_to_string(project.join(nix)).unwrap();
-        let envs = nix_envs(nix, &text);
+        let envs = nix_envs(nix, &text, Some(project));
         assert!(!envs.is_empty(), "{nix}: no withPackages environment found");
         problems.extend(check(&envs, &legacy_keras(&imports, &text), &own, map));
     }
@@ -655,7 +712,7 @@ fn legacy_keras(imports: &[Import], nix: &str) -> Vec<Import> {
 fn synthetic(nix: &str, files: &[(&str, &str)]) -> Vec<String> {
     let map = import_map();
     let patterns = Patterns::new(&map);
-    let envs = nix_envs("flake.nix", nix);
+    let envs = nix_envs("flake.nix", nix, None);
     let imports: Vec<Import> = files
         .iter()
         .flat_map(|(path, source)| python_imports(source, path, &patterns))
@@ -907,6 +964,10 @@ fn matrix() -> Vec<Vec<String>> {
 
 #[test]
 fn every_combination_imports_only_what_its_nix_environments_provide() {
+    // The package lists are pyproject.toml's, which Nix reads.
+    if nixcheck().is_none() {
+        return;
+    }
     let env = Env::new();
     let map = import_map();
     let patterns = Patterns::new(&map);
@@ -959,25 +1020,27 @@ fn the_1_1_0_tensorflow_project_fails_the_check_for_keras() {
 }
 
 #[test]
-fn a_package_dropped_from_a_generated_flake_fails_the_check() {
+fn a_package_dropped_from_pyproject_fails_the_check() {
+    if nixcheck().is_none() {
+        return;
+    }
     let env = Env::new();
     let map = import_map();
     let patterns = Patterns::new(&map);
     let project = generate(&env, "demo-drop", &["frameworks=both".into()], None);
-    let flake = std::fs::read_to_string(project.join("flake.nix")).unwrap();
-    // tf-keras from every environment, pandas from the first one only.
-    let mut pandas_dropped = false;
-    let edited: Vec<&str> = flake
-        .lines()
-        .filter(|l| l.trim() != "tf-keras")
-        .filter(|l| {
-            let drop = l.trim() == "pandas" && !pandas_dropped;
-            pandas_dropped |= drop;
-            !drop
-        })
-        .collect();
-    assert!(pandas_dropped);
-    std::fs::write(project.join("flake.nix"), edited.join("\n")).unwrap();
+    // tf-keras from every environment; pandas moved to the `torch` extra,
+    // which the TensorFlow environment leaves out.
+    let path = project.join("pyproject.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = text
+        .replace(
+            r#"tensorflow = ["tensorflow", "tf-keras"]"#,
+            r#"tensorflow = ["tensorflow"]"#,
+        )
+        .replace("    \"pandas\",\n", "")
+        .replace(r#"torch = ["torch"]"#, r#"torch = ["torch", "pandas"]"#);
+    assert_eq!(edited.matches("pandas").count(), 1, "{edited}");
+    std::fs::write(&path, edited).unwrap();
     let problems = project_problems(&project, &map, &patterns);
     let keras = problems
         .iter()
@@ -987,16 +1050,26 @@ fn a_package_dropped_from_a_generated_flake_fails_the_check() {
             )
         })
         .count();
-    let pandas = problems
+    let tf_env = |file: &str| {
+        let text = std::fs::read_to_string(project.join(file)).unwrap();
+        let line = text
+            .lines()
+            .position(|l| l.contains("packagesFor [ \"torch\" ]"))
+            .unwrap()
+            + 1;
+        format!("{file}:{line}")
+    };
+    let pandas: Vec<&String> = problems
         .iter()
-        .filter(|p| {
-            p.contains("imports `pandas` at module level, which the environment at flake.nix:")
-        })
-        .count();
-    assert!(keras > 0 && pandas > 0, "{problems:#?}");
+        .filter(|p| p.contains("imports `pandas` at module level, which the environment at "))
+        .collect();
+    assert!(keras > 0 && !pandas.is_empty(), "{problems:#?}");
+    let (flake, shell) = (tf_env("flake.nix"), tf_env("shell.nix"));
     assert!(
-        problems.iter().all(|p| p.contains("flake.nix")),
-        "shell.nix is unchanged and fine: {problems:#?}"
+        pandas
+            .iter()
+            .all(|p| p.contains(&flake) || p.contains(&shell)),
+        "only the TensorFlow environments lack pandas ({flake}, {shell}): {pandas:#?}"
     );
 }
 

@@ -355,7 +355,7 @@ fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
         "{flake}"
     );
     assert!(
-        flake.contains("            rich\n"),
+        flake.contains("  # Our lab's flake.\n"),
         "the user's flake edit survived"
     );
     assert!(
@@ -378,7 +378,9 @@ fn ml_project_moves_from_1_0_0_to_1_1_0_keeping_edits() {
 }
 
 /// An ml project made with `from` (its host module at `host`) whose user
-/// tuned the host module and added a dependency to the flake; uncommitted.
+/// tuned the host module and commented the flake;
+/// uncommitted. (A Python package added to the flake's list is
+/// `python_package_added_to_the_flake_conflicts_and_the_note_says_where_it_goes`.)
 fn tuned_ml_project(env: &Env, from: &str, host: &str) -> PathBuf {
     let scaffold = format!("ml@{from}");
     let out = env
@@ -396,8 +398,8 @@ fn tuned_ml_project(env: &Env, from: &str, host: &str) -> PathBuf {
     edit(
         &project,
         "flake.nix",
-        "pytest\n",
-        "pytest\n            rich\n",
+        "  description = ",
+        "  # Our lab's flake.\n  description = ",
     );
     project
 }
@@ -437,7 +439,7 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
     );
     let flake = read(&project, "flake.nix");
     assert!(
-        flake.contains("            rich\n"),
+        flake.contains("  # Our lab's flake.\n"),
         "the user's flake edit survived:\n{flake}"
     );
     assert!(
@@ -457,7 +459,6 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
         "new file from the new `ci` question's default"
     );
     let record = read(&project, ".nixcuda.yaml");
-    // The update goes to the newest version, 1.3.0 or later.
     let newest = format!("version: {}", crate::support::newest_ml());
     for answer in [
         newest.as_str(),
