@@ -94,7 +94,8 @@ fn pytest_passes_with_torch(python: &Path, project: &Path, name: &str) {
         !out.contains("torch is not installed"),
         "{name}: torch is there, nothing skips for its absence:\n{out}"
     );
-    // Only the GPU tests skip, each with the reason.
+    // Only the GPU tests skip, each with the reason, and TensorFlow's, which
+    // is not in this virtualenv.
     let skipped: Vec<&str> = out.lines().filter(|l| l.starts_with("SKIPPED")).collect();
     assert!(
         !skipped.is_empty(),
@@ -102,7 +103,8 @@ fn pytest_passes_with_torch(python: &Path, project: &Path, name: &str) {
     );
     for line in skipped {
         assert!(
-            line.contains("tests/test_gpu.py") && line.contains("NVIDIA"),
+            (line.contains("tests/test_gpu.py") && line.contains("NVIDIA"))
+                || line.contains("tensorflow is not installed in this Python environment"),
             "{name}: only GPU tests skip, saying why: {line}"
         );
     }
@@ -198,6 +200,10 @@ fn torch_projects_run_their_tests_notebook_and_training_on_the_cpu() {
         let module = format!("{}.train", name.replace('-', "_"));
         entrypoint_trains_alone_and_under_torchrun(&python, &torchrun, &project, &module);
     }
+    // With TensorFlow beside torch the conftest loads torch's LLVM first and
+    // the TensorFlow tests skip (they run in python-tf); torch's all pass.
+    let project = generate(&env, "torch-both", &["frameworks=both", "rust_crate=none"]);
+    pytest_passes_with_torch(&python, &project, "torch-both");
 }
 
 #[test]

@@ -416,7 +416,7 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
     crate::support::commit_all(&project, "tune");
 
     let out = env
-        .cmd(&["update", "--yes", "--commit"])
+        .cmd(&["update", "--yes", "--commit", "--to", "1.3.0"])
         .current_dir(&project)
         .output()
         .unwrap();
@@ -467,7 +467,12 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
         assert!(record.contains(answer), "{answer}:\n{record}");
     }
     let out = env.cmd(&["check"]).current_dir(&project).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "1.3.0 is no longer the newest: {}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
