@@ -38,9 +38,15 @@ torch.save({"shard": result.shard_size, "history": result.history,
 
 @pytest.fixture(autouse=True)
 def single_process(monkeypatch):
-    """No torchrun variables from the caller's environment, no GPU."""
+    """No torchrun variables from the caller's environment, and one CPU
+    thread: this network is too small to gain from more, and on a busy
+    machine their waiting for each other costs many times the work."""
     for name in TORCHRUN_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def args(tmp_path: Path, *extra: str):
