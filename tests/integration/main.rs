@@ -38,6 +38,7 @@ mod team_differential;
 mod team_hostile;
 mod team_scaffold;
 mod team_sources;
+mod torch_paths;
 mod update;
 mod update_dry_run;
 mod update_git;

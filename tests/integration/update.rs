@@ -418,7 +418,7 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
     crate::support::commit_all(&project, "tune");
 
     let out = env
-        .cmd(&["update", "--yes", "--commit"])
+        .cmd(&["update", "--yes", "--commit", "--to", "1.3.0"])
         .current_dir(&project)
         .output()
         .unwrap();
@@ -459,9 +459,8 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
         "new file from the new `ci` question's default"
     );
     let record = read(&project, ".nixcuda.yaml");
-    let newest = format!("version: {}", crate::support::newest_ml());
     for answer in [
-        newest.as_str(),
+        "version: 1.3.0",
         "nixpkgs: nixos-unstable-cuda",
         "ci: github",
         "cuda_capabilities: ''",
@@ -470,7 +469,12 @@ fn ml_project_moves_to_1_3_0_keeping_edits(from: &str, host: &str) {
         assert!(record.contains(answer), "{answer}:\n{record}");
     }
     let out = env.cmd(&["check"]).current_dir(&project).output().unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "1.3.0 is no longer the newest: {}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -486,4 +490,57 @@ fn ml_project_moves_from_1_1_0_to_1_3_0_keeping_edits() {
 #[test]
 fn ml_project_moves_from_1_2_0_to_1_3_0_keeping_edits() {
     ml_project_moves_to_1_3_0_keeping_edits("1.2.0", "nix/host.nix");
+}
+
+#[test]
+fn ml_project_moves_from_1_3_0_to_1_4_0_gaining_the_training_entrypoint() {
+    let env = Env::new();
+    let out = env
+        .cmd(&["new", "lab", "--yes", "--scaffold", "ml@1.3.0"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let project = env.path("lab");
+    assert!(!project.join("src/lab/train.py").exists());
+    // The user's edits: models.py, which 1.4.0 changes too, and the justfile.
+    edit(
+        &project,
+        "src/lab/models.py",
+        "Any network has to beat this to be worth its cost.",
+        "Any network has to beat this to be worth its cost. Our lab: try a forest too.",
+    );
+    let justfile = read(&project, "justfile");
+    std::fs::write(
+        project.join("justfile"),
+        format!("{justfile}\n# Our lab's data\nfetch:\n    python -m lab.ipsa\n"),
+    )
+    .unwrap();
+    crate::support::commit_all(&project, "tune");
+
+    let out = env
+        .cmd(&["update", "--yes", "--commit", "--to", "1.4.0"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    for new in ["src/lab/train.py", "tests/test_distributed.py"] {
+        assert!(project.join(new).is_file(), "{new} arrived");
+    }
+    let models = read(&project, "src/lab/models.py");
+    assert!(
+        models.contains("Our lab: try a forest too.") && models.contains("def build_torch_mlp("),
+        "the user's edit and 1.4.0's network builder are both there:\n{models}"
+    );
+    let justfile = read(&project, "justfile");
+    assert!(
+        justfile.contains("fetch:\n    python -m lab.ipsa")
+            && justfile.contains("train-ddp N *ARGS:")
+            && justfile.contains("--nproc-per-node={{N}} -m lab.train {{ARGS}}"),
+        "{justfile}"
+    );
+    let record = read(&project, ".nixcuda.yaml");
+    assert!(
+        record.contains("version: 1.4.0") && record.contains("cluster: all"),
+        "the new question takes its default:\n{record}"
+    );
 }

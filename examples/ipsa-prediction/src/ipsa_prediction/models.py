@@ -109,6 +109,23 @@ class TorchRegressor:
         return self.y_scale.inverse(out.astype(np.float64))
 
 
+def build_torch_mlp(n_inputs: int, hidden: tuple[int, ...] = (64, 32), dropout: float = 0.1) -> Any:
+    """The network: fully connected layers with ReLU and dropout, one output.
+
+    :func:`train_torch_mlp` and the training entrypoint (``train.py``, one
+    process or many) build the network with it.
+    """
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    width = n_inputs
+    for size in hidden:
+        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
+        width = size
+    layers.append(nn.Linear(width, 1))
+    return nn.Sequential(*layers)
+
+
 def train_torch_mlp(
     X_train: Any,
     y_train: Any,
@@ -139,13 +156,7 @@ def train_torch_mlp(
     inputs = torch.from_numpy(x_scale.transform(X)).to(device)
     targets = torch.from_numpy(y_scale.transform(y)).to(device)
 
-    layers: list[nn.Module] = []
-    width = X.shape[1]
-    for size in hidden:
-        layers += [nn.Linear(width, size), nn.ReLU(), nn.Dropout(dropout)]
-        width = size
-    layers.append(nn.Linear(width, 1))
-    model = nn.Sequential(*layers).to(device)
+    model = build_torch_mlp(X.shape[1], hidden, dropout).to(device)
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.MSELoss()
