@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::host::build_plan::SAFE_OPTIONS;
 use crate::host::probe::{Bounded, Host};
 
 /// The nixpkgs a project evaluates with.
@@ -110,22 +111,9 @@ pub fn ask(
     );
     let names: Vec<String> = attributes.iter().map(|a| nix_string(a)).collect();
     let apply = format!("ps: map (n: ps ? ${{n}}) [ {} ]", names.join(" "));
-    let args = [
-        "eval",
-        "--json",
-        "--no-write-lock-file",
-        "--extra-experimental-features",
-        "nix-command flakes",
-        "--option",
-        "allow-import-from-derivation",
-        "false",
-        "--option",
-        "accept-flake-config",
-        "false",
-        installable.as_str(),
-        "--apply",
-        apply.as_str(),
-    ];
+    let mut args = vec!["eval", "--json", "--no-write-lock-file"];
+    args.extend(SAFE_OPTIONS);
+    args.extend([installable.as_str(), "--apply", apply.as_str()]);
     let out = match host.run_bounded("nix", &args, timeout) {
         Bounded::Finished(out) => out,
         Bounded::NotFound => return Answer::NotChecked("no `nix` on PATH".into()),
