@@ -10,7 +10,7 @@
 # `Scikit_Learn` is `scikit-learn`), or the one `[tool.nixcuda.nix-attributes]`
 # maps it to. Versions, extras and markers are Nix's business: the locked
 # nixpkgs has one version of each package, built for CUDA and cached. The
-# `pypi` group is uv's (README.md, "Packages nixpkgs does not have").
+# `pypi` group is uv's (README.md, "Python packages").
 pyproject:
 let
   b = builtins;
