@@ -94,41 +94,6 @@
         aarch64-linux = "AARCH64_UNKNOWN_LINUX_GNU";
       };
 
-      # Editors and Jupyter find this environment's Python at one path that
-      # stays: .nixcuda/python (.vscode/settings.json, pyrightconfig.json,
-      # `just kernel`), a script the shell writes that runs the environment's
-      # Python with src/ importable and the shell's CUDA variables.
-      # .nixcuda/python-env is a garbage-collector root (`nix-store
-      # --add-root`, which registers it indirectly): `nix-collect-garbage`
-      # keeps the environment while the link is there, and the next shell
-      # with other packages moves it. Run only from the project's top
-      # directory (where flake.nix is); .nixcuda/ is not committed.
-      editorHook = python: ''
-        if [ -f flake.nix ]; then
-          mkdir -p .nixcuda
-          if [ "$(readlink .nixcuda/python-env)" != ${python} ]; then
-            nix-store --realise ${python} --add-root "$PWD/.nixcuda/python-env" >/dev/null 2>&1 ||
-              ln -sfn ${python} .nixcuda/python-env
-          fi
-          nixcuda_script=$(
-            printf '#!/bin/sh\n# Written by the dev shell (flake.nix, editorHook) for editors and Jupyter.\n'
-            printf 'export PYTHONPATH=%q\n' "$PWD/src"
-            for nixcuda_var in TF_USE_LEGACY_KERAS TRITON_LIBCUDA_PATH TRITON_PTXAS_PATH JUPYTER_PATH; do
-              if [ -n "''${!nixcuda_var:-}" ]; then
-                printf 'export %s=%q\n' "$nixcuda_var" "''${!nixcuda_var}"
-              fi
-            done
-            printf 'exec %q "$@"\n' "$PWD/.nixcuda/python-env/bin/python"
-          )
-          if [ "$(cat .nixcuda/python 2>/dev/null)" != "$nixcuda_script" ]; then
-            printf '%s\n' "$nixcuda_script" >.nixcuda/python.tmp &&
-              chmod +x .nixcuda/python.tmp &&
-              mv -f .nixcuda/python.tmp .nixcuda/python
-          fi
-          unset nixcuda_script nixcuda_var
-        fi
-      '';
-
       # The development shell; `gpu` selects the CUDA one.
       shellFor =
         pkgs: gpu:
@@ -203,7 +168,10 @@
                   echo "CPU-only shell: GPU tests are skipped." >&2
                 ''
             }
-            ${editorHook python}
+            # .nixcuda/python for editors and Jupyter (nix/editor-python.sh).
+            if [ -f flake.nix ]; then
+              bash nix/editor-python.sh ${python} flake.nix
+            fi
           '';
         };
 

@@ -108,30 +108,9 @@ pkgs.mkShell {
         echo "warning: no NVIDIA driver in ${driverLib}: CUDA will not find a GPU (README.md, Troubleshooting)" >&2
       fi
     ''}
-    # .nixcuda/python for editors and Jupyter, a garbage-collector root
-    # (see editorHook in flake.nix).
+    # .nixcuda/python for editors and Jupyter (nix/editor-python.sh).
     if [ -f shell.nix ]; then
-      mkdir -p .nixcuda
-      if [ "$(readlink .nixcuda/python-env)" != ${python} ]; then
-        nix-store --realise ${python} --add-root "$PWD/.nixcuda/python-env" >/dev/null 2>&1 ||
-          ln -sfn ${python} .nixcuda/python-env
-      fi
-      nixcuda_script=$(
-        printf '#!/bin/sh\n# Written by the dev shell (shell.nix) for editors and Jupyter.\n'
-        printf 'export PYTHONPATH=%q\n' "$PWD/src"
-        for nixcuda_var in TF_USE_LEGACY_KERAS TRITON_LIBCUDA_PATH TRITON_PTXAS_PATH JUPYTER_PATH; do
-          if [ -n "''${!nixcuda_var:-}" ]; then
-            printf 'export %s=%q\n' "$nixcuda_var" "''${!nixcuda_var}"
-          fi
-        done
-        printf 'exec %q "$@"\n' "$PWD/.nixcuda/python-env/bin/python"
-      )
-      if [ "$(cat .nixcuda/python 2>/dev/null)" != "$nixcuda_script" ]; then
-        printf '%s\n' "$nixcuda_script" >.nixcuda/python.tmp &&
-          chmod +x .nixcuda/python.tmp &&
-          mv -f .nixcuda/python.tmp .nixcuda/python
-      fi
-      unset nixcuda_script nixcuda_var
+      bash nix/editor-python.sh ${python} shell.nix
     fi
   '';
 }

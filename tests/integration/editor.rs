@@ -92,11 +92,27 @@ fn nix_indented_string(text: &str, start: &str, end: &str) -> String {
         .join("\n")
 }
 
+/// The editor part of a shell hook, from `if [ -f FILE ]; then` to its
+/// `fi`, with the environment `env` for `${python}`.
+fn hook_block(text: &str, file: &str, env: &Path) -> String {
+    let opener = format!("if [ -f {file} ]; then");
+    let from = text
+        .find(&format!("{opener}\n"))
+        .unwrap_or_else(|| panic!("no editor hook `{opener}`"));
+    let mut block: Vec<&str> = Vec::new();
+    for line in text[from..].lines() {
+        block.push(line.trim());
+        if line.trim() == "fi" {
+            break;
+        }
+    }
+    block.join("\n").replace("${python}", env.to_str().unwrap())
+}
+
 /// The editor part of the flake's shell hook with the environment `env`.
 fn editor_hook(project: &Path, env: &Path) -> String {
     let flake = std::fs::read_to_string(project.join("flake.nix")).unwrap();
-    nix_indented_string(&flake, "editorHook = python: ''", "'';")
-        .replace("${python}", env.to_str().unwrap())
+    hook_block(&flake, "flake.nix", env)
 }
 
 #[test]
@@ -105,26 +121,12 @@ fn shell_nix_writes_the_same_interpreter_as_the_flake() {
     let project = generate(&env, "both-shells", &[]);
     let flake = editor_hook(&project, Path::new("/nix/store/env"));
     let shell = std::fs::read_to_string(project.join("shell.nix")).unwrap();
-    let from = shell
-        .find("if [ -f shell.nix ]; then")
-        .expect("the hook in shell.nix");
-    let shell_hook = shell[from..]
-        .lines()
-        .take_while(|l| l.trim() != "'';")
-        .collect::<Vec<_>>()
-        .join("\n")
-        .replace("''${", "${")
-        .replace("${python}", "/nix/store/env");
-    let normal = |s: &str| {
-        s.replace("-f shell.nix", "-f flake.nix")
-            .replace("(shell.nix)", "(flake.nix, editorHook)")
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
-    assert_eq!(normal(&shell_hook), normal(&flake));
+    let shell_hook = hook_block(&shell, "shell.nix", Path::new("/nix/store/env"));
+    assert_eq!(shell_hook.replace("shell.nix", "flake.nix"), flake);
+    assert!(
+        flake.contains("bash nix/editor-python.sh /nix/store/env flake.nix"),
+        "{flake}"
+    );
 }
 
 const STUB_NIX_STORE: &str = r#"#!/bin/sh
@@ -273,7 +275,8 @@ fn update_from_1_3_0_brings_the_editor_files_and_keeps_edits() {
     assert!(read("justfile").contains("(ours)") && read("justfile").contains("\nkernel:\n"));
     let flake = read("flake.nix");
     assert!(
-        flake.contains("export OUR_LAB=1") && flake.contains("${editorHook python}"),
+        flake.contains("export OUR_LAB=1")
+            && flake.contains("bash nix/editor-python.sh ${python} flake.nix"),
         "{flake}"
     );
     json(&project.join(".vscode/settings.json"));
