@@ -444,19 +444,9 @@ fn notebooks_are_valid_and_execute_offline_on_cpu() {
             .map(|e| e.unwrap().path())
             .find(|p| p.extension().is_some_and(|e| e == "ipynb"))
             .expect("a notebook");
-        let script = r#"
-import sys, nbformat, nbclient
-nb = nbformat.read(sys.argv[1], as_version=4)
-nbformat.validate(nb)
-client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                 resources={"metadata": {"path": sys.argv[2]}})
-client.execute()
-outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-print(outputs)
-"#;
         let (ok, out) = run(Command::new(&python)
             .arg("-c")
-            .arg(script)
+            .arg(crate::support::RUN_NOTEBOOK)
             .arg(&notebook)
             .arg(notebook.parent().unwrap())
             .env("PYTHONDONTWRITEBYTECODE", "1"));

@@ -1110,16 +1110,6 @@ fn pytest_in(python: &Path, project: &Path, pythonpath: &str) -> (bool, String) 
     ]))
 }
 
-const RUN_NOTEBOOK: &str = r#"
-import sys, nbformat, nbclient
-nb = nbformat.read(sys.argv[1], as_version=4)
-nbformat.validate(nb)
-client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                 resources={"metadata": {"path": sys.argv[2]}})
-client.execute()
-print("".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])))
-"#;
-
 fn notebook_in(python: &Path, project: &Path, pythonpath: &str) -> (bool, String) {
     let notebooks = project.join("notebooks");
     let notebook = crate::support::listing(&notebooks)
@@ -1128,7 +1118,7 @@ fn notebook_in(python: &Path, project: &Path, pythonpath: &str) -> (bool, String
         .expect("a notebook");
     run(python_cmd(python, project, pythonpath)
         .arg("-c")
-        .arg(RUN_NOTEBOOK)
+        .arg(crate::support::RUN_NOTEBOOK)
         .arg(notebooks.join(notebook))
         .arg(&notebooks))
 }
@@ -1307,7 +1297,7 @@ fn tensorflow_projects_pass_with_tf_keras_as_their_nix_shells_set_it() {
         legacy(&mut cmd);
         let (ok, out) = run(cmd
             .arg("-c")
-            .arg(RUN_NOTEBOOK)
+            .arg(crate::support::RUN_NOTEBOOK)
             .arg(notebooks.join(notebook))
             .arg(&notebooks));
         assert!(

@@ -436,3 +436,16 @@ pub fn edit(project: &Path, file: &str, from: &str, to: &str) {
     assert!(text.contains(from), "{file} lacks {from:?}");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
+
+/// Runs the notebook `argv[1]` with nbclient in the directory `argv[2]`
+/// (after checking it against the notebook schema) and prints the text of
+/// every code cell's outputs.
+pub const RUN_NOTEBOOK: &str = r#"
+import sys, nbformat, nbclient
+nb = nbformat.read(sys.argv[1], as_version=4)
+nbformat.validate(nb)
+client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                 resources={"metadata": {"path": sys.argv[2]}})
+client.execute()
+print("".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])))
+"#;

@@ -60,16 +60,6 @@ fn in_project(program: &Path, project: &Path) -> Command {
     cmd
 }
 
-const RUN_NOTEBOOK: &str = r#"
-import sys, nbformat, nbclient
-nb = nbformat.read(sys.argv[1], as_version=4)
-nbformat.validate(nb)
-client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                                 resources={"metadata": {"path": sys.argv[2]}})
-client.execute()
-print("".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])))
-"#;
-
 fn pytest_passes_with_torch(python: &Path, project: &Path, name: &str) {
     let (ok, out) = run(in_project(python, project).args([
         "-m",
@@ -118,7 +108,7 @@ fn notebook_trains_the_torch_model(python: &Path, project: &Path, name: &str) {
         .expect("a notebook");
     let (ok, out) = run(in_project(python, project)
         .arg("-c")
-        .arg(RUN_NOTEBOOK)
+        .arg(crate::support::RUN_NOTEBOOK)
         .arg(notebooks.join(notebook))
         .arg(&notebooks));
     assert!(ok, "{name}: the notebook failed in .ci/venv-torch:\n{out}");
